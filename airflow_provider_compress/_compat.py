@@ -1,0 +1,12 @@
+"""The one place that knows which Airflow version runs us (>=3.1)."""
+
+from __future__ import annotations
+
+from airflow import __version__ as _airflow_version
+from airflow.sdk import BaseHook
+
+AIRFLOW_VERSION: tuple[int, int] = tuple(int(p) for p in _airflow_version.split(".")[:2])  # type: ignore[assignment]
+# BaseTrigger.on_kill exists from 3.3: before, a trigger learns it was killed from CancelledError.
+TRIGGER_HAS_ON_KILL = AIRFLOW_VERSION >= (3, 3)
+
+__all__ = ["AIRFLOW_VERSION", "TRIGGER_HAS_ON_KILL", "BaseHook"]

@@ -1,0 +1,63 @@
+"""``python -m airflow_provider_compress.emulator``: serve the emulated API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import sys
+from collections.abc import AsyncIterator
+
+import uvicorn
+
+from airflow_provider_compress.emulator.app import Config, create_app
+
+READY = "compress emulator ready on"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m airflow_provider_compress.emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8089, help="0 picks a free port (printed when ready)")
+    parser.add_argument("--api-key", default="sk-emulator", help="the only key the emulator accepts")
+    parser.add_argument("--job-seconds", type=float, default=30.0, help="time from PENDING to the end state")
+    parser.add_argument("--cancel-seconds", type=float, default=1.0, help="time spent in CANCELING")
+    parser.add_argument("--log-lines", type=int, default=20, help="progress lines a job writes while RUNNING")
+    parser.add_argument("--workspace", action="append", default=[], help="accepted workspace id (repeatable)")
+    parser.add_argument("--max-active-jobs", type=int, default=None, help="more active jobs: 429 on create")
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    config = Config(
+        api_key=args.api_key,
+        job_seconds=args.job_seconds,
+        cancel_seconds=args.cancel_seconds,
+        log_lines=args.log_lines,
+        workspaces=tuple(args.workspace),
+        max_active_jobs=args.max_active_jobs,
+    )
+    # Bind before serving so that port 0 works and the printed address is already accepting.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(2048)
+    host, port = sock.getsockname()[:2]
+    app = create_app(config)
+
+    @contextlib.asynccontextmanager
+    async def announce(_app: object) -> AsyncIterator[None]:
+        print(f"{READY} http://{host}:{port}", flush=True)
+        yield
+
+    app.router.lifespan_context = announce
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=args.access_log, lifespan="on", backlog=2048)
+    )
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

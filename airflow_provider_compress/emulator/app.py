@@ -1,0 +1,350 @@
+"""The emulator's HTTP face: the seven endpoints of the compression API, plus an admin API.
+
+Routes under ``/api/v1/fine-tunes/compress`` behave as documented; routes under ``/_emulator``
+are not part of the API and let tests and demos inspect jobs and inject failures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from airflow_provider_compress.emulator import state as s
+from airflow_provider_compress.emulator.state import ApiError
+
+API = "/api/v1/fine-tunes/compress"
+
+
+@dataclasses.dataclass
+class Config:
+    api_key: str = "sk-emulator"
+    job_seconds: float = 30.0
+    cancel_seconds: float = 1.0
+    log_lines: int = 20
+    workspaces: tuple[str, ...] = ()  # accepted X-DashScope-WorkSpace values; empty: any
+    max_active_jobs: int | None = None  # more active jobs than this: 429 on create
+
+
+@dataclasses.dataclass
+class Fault:
+    status: int
+    retry_after: float | None = None
+
+
+class Emulator:
+    """All state of one emulated account: models, templates, jobs, injected faults, counters."""
+
+    def __init__(self, config: Config, clock: Callable[[], float] = s.now) -> None:
+        self.config = config
+        self.clock = clock
+        self.templates = {t.template_id: t for t in s.seed_templates()}
+        self.models = s.seed_models()
+        self.jobs: dict[str, s.Job] = {}
+        self.faults: list[Fault] = []
+        self.requests = 0
+        self.creates = 0  # jobs actually created, to prove there are no duplicates
+
+    # --- helpers
+
+    def _job(self, job_id: str) -> s.Job:
+        if not job_id.strip():
+            raise ApiError("MissingJobId")
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise ApiError("JobNotFound", job_id=job_id)
+        job.advance(self.clock(), self.config.cancel_seconds)
+        return job
+
+    def _model_error(self, model: str) -> ApiError | None:
+        if model == s.BASE_MODEL:
+            return ApiError("BaseModelNotSupported", model=model)
+        if "-lora-" in model:
+            return ApiError("LoraModelNotSupported", model=model)
+        if "notready" in model:
+            return ApiError("ModelNotReady", model=model)
+        if "nodata" in model:
+            return ApiError("ModelDataUnavailable", model=model)
+        if model not in self.models:
+            return ApiError("ModelNotSupported", model=model)
+        return None
+
+    # --- the seven endpoints
+
+    def list_templates(self, lang: str, model: str | None) -> dict[str, Any]:
+        if model in (None, "", s.BASE_MODEL):
+            chosen = list(self.models)
+        else:
+            chosen = [m for m in self.models if m == model]
+        templates = [t.to_api(lang) for t in self.templates.values()]
+        return {
+            "base_models": [s.BASE_MODEL],
+            "custom_models": [
+                {
+                    "model": m,
+                    "model_name": s.pick(self.models[m], lang),
+                    "base_model": s.BASE_MODEL,
+                    "templates": templates,
+                }
+                for m in chosen
+            ],
+        }
+
+    def create_job(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ApiError("InvalidParameter", detail="the body must be a JSON object")
+        model, template_id = body.get("model"), body.get("template_id")
+        if not isinstance(model, str) or not model.strip():
+            raise ApiError("MissingModel")
+        if not isinstance(template_id, str) or not template_id.strip():
+            raise ApiError("MissingTemplateId")
+        job_name = body.get("job_name")
+        if job_name is not None:
+            if not isinstance(job_name, str) or not job_name.strip() or len(job_name) > 50:
+                raise ApiError("InvalidParameter", detail="job_name must be 1 to 50 characters")
+            if not s.JOB_NAME_PATTERN.fullmatch(job_name):
+                raise ApiError("InvalidJobName")
+        description = body.get("job_description")
+        if description is not None and (not isinstance(description, str) or len(description) > 200):
+            raise ApiError("InvalidParameter", detail="job_description must be at most 200 characters")
+        suffix = body.get("output_model_suffix")
+        if suffix is not None and (not isinstance(suffix, str) or not s.SUFFIX_PATTERN.fullmatch(suffix)):
+            raise ApiError(
+                "InvalidParameter", detail="output_model_suffix must be 1 to 8 lowercase letters or digits"
+            )
+        files = body.get("custom_calibration_file_ids")
+        if files is not None and (
+            not isinstance(files, list) or not all(isinstance(f, str) and f.strip() for f in files)
+        ):
+            raise ApiError("InvalidParameter", detail="custom_calibration_file_ids must be a list of file ids")
+        overrides = body.get("hyper_parameters") or {}
+        if not isinstance(overrides, dict):
+            raise ApiError("InvalidParameter", detail="hyper_parameters must be an object")
+        error = self._model_error(model)
+        if error:
+            raise error
+        template = self.templates.get(template_id)
+        if template is None:
+            raise ApiError("TemplateNotFound", template_id=template_id)
+        if template.restricted:
+            raise ApiError("TemplateAccessDenied", template_id=template_id)
+        effective = s.check_hyper_parameters(template, overrides)
+        now = self.clock()
+        if job_name is not None and any(j.job_name == job_name for j in self.jobs.values()):
+            raise ApiError("JobNameDuplicated", job_name=job_name)
+        limit = self.config.max_active_jobs
+        if limit is not None:
+            active = sum(1 for j in self._advanced() if j.status not in s.TERMINAL)
+            if active >= limit:
+                raise ApiError("Throttling", retry_after=1)
+        job_id = s.new_job_id(now, self.jobs)
+        job = s.Job(
+            job_id=job_id,
+            job_name=job_name or f"compress-{job_id}",
+            job_description=description,
+            model=model,
+            template=template,
+            hyper_parameters=effective,
+            calibration_files=files,
+            suffix=suffix,
+            created=now,
+            duration=self.config.job_seconds,
+            log_lines=self.config.log_lines,
+            will_fail="fail" in model,
+        )
+        job.advance(now, self.config.cancel_seconds)
+        self.jobs[job_id] = job
+        self.creates += 1
+        return job
+
+    def _advanced(self) -> list[s.Job]:
+        now = self.clock()
+        for job in self.jobs.values():
+            job.advance(now, self.config.cancel_seconds)
+        return list(self.jobs.values())
+
+    def list_jobs(self, q: dict[str, str], lang: str) -> dict[str, Any]:
+        page_no = s.parse_int(q.get("page_no"), 1, "InvalidPageNo")
+        if page_no < 1:
+            raise ApiError("InvalidPageNo", value=page_no)
+        page_size = s.parse_int(q.get("page_size"), 10, "InvalidPageSize")
+        if not 1 <= page_size <= 100:
+            raise ApiError("InvalidPageSize", value=page_size)
+        start_from = s.parse_time_filter(q["start_time"], end_of_day=False) if q.get("start_time") else None
+        end_by = s.parse_time_filter(q["end_time"], end_of_day=True) if q.get("end_time") else None
+        if q.get("sort_by", "create_time") != "create_time":
+            raise ApiError("InvalidParameter", detail="sort_by supports only create_time")
+        order = q.get("sort_order", "desc")
+        if order not in ("asc", "desc"):
+            raise ApiError("InvalidParameter", detail="sort_order must be asc or desc")
+        select_key = q.get("select_key") or None
+        if select_key not in (None, "job_name", "job_id"):
+            raise ApiError("InvalidParameter", detail="select_key must be job_name or job_id")
+        status = q.get("status") or None
+        if status is not None and status not in (*s.CANCELLABLE, "CANCELING", *s.TERMINAL):
+            raise ApiError("InvalidParameter", detail=f"unknown status {status}")
+
+        def fuzzy(needle: str | None, *hay: str) -> bool:
+            return needle is None or any(needle.lower() in h.lower() for h in hay)
+
+        search = q.get("search_key") or None
+        searched = {"job_name": ("job_name",), "job_id": ("job_id",), None: ("job_name", "job_id")}[select_key]
+        jobs = [
+            j
+            for j in self._advanced()
+            if (status is None or j.status == status)
+            and q.get("model") in (None, "", j.model)
+            and q.get("template_id") in (None, "", j.template.template_id)
+            and q.get("quant_spec") in (None, "", j.template.quant_spec)
+            and q.get("quant_method") in (None, "", j.template.quant_method)
+            and (start_from is None or (j.start is not None and j.start >= start_from))
+            and (end_by is None or (j.end is not None and j.end <= end_by))
+            and fuzzy(q.get("job_name") or None, j.job_name)
+            and fuzzy(q.get("job_id") or None, j.job_id)
+            and fuzzy(search, *(getattr(j, f) for f in searched))
+        ]
+        jobs.sort(key=lambda j: (j.created, j.job_id), reverse=order == "desc")
+        first = (page_no - 1) * page_size
+        return {
+            "total": len(jobs),
+            "page_no": page_no,
+            "page_size": page_size,
+            "jobs": [j.to_api(lang, brief=True) for j in jobs[first : first + page_size]],
+        }
+
+    def get_logs(self, job_id: str, q: dict[str, str]) -> dict[str, Any]:
+        job = self._job(job_id)
+        offset = s.parse_int(q.get("offset"), 0, "InvalidParameter")
+        line = s.parse_int(q.get("line"), 100, "InvalidParameter")
+        if offset < 0:
+            raise ApiError("InvalidParameter", detail="offset must be >= 0")
+        if not 1 <= line <= 1000:
+            raise ApiError("InvalidParameter", detail="line must be between 1 and 1000")
+        return {"total": len(job.lines), "logs": job.lines[offset : offset + line]}
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        job = self._job(job_id)
+        if job.status not in s.CANCELLABLE:
+            raise ApiError("InvalidJobState", job_id=job_id, status=job.status)
+        job.cancel(self.clock())
+        return {"status": "success"}
+
+    def delete_job(self, job_id: str) -> dict[str, Any]:
+        job = self._job(job_id)
+        if job.status not in s.TERMINAL:
+            raise ApiError("InvalidJobState", job_id=job_id, status=job.status)
+        del self.jobs[job_id]
+        return {"status": "success"}
+
+
+def resolve_lang(request: Request) -> str:
+    """Query ``lang`` > Accept-Language > zh-CN; anything unsupported falls back to zh-CN."""
+    wanted = request.query_params.get("lang") or request.headers.get("accept-language", "").split(",")[0]
+    wanted = wanted.split(";")[0].strip().lower()
+    return next((lang for lang in s.LANGS if lang.lower() == wanted), "zh-CN")
+
+
+def create_app(config: Config | None = None, emulator: Emulator | None = None) -> FastAPI:
+    emu = emulator or Emulator(config or Config())
+    app = FastAPI(title="DashScope compression API emulator", docs_url=None, redoc_url=None)
+    app.state.emulator = emu
+
+    def answer(request: Request, work: Callable[[], Any]) -> Response:
+        request_id = str(uuid.uuid4())
+        lang = resolve_lang(request)
+        emu.requests += 1
+        try:
+            if emu.faults:
+                fault = emu.faults.pop(0)
+                error = ApiError("Throttling" if fault.status == 429 else "InternalError")
+                error.status, error.retry_after = fault.status, fault.retry_after
+                raise error
+            if request.headers.get("authorization") != f"Bearer {emu.config.api_key}":
+                raise ApiError("InvalidApiKey")
+            workspace = request.headers.get("x-dashscope-workspace")
+            if workspace and emu.config.workspaces and workspace not in emu.config.workspaces:
+                raise ApiError("AccessDenied", detail=f"workspace {workspace}")
+            output = work()
+            if isinstance(output, s.Job):
+                output = output.to_api(lang)
+            return JSONResponse({"request_id": request_id, "output": output})
+        except ApiError as err:
+            headers = {"Retry-After": f"{err.retry_after:g}"} if err.retry_after is not None else None
+            body = {"request_id": request_id, "code": err.code, "message": err.message(lang)}
+            return JSONResponse(body, status_code=err.status, headers=headers)
+
+    @app.get(f"{API}/templates")
+    async def list_templates(request: Request) -> Response:
+        return answer(request, lambda: emu.list_templates(resolve_lang(request), request.query_params.get("model")))
+
+    @app.post(f"{API}/jobs")
+    async def create_job(request: Request) -> Response:
+        raw = await request.body()
+
+        def work() -> Any:
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                raise ApiError("InvalidParameter", detail="the body is not valid JSON") from None
+            return emu.create_job(body)
+
+        return answer(request, work)
+
+    @app.get(f"{API}/jobs")
+    async def list_jobs(request: Request) -> Response:
+        return answer(request, lambda: emu.list_jobs(dict(request.query_params), resolve_lang(request)))
+
+    @app.get(f"{API}/jobs/{{job_id}}")
+    async def get_job(job_id: str, request: Request) -> Response:
+        return answer(request, lambda: emu._job(job_id))
+
+    @app.get(f"{API}/jobs/{{job_id}}/logs")
+    async def get_logs(job_id: str, request: Request) -> Response:
+        return answer(request, lambda: emu.get_logs(job_id, dict(request.query_params)))
+
+    @app.post(f"{API}/jobs/{{job_id}}/cancel")
+    async def cancel_job(job_id: str, request: Request) -> Response:
+        return answer(request, lambda: emu.cancel_job(job_id))
+
+    @app.delete(f"{API}/jobs/{{job_id}}")
+    async def delete_job(job_id: str, request: Request) -> Response:
+        return answer(request, lambda: emu.delete_job(job_id))
+
+    # --- admin: not part of the API
+
+    @app.post("/_emulator/fail-next")
+    async def fail_next(request: Request) -> Response:
+        """Make the next ``count`` API requests answer ``status`` (429 or 5xx)."""
+        spec = await request.json()
+        status = int(spec.get("status", 503))
+        if status != 429 and not 500 <= status <= 599:
+            return JSONResponse({"error": "status must be 429 or 5xx"}, status_code=400)
+        emu.faults.extend(Fault(status, spec.get("retry_after")) for _ in range(int(spec.get("count", 1))))
+        return JSONResponse({"queued": len(emu.faults)})
+
+    @app.get("/_emulator/state")
+    async def show_state() -> Response:
+        jobs = {j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)} for j in emu._advanced()}
+        return JSONResponse({"requests": emu.requests, "creates": emu.creates, "jobs": jobs})
+
+    @app.get("/_emulator/jobs/{job_id}/logs")
+    async def full_log(job_id: str) -> Response:
+        job = emu.jobs.get(job_id)
+        if job is None:
+            return JSONResponse({"error": "no such job"}, status_code=404)
+        job.advance(emu.clock(), emu.config.cancel_seconds)
+        return JSONResponse({"logs": job.lines})
+
+    @app.post("/_emulator/reset")
+    async def reset() -> Response:
+        emu.jobs.clear()
+        emu.faults.clear()
+        emu.requests = emu.creates = 0
+        return JSONResponse({"status": "reset"})
+
+    return app

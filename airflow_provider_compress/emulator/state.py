@@ -1,0 +1,439 @@
+"""The emulator's model of the service: seed data, jobs, their state machine and logs, errors.
+
+Pure Python with no web framework, so the rules can be read in one place. A job's progress is a
+function of the clock: every read first ``advance``s the job to now, which moves its status
+along PENDING -> QUEUING -> RUNNING -> end and appends the log lines that became due.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+SERVICE_TZ = dt.timezone(dt.timedelta(hours=8))
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+BASE_MODEL = "qwen3.5-flash-2026-02-23"
+LANGS = ("zh-CN", "en-US")
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
+CANCELLABLE = ("PENDING", "QUEUING", "RUNNING")
+CALIBRATION_MARKER = "data process succeeded, start to quantization"
+# Job names: letters (any script), digits, space, '-', '_', '.'; the real rule is undocumented.
+JOB_NAME_PATTERN = re.compile(r"[\w\-. ]+")
+SUFFIX_PATTERN = re.compile(r"[a-z0-9]{1,8}")
+
+# code -> (HTTP status, zh-CN text, en-US text). The documentation's code strings were lost in
+# transfer, so these codes are the emulator's own; clients must classify by HTTP status.
+ERRORS: dict[str, tuple[int, str, str]] = {
+    # 7.1 general
+    "InvalidParameter": (400, "请求参数不合法:{detail}", "Invalid parameter: {detail}"),
+    "MissingParameter": (400, "缺少必选参数:{detail}", "Missing required parameter: {detail}"),
+    "InvalidApiKey": (401, "认证失败,API Key 无效或缺失", "Authentication failed: the API key is invalid or missing"),
+    "AccessDenied": (403, "无权限访问:{detail}", "Access denied: {detail}"),
+    "NotFound": (404, "资源不存在:{detail}", "Resource not found: {detail}"),
+    "InvalidJobState": (
+        400,
+        "资源状态不允许该操作:任务 {job_id} 当前状态为 {status}",
+        "The operation is not allowed in the current state: job {job_id} is {status}",
+    ),
+    "Throttling": (429, "配额超限,请稍后重试", "Quota exceeded, please retry later"),
+    "InternalError": (500, "服务内部错误", "Internal server error"),
+    # 7.2 parameters
+    "MissingModel": (400, "缺少必选参数:model", "Missing required parameter: model"),
+    "MissingTemplateId": (400, "缺少必选参数:template_id", "Missing required parameter: template_id"),
+    "BaseModelNotSupported": (
+        400,
+        "不支持对基础模型 {model} 直接量化,请使用基于它的自定义微调模型",
+        "The base model {model} cannot be quantized directly; use a custom fine-tuned model of it",
+    ),
+    "TemplateNotFound": (400, "指定的配置模板 {template_id} 不存在", "The template {template_id} does not exist"),
+    "TemplateNotSupported": (
+        400,
+        "当前模型 {model} 不支持压缩模板 {template_id}",
+        "The model {model} does not support the template {template_id}",
+    ),
+    "ModelNotSupported": (
+        400,
+        "模型 {model} 不支持量化",
+        "The model {model} is not supported for quantization",
+    ),
+    "LoraModelNotSupported": (
+        400,
+        "指定的模型 '{model}' 是 LoRA 微调模型,不支持量化",
+        "The specified model '{model}' is a LoRA model and not supported for quantization.",
+    ),
+    "ModelDataUnavailable": (400, "模型 {model} 的数据不可用", "The data of model {model} is unavailable"),
+    "InvalidJobName": (
+        400,
+        "任务名称包含不支持的字符(允许:字母、数字、空格、-、_、.)",
+        "The job name contains unsupported characters (allowed: letters, digits, space, -, _, .)",
+    ),
+    "JobNameDuplicated": (
+        400,
+        "任务名称 {job_name} 已存在,同一用户下不允许重复",
+        "The job name {job_name} already exists; names are unique per user",
+    ),
+    "ModelNotReady": (400, "源模型 {model} 尚未就绪", "The source model {model} is not ready yet"),
+    "TemplateAccessDenied": (
+        403,
+        "无权使用压缩模板 {template_id}",
+        "You are not allowed to use the template {template_id}",
+    ),
+    # 7.2 hyper-parameters
+    "MissingHyperParameter": (400, "必选超参数 {name} 未传", "The required hyper-parameter {name} is missing"),
+    "UnknownHyperParameter": (400, "传入了未知超参数 {name}", "Unknown hyper-parameter {name}"),
+    "InvalidHyperParameterValue": (
+        400,
+        "超参数 {name} 的值 {value} 不在枚举值列表 {allowed} 中",
+        "The value {value} of hyper-parameter {name} is not one of {allowed}",
+    ),
+    "HyperParameterOutOfRange": (
+        400,
+        "超参数 {name} 的值 {value} 超出数值范围 {allowed}",
+        "The value {value} of hyper-parameter {name} is outside the range {allowed}",
+    ),
+    "InvalidHyperParameterNumber": (
+        400,
+        "超参数 {name} 的值 {value} 不是合法数字",
+        "The value {value} of hyper-parameter {name} is not a valid number",
+    ),
+    # 7.2 job queries
+    "JobNotFound": (404, "指定的压缩任务 {job_id} 不存在", "The compression job {job_id} does not exist"),
+    "MissingJobId": (400, "缺少必选参数:job_id", "Missing required parameter: job_id"),
+    # 7.2 paging and times
+    "InvalidPageNo": (400, "页码参数不合法(须 ≥ 1):{value}", "Invalid page_no (must be >= 1): {value}"),
+    "InvalidPageSize": (400, "每页数量不合法(须 1~100):{value}", "Invalid page_size (must be 1-100): {value}"),
+    "InvalidTimeFormat": (
+        400,
+        "时间格式不合法:{value},应为 YYYY-MM-DD 或 YYYY-MM-DD HH:MM:SS",
+        "Invalid time format: {value}; expected YYYY-MM-DD or YYYY-MM-DD HH:MM:SS",
+    ),
+}
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, **fields: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.fields = fields
+        self.status = ERRORS[code][0]
+        self.retry_after: float | None = fields.pop("retry_after", None)
+
+    def message(self, lang: str) -> str:
+        _, zh, en = ERRORS[self.code]
+        return (en if lang == "en-US" else zh).format_map(_Blank(self.fields))
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _t(zh: str, en: str) -> dict[str, str]:
+    return {"zh-CN": zh, "en-US": en}
+
+
+def pick(texts: Mapping[str, str], lang: str) -> str:
+    return texts.get(lang) or texts["zh-CN"]
+
+
+# --- seed data ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SeedTemplate:
+    template_id: str
+    name: dict[str, str]
+    description: dict[str, str]
+    quant_spec: str
+    quant_method: str
+    hyper_parameters: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    restricted: bool = False  # listed, but using it answers 403
+
+    def to_api(self, lang: str) -> dict[str, Any]:
+        params = []
+        for p in self.hyper_parameters:
+            shown = {k: v for k, v in p.items() if k not in ("display_name", "description")}
+            shown["display_name"] = pick(p["display_name"], lang)
+            shown["description"] = pick(p["description"], lang)
+            params.append(shown)
+        return {
+            "template_id": self.template_id,
+            "template_name": pick(self.name, lang),
+            "description": pick(self.description, lang),
+            "compress_type": "quantization",
+            "hyper_parameters": params,
+        }
+
+
+def _param(name: str, type_: str, zh: str, en: str, **fields: Any) -> dict[str, Any]:
+    advanced = fields.pop("advanced", False)
+    return {
+        "name": name,
+        "type": type_,
+        "display_name": _t(zh, en),
+        "description": _t(f"{zh}(高级参数,通常保持默认)" if advanced else zh, en),
+        "defaultValue": fields.get("defaultValue"),
+        "recommend_value": fields.get("recommend_value", fields.get("defaultValue")),
+        "required": fields.get("required", False),
+        "support_values": fields.get("support_values"),
+        "data_range": fields.get("data_range"),
+        "step": fields.get("step"),
+        "advancedParameter": advanced,
+        "is_advanced_parameter": advanced,
+    }
+
+
+def seed_templates() -> list[SeedTemplate]:
+    return [
+        SeedTemplate(
+            "quant-flash-nvfp4-mlp-nomtp",
+            _t("W4A4 NVFP4高性能压缩-MU5/MU8/MU9", "W4A4 NVFP4 high-performance compression - MU5/MU8/MU9"),
+            _t(
+                "在更低比特压缩下兼顾高精度与高性能,进一步降低显存占用并提升推理吞吐。",
+                "Lower-bit compression that keeps accuracy and speed, using less GPU memory for more throughput.",
+            ),
+            quant_spec="nvfp4",
+            quant_method="rtn",
+        ),
+        SeedTemplate(
+            "quant-flash-w8a8-gptq",
+            _t("W8A8 GPTQ高精度压缩-MU2/MU4", "W8A8 GPTQ high-accuracy compression - MU2/MU4"),
+            _t("8 比特权重与激活,精度损失最小。", "8-bit weights and activations with the least loss of accuracy."),
+            quant_spec="w8a8",
+            quant_method="gptq",
+            hyper_parameters=[
+                _param("calib_seq_len", "int", "校准序列长度", "Calibration sequence length",
+                       required=True, data_range=["512", "8192"], step=512, recommend_value="2048"),
+                _param("group_size", "enum", "量化分组大小", "Quantization group size",
+                       defaultValue="128", support_values=["64", "128", "256"]),
+                _param("damp_percent", "float", "阻尼系数", "Dampening factor",
+                       defaultValue="0.01", data_range=["0.001", "0.1"], advanced=True),
+            ],
+        ),
+        SeedTemplate(
+            "quant-flash-fp8-dynamic",
+            _t("FP8 动态量化-MU8(受限)", "FP8 dynamic quantization - MU8 (restricted)"),
+            _t("需要开通权限后使用。", "Needs a grant before use."),
+            quant_spec="fp8",
+            quant_method="dynamic",
+            restricted=True,
+        ),
+    ]
+
+
+def seed_models() -> dict[str, dict[str, str]]:
+    """Custom full-parameter fine-tunes of the base model: id -> display names."""
+    return {
+        f"{BASE_MODEL}-ft-202604010000-a1b2": _t("我的SFT微调模型", "My SFT fine-tune"),
+        f"{BASE_MODEL}-ft-202604020000-c3d4": _t("我的DPO微调模型", "My DPO fine-tune"),
+        f"{BASE_MODEL}-ft-202604030000-fail": _t("会失败的微调模型", "A fine-tune whose compression fails"),
+    }
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+def fmt_time(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, SERVICE_TZ).strftime(TIME_FORMAT)
+
+
+@dataclasses.dataclass
+class Job:
+    job_id: str
+    job_name: str
+    job_description: str | None
+    model: str
+    template: SeedTemplate
+    hyper_parameters: dict[str, Any]
+    calibration_files: list[str] | None
+    suffix: str | None
+    created: float
+    duration: float
+    log_lines: int
+    will_fail: bool
+    base_model: str = BASE_MODEL
+    status: str = "PENDING"
+    start: float | None = None
+    end: float | None = None
+    cancel_requested: float | None = None
+    lines: list[str] = dataclasses.field(default_factory=list)
+    progress_written: int = 0
+
+    # phase boundaries, as offsets from creation
+    def _at(self, fraction: float) -> float:
+        return self.created + self.duration * fraction
+
+    def quantized_output(self) -> str:
+        middle = f"-{self.suffix}" if self.suffix else ""
+        return f"{self.base_model}{middle}-{self.job_id}"
+
+    def to_api(self, lang: str, *, brief: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "job_id": self.job_id,
+            "job_name": self.job_name,
+            "job_description": self.job_description,
+            "status": self.status,
+            "model": self.model,
+            "base_model": self.base_model,
+            "template_id": self.template.template_id,
+            "template_name": pick(self.template.name, lang),
+            "template_description": pick(self.template.description, lang),
+            "training_type": "quantization",
+            "compress_type": "quantization",
+            "hyper_parameters": dict(self.hyper_parameters),
+            "custom_calibration_file_ids": self.calibration_files,
+            "quantized_output": self.quantized_output() if self.status == "SUCCEEDED" else None,
+            "create_time": fmt_time(self.created),
+            "start_time": fmt_time(self.start),
+            "end_time": fmt_time(self.end),
+            "error": None,
+            "group": "quantization",
+        }
+        if self.status == "FAILED":
+            out["error"] = {
+                "code": "QuantizationFailed",
+                "message": pick(
+                    _t("量化失败:校准后精度校验未通过", "Quantization failed: accuracy check after calibration"),
+                    lang,
+                ),
+            }
+        if self.status in ("SUCCEEDED", "CANCELED"):
+            out["usage"] = int(max(0.0, (self.end or 0) - (self.start or self.end or 0)))
+        if brief:  # the list endpoint leaves out descriptions and hyper-parameters
+            for key in ("job_description", "template_description", "hyper_parameters", "error"):
+                out.pop(key, None)
+        return out
+
+    def _log(self, ts: float, text: str, level: str = "INFO") -> None:
+        self.lines.append(f"{fmt_time(ts)} - {level} - {text}")
+
+    def advance(self, now: float, cancel_seconds: float) -> None:
+        """Move the job to where the clock says it is, writing the log lines that fell due."""
+        if self.status in TERMINAL:
+            return
+        if self.cancel_requested is not None:
+            self._write_progress(min(now, self.cancel_requested))
+            if now >= self.cancel_requested + cancel_seconds:
+                self.status, self.end = "CANCELED", self.cancel_requested + cancel_seconds
+                self._log(self.end, "Job canceled")
+            return
+        if not self.lines:
+            self._log(self.created, f"Job {self.job_id} created with template {self.template.template_id}")
+        if self.status == "PENDING" and now >= self._at(0.1):
+            self.status = "QUEUING"
+            self._log(self._at(0.1), "Job queued, waiting for GPU resources")
+        if self.status == "QUEUING" and now >= self._at(0.2):
+            self.status, self.start = "RUNNING", self._at(0.2)
+            self._log(self.start, f"Starting quantization of {self.model}...")
+            if self.calibration_files:
+                self._log(self.start, f"Processing calibration data: {', '.join(self.calibration_files)}")
+                self._log(self.start, CALIBRATION_MARKER)
+        if self.status == "RUNNING":
+            self._write_progress(now)
+            if now >= self._at(1.0):
+                self.end = self._at(1.0)
+                if self.will_fail:
+                    self.status = "FAILED"
+                    self._log(self.end, "Quantization failed: accuracy check after calibration", "ERROR")
+                else:
+                    self.status = "SUCCEEDED"
+                    self._log(self.end, f"Quantization succeeded! Output model: {self.quantized_output()}")
+
+    def _write_progress(self, until: float) -> None:
+        """Progress lines spread evenly over the RUNNING phase."""
+        if self.start is None:
+            return
+        span = self._at(1.0) - self.start
+        due = self.log_lines if span <= 0 else int(self.log_lines * min(1.0, (until - self.start) / span))
+        for i in range(self.progress_written + 1, due + 1):
+            ts = self.start + span * i / self.log_lines
+            self._log(ts, f"Quantization progress: step {i}/{self.log_lines} ({100 * i // self.log_lines}%)")
+        self.progress_written = max(self.progress_written, due)
+
+    def cancel(self, now: float) -> None:
+        self.cancel_requested = now
+        self._log(now, "Cancel requested, stopping the job")
+        self.status = "CANCELING"
+
+
+def new_job_id(now: float, taken: Mapping[str, Any]) -> str:
+    stamp = dt.datetime.fromtimestamp(now, SERVICE_TZ).strftime("%Y%m%d%H%M")
+    while True:
+        job_id = f"quant-{stamp}-{secrets.token_hex(2)}"
+        if job_id not in taken:
+            return job_id
+
+
+# --- request checks -------------------------------------------------------------------------
+
+
+def parse_time_filter(value: str, *, end_of_day: bool) -> float:
+    text = value.strip()
+    for fmt, is_date in ((TIME_FORMAT, False), ("%Y-%m-%d", True)):
+        try:
+            parsed = dt.datetime.strptime(text, fmt).replace(tzinfo=SERVICE_TZ)
+        except ValueError:
+            continue
+        if is_date and end_of_day:
+            parsed += dt.timedelta(days=1, seconds=-1)
+        return parsed.timestamp()
+    raise ApiError("InvalidTimeFormat", value=value)
+
+
+def parse_int(value: str | None, default: int, code: str) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(code, value=value, detail=value) from None
+
+
+def check_hyper_parameters(template: SeedTemplate, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate overrides and return the effective values (defaults merged in)."""
+    schema = {p["name"]: p for p in template.hyper_parameters}
+    for name in given:
+        if name not in schema:
+            raise ApiError("UnknownHyperParameter", name=name)
+    effective: dict[str, Any] = {}
+    for name, p in schema.items():
+        if name not in given:
+            if p["required"]:
+                raise ApiError("MissingHyperParameter", name=name)
+            if p["defaultValue"] is not None:
+                effective[name] = p["defaultValue"]
+            continue
+        value = given[name]
+        if p["support_values"]:
+            if str(value) not in p["support_values"]:
+                raise ApiError(
+                    "InvalidHyperParameterValue", name=name, value=value, allowed=", ".join(p["support_values"])
+                )
+        elif p["data_range"]:
+            try:
+                if isinstance(value, bool):
+                    raise InvalidOperation
+                number = Decimal(str(value).strip())
+                if not number.is_finite():
+                    raise InvalidOperation
+            except InvalidOperation:
+                raise ApiError("InvalidHyperParameterNumber", name=name, value=value) from None
+            low, high = (Decimal(b) for b in p["data_range"])
+            if not low <= number <= high:
+                raise ApiError(
+                    "HyperParameterOutOfRange", name=name, value=value, allowed=f"[{low}, {high}]"
+                )
+        effective[name] = value
+    return effective
+
+
+def now() -> float:
+    return time.time()

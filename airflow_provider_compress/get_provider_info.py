@@ -1,0 +1,90 @@
+"""Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
+
+The connection form is declared here (``conn-fields``, ``ui-field-behaviour``), which Airflow
+>=3.2 reads without importing the hook; on 3.1 the hook's ``get_ui_field_behaviour`` serves it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_compress import __version__
+
+PACKAGE_NAME = "airflow-provider-compress"
+HOOK_CLASS = "airflow_provider_compress.hooks.compress.CompressHook"
+
+CONN_FIELDS: dict[str, Any] = {
+    "workspace_id": {
+        "label": "Workspace ID",
+        "description": "Model Studio workspace; sent as the X-DashScope-WorkSpace header. Empty: the default.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "lang": {
+        "label": "Language",
+        "description": "Language of template texts and error messages: zh-CN (default) or en-US.",
+        "schema": {"type": ["string", "null"], "enum": ["zh-CN", "en-US", None]},
+    },
+    "timeout": {
+        "label": "Request timeout (seconds)",
+        "description": "Per request, connect and read together.",
+        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0},
+    },
+    "retry_limit": {
+        "label": "Retry: attempts",
+        "description": "Tries per call for 429, 5xx, resets and timeouts (other errors are never retried).",
+        "schema": {"type": ["integer", "null"], "default": 8, "minimum": 1},
+    },
+    "retry_delay": {
+        "label": "Retry: first delay (seconds)",
+        "description": "Backoff doubles from here, with jitter; a Retry-After header wins when longer.",
+        "schema": {"type": ["number", "null"], "default": 1, "minimum": 0},
+    },
+    "retry_max_delay": {
+        "label": "Retry: longest delay (seconds)",
+        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0},
+    },
+    "retry_max_elapsed": {
+        "label": "Retry: give up after (seconds)",
+        "schema": {"type": ["number", "null"], "default": 300, "minimum": 0},
+    },
+}
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "login"],
+    "relabeling": {"host": "Base URL", "password": "API Key"},
+    "placeholders": {
+        "host": "https://dashscope.aliyuncs.com (or https://dashscope-intl.aliyuncs.com)",
+        "password": "sk-...",
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "Alibaba Cloud Model Studio Compression",
+        "description": "Model compression jobs of Alibaba Cloud Model Studio (DashScope, 百炼).",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Alibaba Cloud Model Studio",
+                "external-doc-url": "https://help.aliyun.com/zh/model-studio/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Alibaba Cloud Model Studio",
+                "python-modules": ["airflow_provider_compress.hooks.compress"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "dashscope",
+                "hook-class-name": HOOK_CLASS,
+                "hook-name": "Alibaba Cloud Model Studio (DashScope)",
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+    }

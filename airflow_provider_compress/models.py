@@ -1,0 +1,205 @@
+"""Typed views of the API's responses.
+
+Attributes carry the API's own field names. Every model keeps the whole JSON object it was
+built from (``to_dict()``), so fields the API adds later survive and can be read through
+``model.extra`` or plain attribute access; nothing unknown is ever an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, ClassVar, TypeVar
+
+M = TypeVar("M", bound="ApiModel")
+
+
+class JobStatus(str, Enum):
+    """A job's state; compares equal to the API's strings."""
+
+    PENDING = "PENDING"
+    QUEUING = "QUEUING"
+    RUNNING = "RUNNING"
+    CANCELING = "CANCELING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+ACTIVE_STATUSES = frozenset(set(JobStatus) - TERMINAL_STATUSES)
+CANCELLABLE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.QUEUING, JobStatus.RUNNING})
+
+
+def parse_status(value: Any) -> JobStatus | str | None:
+    """A known status becomes a JobStatus; an unknown one stays the API's string."""
+    if value is None:
+        return None
+    try:
+        return JobStatus(value)
+    except ValueError:
+        return str(value)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ApiModel:
+    """Base of the response models: typed known fields plus the raw object."""
+
+    _raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    # field name -> converter applied to that field's raw value
+    _converters: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def from_api(cls: type[M], data: Mapping[str, Any] | None) -> M:
+        data = dict(data or {})
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name.startswith("_") or f.name not in data:
+                continue
+            convert = cls._converters.get(f.name)
+            kwargs[f.name] = convert(data[f.name]) if convert else data[f.name]
+        return cls(_raw=data, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object as the API sent it (JSON-safe, for XCom and trigger events)."""
+        return dict(self._raw)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Fields the API sent that this model does not declare."""
+        known = {f.name for f in dataclasses.fields(self)}
+        return {k: v for k, v in self._raw.items() if k not in known}
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for names that are not declared: expose fields the API added later.
+        raw = self.__dict__.get("_raw", {})
+        if name in raw:
+            return raw[name]
+        raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+
+
+def _list_of(model: type[M]):
+    return lambda items: [model.from_api(i) for i in (items or [])]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HyperParameter(ApiModel):
+    name: str = ""
+    type: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    defaultValue: str | None = None
+    recommend_value: str | None = None
+    required: bool = False
+    support_values: list[str] | None = None
+    data_range: list[str] | None = None
+    step: int | float | None = None
+    advancedParameter: bool | None = None
+    is_advanced_parameter: bool | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Template(ApiModel):
+    template_id: str = ""
+    template_name: str | None = None
+    description: str | None = None
+    compress_type: str | None = None
+    hyper_parameters: list[HyperParameter] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {"hyper_parameters": _list_of(HyperParameter)}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CustomModel(ApiModel):
+    model: str = ""
+    model_name: str | None = None
+    base_model: str | None = None
+    templates: list[Template] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {"templates": _list_of(Template)}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TemplateList(ApiModel):
+    base_models: list[str] = dataclasses.field(default_factory=list)
+    custom_models: list[CustomModel] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {"custom_models": _list_of(CustomModel)}
+
+    def find_template(self, model: str, template_id: str) -> Template | None:
+        for custom in self.custom_models:
+            if custom.model == model:
+                for template in custom.templates:
+                    if template.template_id == template_id:
+                        return template
+        return None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class JobError(ApiModel):
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Job(ApiModel):
+    job_id: str = ""
+    job_name: str | None = None
+    job_description: str | None = None
+    status: JobStatus | str | None = None
+    model: str | None = None
+    base_model: str | None = None
+    template_id: str | None = None
+    template_name: str | None = None
+    template_description: str | None = None
+    training_type: str | None = None
+    compress_type: str | None = None
+    hyper_parameters: dict[str, Any] | None = None
+    custom_calibration_file_ids: list[str] | None = None
+    quantized_output: str | None = None
+    create_time: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    error: JobError | None = None
+    group: str | None = None
+    usage: int | None = None
+
+    _converters: ClassVar[dict[str, Any]] = {
+        "status": parse_status,
+        "error": lambda e: JobError.from_api(e) if isinstance(e, Mapping) else None,
+    }
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class JobPage(ApiModel):
+    total: int = 0
+    page_no: int = 1
+    page_size: int = 10
+    jobs: list[Job] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {"jobs": _list_of(Job)}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class JobLogs(ApiModel):
+    total: int = 0
+    logs: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OperationResult(ApiModel):
+    """The answer of cancel and delete: ``{"status": "success"}``."""
+
+    status: str | None = None

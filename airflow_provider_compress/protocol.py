@@ -1,0 +1,412 @@
+"""The protocol core: what to send, how to read the answer, when to retry.
+
+Pure functions and data only. The sync and async hooks are transports around this module: they
+send an ``ApiRequest`` and hand the status, headers and body back to ``parse_response``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote, urlsplit
+
+from tenacity import retry_if_exception, stop_after_attempt, stop_before_delay
+
+from airflow_provider_compress import validation as v
+from airflow_provider_compress.exceptions import (
+    CompressApiError,
+    CompressConnectionError,
+    CompressError,
+    CompressValidationError,
+    InvalidResponseError,
+    RateLimitError,
+    ServerError,
+    error_for_status,
+)
+from airflow_provider_compress.models import Job, JobLogs, JobPage, OperationResult, TemplateList
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com"
+BASE_PATH = "/api/v1/fine-tunes/compress"
+USER_AGENT = "airflow-provider-compress"
+WORKSPACE_HEADER = "X-DashScope-WorkSpace"
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiRequest:
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    body: Mapping[str, Any] | None = None
+    # Safe to send again when the outcome of an earlier try is unknown (5xx, reset, timeout).
+    idempotent: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiCall(Generic[T]):
+    """A request and the parser of its ``output``."""
+
+    request: ApiRequest
+    parse: Callable[[Any], T]
+
+
+# --- connection settings -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter; Retry-After wins when it asks for longer."""
+
+    attempts: int = 8
+    initial_delay: float = 1.0
+    max_delay: float = 30.0
+    max_elapsed: float = 300.0
+
+    def wait_seconds(self, attempt: int, retry_after: float | None = None, rand: float | None = None) -> float:
+        """Pause before try ``attempt + 1`` (``attempt`` counts from 1)."""
+        ceiling = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
+        jitter = random.random() if rand is None else rand
+        wait = ceiling / 2 + jitter * ceiling / 2
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.max_elapsed))
+        return wait
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientSettings:
+    """Everything a transport needs, read from an Airflow connection."""
+
+    api_key: str = dataclasses.field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    workspace_id: str | None = None
+    lang: str | None = None
+    timeout: float = 30.0
+    retry: RetryPolicy = RetryPolicy()
+
+    @classmethod
+    def from_connection(
+        cls,
+        *,
+        host: str | None,
+        password: str | None,
+        extra: Mapping[str, Any] | None,
+        schema: str | None = None,
+        port: int | None = None,
+    ) -> ClientSettings:
+        if not password:
+            raise CompressValidationError("password", "the connection must hold the DashScope API key")
+        extra = {k.removeprefix("extra__dashscope__"): val for k, val in (extra or {}).items()}
+        retry = RetryPolicy(
+            attempts=int(_number(extra, "retry_limit", RetryPolicy.attempts, minimum=1)),
+            initial_delay=_number(extra, "retry_delay", RetryPolicy.initial_delay),
+            max_delay=_number(extra, "retry_max_delay", RetryPolicy.max_delay),
+            max_elapsed=_number(extra, "retry_max_elapsed", RetryPolicy.max_elapsed),
+        )
+        return cls(
+            api_key=password,
+            base_url=base_url_from(host, schema, port),
+            workspace_id=extra.get("workspace_id") or None,
+            lang=extra.get("lang") or None,
+            timeout=_number(extra, "timeout", cls.timeout, minimum=0.001),
+            retry=retry,
+        )
+
+    def url(self, request: ApiRequest) -> str:
+        return self.base_url + BASE_PATH + request.path
+
+    def params(self, request: ApiRequest) -> dict[str, str]:
+        params = {k: _query_value(val) for k, val in (request.params or {}).items() if val is not None}
+        if self.lang and "lang" not in params:
+            params["lang"] = self.lang
+        return params
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self.api_key}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if self.workspace_id:
+            headers[WORKSPACE_HEADER] = self.workspace_id
+        return headers
+
+
+def _number(extra: Mapping[str, Any], key: str, default: float, minimum: float = 0.0) -> float:
+    raw = extra.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise CompressValidationError(f"extra.{key}", "must be a number", raw) from None
+    if value < minimum:
+        raise CompressValidationError(f"extra.{key}", f"must be >= {minimum:g}", raw)
+    return value
+
+
+def base_url_from(host: str | None, schema: str | None = None, port: int | None = None) -> str:
+    """``https://dashscope.aliyuncs.com`` from a connection's host, with or without scheme and path."""
+    host = (host or "").strip()
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" not in host:
+        host = f"{schema or 'https'}://{host}"
+    parts = urlsplit(host)
+    netloc = parts.netloc
+    if port and ":" not in netloc.rsplit("]", 1)[-1]:
+        netloc = f"{netloc}:{port}"
+    path = parts.path.rstrip("/")
+    for suffix in (BASE_PATH, "/api/v1"):
+        path = path.removesuffix(suffix)
+    return f"{parts.scheme}://{netloc}{path}"
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# --- the seven endpoints -------------------------------------------------------------------
+
+
+def _job_path(job_id: str, tail: str = "") -> str:
+    v.check_required("job_id", job_id)
+    return f"/jobs/{quote(str(job_id), safe='')}{tail}"
+
+
+def list_templates(model: str | None = None, lang: str | None = None) -> ApiCall[TemplateList]:
+    return ApiCall(ApiRequest("GET", "/templates", {"model": model, "lang": lang}), TemplateList.from_api)
+
+
+def create_job(
+    *,
+    model: str,
+    template_id: str,
+    job_name: str | None = None,
+    job_description: str | None = None,
+    hyper_parameters: Mapping[str, Any] | None = None,
+    custom_calibration_file_ids: Sequence[str] | None = None,
+    output_model_suffix: str | None = None,
+    lang: str | None = None,
+) -> ApiCall[Job]:
+    v.check_create(
+        model=model,
+        template_id=template_id,
+        job_name=job_name,
+        job_description=job_description,
+        hyper_parameters=hyper_parameters,
+        custom_calibration_file_ids=custom_calibration_file_ids,
+        output_model_suffix=output_model_suffix,
+    )
+    body: dict[str, Any] = {"model": model, "template_id": template_id}
+    optional = {
+        "job_name": job_name,
+        "job_description": job_description,
+        "hyper_parameters": dict(hyper_parameters) if hyper_parameters is not None else None,
+        "custom_calibration_file_ids": list(custom_calibration_file_ids)
+        if custom_calibration_file_ids is not None
+        else None,
+        "output_model_suffix": output_model_suffix,
+    }
+    body.update({k: val for k, val in optional.items() if val is not None})
+    # Job names are unique per user: repeating a named create cannot make a second job, so it
+    # may be retried after an unknown outcome. An unnamed one may not.
+    request = ApiRequest("POST", "/jobs", {"lang": lang}, body, idempotent=job_name is not None)
+    return ApiCall(request, Job.from_api)
+
+
+def list_jobs(
+    *,
+    status: str | None = None,
+    model: str | None = None,
+    template_id: str | None = None,
+    quant_spec: str | None = None,
+    quant_method: str | None = None,
+    start_time: Any = None,
+    end_time: Any = None,
+    job_name: str | None = None,
+    job_id: str | None = None,
+    search_key: str | None = None,
+    select_key: str | None = None,
+    sort_by: str = "create_time",
+    sort_order: str = "desc",
+    page_no: int = 1,
+    page_size: int = 10,
+    lang: str | None = None,
+) -> ApiCall[JobPage]:
+    v.check_int_range("page_no", page_no, 1)
+    v.check_int_range("page_size", page_size, 1, v.PAGE_SIZE_MAX)
+    if sort_order not in ("asc", "desc"):
+        raise CompressValidationError("sort_order", "must be 'asc' or 'desc'", sort_order)
+    params = {
+        "status": str(status) if status is not None else None,
+        "model": model,
+        "template_id": template_id,
+        "quant_spec": quant_spec,
+        "quant_method": quant_method,
+        "start_time": v.format_time_filter("start_time", start_time),
+        "end_time": v.format_time_filter("end_time", end_time),
+        "job_name": job_name,
+        "job_id": job_id,
+        "search_key": search_key,
+        "select_key": select_key,
+        "sort_by": sort_by,
+        "sort_order": sort_order,
+        "page_no": page_no,
+        "page_size": page_size,
+        "lang": lang,
+    }
+    return ApiCall(ApiRequest("GET", "/jobs", params), JobPage.from_api)
+
+
+def get_job(job_id: str, lang: str | None = None) -> ApiCall[Job]:
+    return ApiCall(ApiRequest("GET", _job_path(job_id), {"lang": lang}), Job.from_api)
+
+
+def get_logs(job_id: str, offset: int = 0, line: int = 100, lang: str | None = None) -> ApiCall[JobLogs]:
+    v.check_int_range("offset", offset, 0)
+    v.check_int_range("line", line, 1, v.LOG_LINES_MAX)
+    params = {"offset": offset, "line": line, "lang": lang}
+    return ApiCall(ApiRequest("GET", _job_path(job_id, "/logs"), params), JobLogs.from_api)
+
+
+def cancel_job(job_id: str, lang: str | None = None) -> ApiCall[OperationResult]:
+    return ApiCall(ApiRequest("POST", _job_path(job_id, "/cancel"), {"lang": lang}), OperationResult.from_api)
+
+
+def delete_job(job_id: str, lang: str | None = None) -> ApiCall[OperationResult]:
+    return ApiCall(ApiRequest("DELETE", _job_path(job_id), {"lang": lang}), OperationResult.from_api)
+
+
+# --- paging ---------------------------------------------------------------------------------
+
+
+def next_page_no(page: JobPage) -> int | None:
+    """The page to fetch after ``page``, or None when it was the last."""
+    if not page.jobs or page.page_no * page.page_size >= page.total:
+        return None
+    return page.page_no + 1
+
+
+def next_log_offset(offset: int, logs: JobLogs) -> int | None:
+    """The offset to read from after this chunk, or None at the end of the log so far."""
+    following = offset + len(logs.logs)
+    if not logs.logs or following >= logs.total:
+        return None
+    return following
+
+
+def exact_name_match(jobs: Sequence[Job], job_name: str) -> Job | None:
+    """The API's job_name filter is fuzzy; pick the job whose name is exactly ``job_name``."""
+    return next((job for job in jobs if job.job_name == job_name), None)
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Any:
+    """Return the envelope's ``output``, or raise the error the answer stands for."""
+    try:
+        payload = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    envelope = payload if isinstance(payload, dict) else {}
+    request_id = envelope.get("request_id") or _header(headers, "x-request-id")
+    if status >= 400:
+        message = envelope.get("message") or _snippet(body) or None
+        raise error_for_status(status)(
+            status,
+            envelope.get("code"),
+            message,
+            request_id,
+            retry_after=_retry_after(headers),
+        )
+    if "output" not in envelope:
+        raise InvalidResponseError(
+            status, None, f"expected a JSON object with 'output', got: {_snippet(body)!r}", request_id
+        )
+    return envelope["output"]
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = _header(headers, "retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _snippet(body: bytes, limit: int = 200) -> str:
+    return body[:limit].decode("utf-8", "replace").strip()
+
+
+# --- retries --------------------------------------------------------------------------------
+
+
+def is_transient(error: BaseException, request: ApiRequest) -> bool:
+    """Whether to try ``request`` again after ``error``.
+
+    A 429 or a connection that never sent anything cannot have changed state on the server.
+    Other transient failures leave the outcome unknown, so only idempotent requests repeat.
+    """
+    if isinstance(error, RateLimitError):
+        return True
+    if isinstance(error, CompressConnectionError) and not error.request_sent:
+        return True
+    if isinstance(error, (ServerError, InvalidResponseError, CompressConnectionError)):
+        return request.idempotent
+    return False
+
+
+def retry_arguments(policy: RetryPolicy, request: ApiRequest, log: logging.Logger) -> dict[str, Any]:
+    """Keyword arguments for tenacity's ``Retrying`` or ``AsyncRetrying``."""
+
+    def wait(state) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return policy.wait_seconds(state.attempt_number, getattr(error, "retry_after", None))
+
+    def before_sleep(state) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "%s %s failed (%s); try %d of %d in %.1fs",
+            request.method,
+            request.path,
+            error,
+            state.attempt_number + 1,
+            policy.attempts,
+            state.upcoming_sleep,
+        )
+
+    return {
+        "stop": stop_after_attempt(policy.attempts) | stop_before_delay(policy.max_elapsed),
+        "wait": wait,
+        "retry": retry_if_exception(lambda e: is_transient(e, request)),
+        "before_sleep": before_sleep,
+        "reraise": True,
+    }
+
+
+def note_attempts(error: CompressError, attempts: int) -> None:
+    """Record on the raised error how many tries were made (a create uses it to recover)."""
+    error.attempts = attempts  # type: ignore[attr-defined]
+
+
+def attempts_of(error: BaseException) -> int:
+    return getattr(error, "attempts", 1)
+
+
+def api_error_is_final(error: BaseException) -> bool:
+    return isinstance(error, CompressApiError) and not isinstance(error, (RateLimitError, ServerError))

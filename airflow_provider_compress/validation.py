@@ -1,0 +1,160 @@
+"""Client-side checks of the documented rules, run before any request is sent.
+
+Each failure raises CompressValidationError naming the field and the rule. Rules the
+documentation does not state (for example which characters a job name may hold) are left to
+the API, whose answer is then raised as an API error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from airflow_provider_compress.exceptions import CompressValidationError
+from airflow_provider_compress.models import Template
+
+JOB_NAME_MAX = 50
+JOB_DESCRIPTION_MAX = 200
+SUFFIX_PATTERN = re.compile(r"[a-z0-9]{1,8}")
+PAGE_SIZE_MAX = 100
+LOG_LINES_MAX = 1000
+API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+API_DATE_FORMAT = "%Y-%m-%d"
+# The service reports and filters times in China Standard Time; aware datetimes are converted to it.
+SERVICE_TZ = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
+
+
+def check_max_length(field: str, value: str | None, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        raise CompressValidationError(field, f"must be at most {limit} characters, got {len(value)}")
+
+
+def check_required(field: str, value: Any) -> None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise CompressValidationError(field, "is required and must not be empty")
+
+
+def check_suffix(value: str | None) -> None:
+    if value is not None and not SUFFIX_PATTERN.fullmatch(value):
+        raise CompressValidationError(
+            "output_model_suffix", "must be 1 to 8 characters of lowercase letters a-z and digits 0-9", value
+        )
+
+
+def check_int_range(field: str, value: Any, low: int, high: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CompressValidationError(field, "must be an integer", value)
+    if value < low or (high is not None and value > high):
+        rule = f"must be >= {low}" if high is None else f"must be between {low} and {high}"
+        raise CompressValidationError(field, rule, value)
+
+
+def format_time_filter(field: str, value: Any) -> str | None:
+    """Render a time filter as the API expects: ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS``.
+
+    Accepts those strings (an ISO ``T`` separator too), dates, datetimes and pendulum objects
+    (pendulum's types subclass the standard ones). Aware datetimes are converted to the
+    service's time zone (UTC+08:00); naive ones are taken as already in it.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(SERVICE_TZ)
+        return value.strftime(API_TIME_FORMAT)
+    if isinstance(value, dt.date):
+        return value.strftime(API_DATE_FORMAT)
+    if isinstance(value, str):
+        text = value.strip()
+        for fmt in (API_TIME_FORMAT, "%Y-%m-%dT%H:%M:%S", API_DATE_FORMAT):
+            try:
+                parsed = dt.datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+            return parsed.strftime(API_DATE_FORMAT if fmt == API_DATE_FORMAT else API_TIME_FORMAT)
+        try:  # offsets and fractions: 2026-04-01T12:00:00+00:00
+            return format_time_filter(field, dt.datetime.fromisoformat(text))
+        except ValueError:
+            pass
+    raise CompressValidationError(
+        field, "must be a date, a datetime, or a string 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'", value
+    )
+
+
+def check_create(
+    *,
+    model: str | None,
+    template_id: str | None,
+    job_name: str | None,
+    job_description: str | None,
+    hyper_parameters: Mapping[str, Any] | None,
+    custom_calibration_file_ids: Any,
+    output_model_suffix: str | None,
+) -> None:
+    check_required("model", model)
+    check_required("template_id", template_id)
+    if job_name is not None:
+        check_required("job_name", job_name)
+    check_max_length("job_name", job_name, JOB_NAME_MAX)
+    check_max_length("job_description", job_description, JOB_DESCRIPTION_MAX)
+    check_suffix(output_model_suffix)
+    if hyper_parameters is not None and not isinstance(hyper_parameters, Mapping):
+        raise CompressValidationError("hyper_parameters", "must be a mapping of name to value", hyper_parameters)
+    if custom_calibration_file_ids is not None and (
+        isinstance(custom_calibration_file_ids, str)
+        or not all(isinstance(i, str) and i for i in custom_calibration_file_ids)
+    ):
+        raise CompressValidationError(
+            "custom_calibration_file_ids", "must be a list of non-empty file id strings", custom_calibration_file_ids
+        )
+
+
+def _as_number(name: str, value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise CompressValidationError(f"hyper_parameters.{name}", "must be a number", value)
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise CompressValidationError(f"hyper_parameters.{name}", "must be a number", value) from None
+    if not number.is_finite():
+        raise CompressValidationError(f"hyper_parameters.{name}", "must be a finite number", value)
+    return number
+
+
+def check_hyper_parameters(template: Template, values: Mapping[str, Any] | None) -> None:
+    """Check overrides against the template's schema: names, required, enum, range, numbers."""
+    values = values or {}
+    schema = {p.name: p for p in template.hyper_parameters}
+    for name in values:
+        if name not in schema:
+            allowed = ", ".join(sorted(schema)) or "none"
+            raise CompressValidationError(
+                f"hyper_parameters.{name}",
+                f"is not a hyper-parameter of template {template.template_id} (allowed: {allowed})",
+            )
+    for name, param in schema.items():
+        if name not in values:
+            if param.required:
+                raise CompressValidationError(
+                    f"hyper_parameters.{name}", f"is required by template {template.template_id}"
+                )
+            continue
+        value = values[name]
+        if param.support_values:
+            if str(value) not in [str(v) for v in param.support_values]:
+                raise CompressValidationError(
+                    f"hyper_parameters.{name}", f"must be one of {', '.join(param.support_values)}", value
+                )
+        elif param.data_range or (param.type or "").lower() in {"int", "integer", "float", "number", "double"}:
+            number = _as_number(name, value)
+            if param.data_range and len(param.data_range) == 2:
+                low, high = (_as_number(name, b) for b in param.data_range)
+                if not low <= number <= high:
+                    raise CompressValidationError(
+                        f"hyper_parameters.{name}",
+                        f"must be between {param.data_range[0]} and {param.data_range[1]}",
+                        value,
+                    )
