@@ -16,7 +16,7 @@ HOOK_CLASS = "airflow_provider_compress.hooks.compress.CompressHook"
 CONN_FIELDS: dict[str, Any] = {
     "workspace_id": {
         "label": "Workspace ID",
-        "description": "Model Studio workspace; sent as the X-DashScope-WorkSpace header. Empty: the default.",
+        "description": "Model Studio workspace, sent as header X-DashScope-WorkSpace; empty: the default.",
         "schema": {"type": ["string", "null"]},
     },
     "lang": {

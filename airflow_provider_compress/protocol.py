@@ -18,7 +18,6 @@ from tenacity import retry_if_exception, stop_after_attempt, stop_before_delay
 
 from airflow_provider_compress import validation as v
 from airflow_provider_compress.exceptions import (
-    CompressApiError,
     CompressConnectionError,
     CompressError,
     CompressValidationError,
@@ -67,7 +66,9 @@ class RetryPolicy:
     max_delay: float = 30.0
     max_elapsed: float = 300.0
 
-    def wait_seconds(self, attempt: int, retry_after: float | None = None, rand: float | None = None) -> float:
+    def wait_seconds(
+        self, attempt: int, retry_after: float | None = None, rand: float | None = None
+    ) -> float:
         """Pause before try ``attempt + 1`` (``attempt`` counts from 1)."""
         ceiling = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
         jitter = random.random() if rand is None else rand
@@ -371,7 +372,7 @@ def is_transient(error: BaseException, request: ApiRequest) -> bool:
     return False
 
 
-def retry_arguments(policy: RetryPolicy, request: ApiRequest, log: logging.Logger) -> dict[str, Any]:
+def retry_arguments(policy: RetryPolicy, request: ApiRequest, log: logging.Logger | Any) -> dict[str, Any]:
     """Keyword arguments for tenacity's ``Retrying`` or ``AsyncRetrying``."""
 
     def wait(state) -> float:
@@ -407,6 +408,3 @@ def note_attempts(error: CompressError, attempts: int) -> None:
 def attempts_of(error: BaseException) -> int:
     return getattr(error, "attempts", 1)
 
-
-def api_error_is_final(error: BaseException) -> bool:
-    return isinstance(error, CompressApiError) and not isinstance(error, (RateLimitError, ServerError))

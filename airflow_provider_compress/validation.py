@@ -102,13 +102,17 @@ def check_create(
     check_max_length("job_description", job_description, JOB_DESCRIPTION_MAX)
     check_suffix(output_model_suffix)
     if hyper_parameters is not None and not isinstance(hyper_parameters, Mapping):
-        raise CompressValidationError("hyper_parameters", "must be a mapping of name to value", hyper_parameters)
+        raise CompressValidationError(
+            "hyper_parameters", "must be a mapping of name to value", hyper_parameters
+        )
     if custom_calibration_file_ids is not None and (
         isinstance(custom_calibration_file_ids, str)
         or not all(isinstance(i, str) and i for i in custom_calibration_file_ids)
     ):
         raise CompressValidationError(
-            "custom_calibration_file_ids", "must be a list of non-empty file id strings", custom_calibration_file_ids
+            "custom_calibration_file_ids",
+            "must be a list of non-empty file id strings",
+            custom_calibration_file_ids,
         )
 
 
@@ -148,7 +152,13 @@ def check_hyper_parameters(template: Template, values: Mapping[str, Any] | None)
                 raise CompressValidationError(
                     f"hyper_parameters.{name}", f"must be one of {', '.join(param.support_values)}", value
                 )
-        elif param.data_range or (param.type or "").lower() in {"int", "integer", "float", "number", "double"}:
+        elif param.data_range or (param.type or "").lower() in {
+            "int",
+            "integer",
+            "float",
+            "number",
+            "double",
+        }:
             number = _as_number(name, value)
             if param.data_range and len(param.data_range) == 2:
                 low, high = (_as_number(name, b) for b in param.data_range)

@@ -35,6 +35,8 @@ class Config:
 class Fault:
     status: int
     retry_after: float | None = None
+    # Serve the request first, then answer with the fault: a create whose answer is lost.
+    after: bool = False
 
 
 class Emulator:
@@ -81,7 +83,6 @@ class Emulator:
             chosen = list(self.models)
         else:
             chosen = [m for m in self.models if m == model]
-        templates = [t.to_api(lang) for t in self.templates.values()]
         return {
             "base_models": [s.BASE_MODEL],
             "custom_models": [
@@ -89,13 +90,13 @@ class Emulator:
                     "model": m,
                     "model_name": s.pick(self.models[m], lang),
                     "base_model": s.BASE_MODEL,
-                    "templates": templates,
+                    "templates": [t.to_api(lang) for t in self.templates.values() if t.supports(m)],
                 }
                 for m in chosen
             ],
         }
 
-    def create_job(self, body: Any) -> dict[str, Any]:
+    def create_job(self, body: Any) -> s.Job:
         if not isinstance(body, dict):
             raise ApiError("InvalidParameter", detail="the body must be a JSON object")
         model, template_id = body.get("model"), body.get("template_id")
@@ -121,7 +122,9 @@ class Emulator:
         if files is not None and (
             not isinstance(files, list) or not all(isinstance(f, str) and f.strip() for f in files)
         ):
-            raise ApiError("InvalidParameter", detail="custom_calibration_file_ids must be a list of file ids")
+            raise ApiError(
+                "InvalidParameter", detail="custom_calibration_file_ids must be a list of file ids"
+            )
         overrides = body.get("hyper_parameters") or {}
         if not isinstance(overrides, dict):
             raise ApiError("InvalidParameter", detail="hyper_parameters must be an object")
@@ -131,6 +134,8 @@ class Emulator:
         template = self.templates.get(template_id)
         if template is None:
             raise ApiError("TemplateNotFound", template_id=template_id)
+        if not template.supports(model):
+            raise ApiError("TemplateNotSupported", model=model, template_id=template_id)
         if template.restricted:
             raise ApiError("TemplateAccessDenied", template_id=template_id)
         effective = s.check_hyper_parameters(template, overrides)
@@ -193,7 +198,9 @@ class Emulator:
             return needle is None or any(needle.lower() in h.lower() for h in hay)
 
         search = q.get("search_key") or None
-        searched = {"job_name": ("job_name",), "job_id": ("job_id",), None: ("job_name", "job_id")}[select_key]
+        searched = {"job_name": ("job_name",), "job_id": ("job_id",), None: ("job_name", "job_id")}[
+            select_key
+        ]
         jobs = [
             j
             for j in self._advanced()
@@ -202,8 +209,8 @@ class Emulator:
             and q.get("template_id") in (None, "", j.template.template_id)
             and q.get("quant_spec") in (None, "", j.template.quant_spec)
             and q.get("quant_method") in (None, "", j.template.quant_method)
-            and (start_from is None or (j.start is not None and j.start >= start_from))
-            and (end_by is None or (j.end is not None and j.end <= end_by))
+            and (start_from is None or (j.start is not None and int(j.start) >= start_from))
+            and (end_by is None or (j.end is not None and int(j.end) <= end_by))
             and fuzzy(q.get("job_name") or None, j.job_name)
             and fuzzy(q.get("job_id") or None, j.job_id)
             and fuzzy(search, *(getattr(j, f) for f in searched))
@@ -242,6 +249,12 @@ class Emulator:
         return {"status": "success"}
 
 
+def fault_error(fault: Fault) -> ApiError:
+    error = ApiError("Throttling" if fault.status == 429 else "InternalError")
+    error.status, error.retry_after = fault.status, fault.retry_after
+    return error
+
+
 def resolve_lang(request: Request) -> str:
     """Query ``lang`` > Accept-Language > zh-CN; anything unsupported falls back to zh-CN."""
     wanted = request.query_params.get("lang") or request.headers.get("accept-language", "").split(",")[0]
@@ -259,17 +272,17 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         lang = resolve_lang(request)
         emu.requests += 1
         try:
-            if emu.faults:
-                fault = emu.faults.pop(0)
-                error = ApiError("Throttling" if fault.status == 429 else "InternalError")
-                error.status, error.retry_after = fault.status, fault.retry_after
-                raise error
+            fault = emu.faults.pop(0) if emu.faults else None
+            if fault and not fault.after:
+                raise fault_error(fault)
             if request.headers.get("authorization") != f"Bearer {emu.config.api_key}":
                 raise ApiError("InvalidApiKey")
             workspace = request.headers.get("x-dashscope-workspace")
             if workspace and emu.config.workspaces and workspace not in emu.config.workspaces:
                 raise ApiError("AccessDenied", detail=f"workspace {workspace}")
             output = work()
+            if fault:
+                raise fault_error(fault)
             if isinstance(output, s.Job):
                 output = output.to_api(lang)
             return JSONResponse({"request_id": request_id, "output": output})
@@ -280,7 +293,9 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
 
     @app.get(f"{API}/templates")
     async def list_templates(request: Request) -> Response:
-        return answer(request, lambda: emu.list_templates(resolve_lang(request), request.query_params.get("model")))
+        return answer(
+            request, lambda: emu.list_templates(resolve_lang(request), request.query_params.get("model"))
+        )
 
     @app.post(f"{API}/jobs")
     async def create_job(request: Request) -> Response:
@@ -319,12 +334,13 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
 
     @app.post("/_emulator/fail-next")
     async def fail_next(request: Request) -> Response:
-        """Make the next ``count`` API requests answer ``status`` (429 or 5xx)."""
+        """Make the next ``count`` API requests answer ``status`` (429 or 5xx), ``after`` serving them."""
         spec = await request.json()
         status = int(spec.get("status", 503))
         if status != 429 and not 500 <= status <= 599:
             return JSONResponse({"error": "status must be 429 or 5xx"}, status_code=400)
-        emu.faults.extend(Fault(status, spec.get("retry_after")) for _ in range(int(spec.get("count", 1))))
+        fault = Fault(status, spec.get("retry_after"), bool(spec.get("after", False)))
+        emu.faults.extend(fault for _ in range(int(spec.get("count", 1))))
         return JSONResponse({"queued": len(emu.faults)})
 
     @app.get("/_emulator/state")

@@ -33,7 +33,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     # 7.1 general
     "InvalidParameter": (400, "请求参数不合法:{detail}", "Invalid parameter: {detail}"),
     "MissingParameter": (400, "缺少必选参数:{detail}", "Missing required parameter: {detail}"),
-    "InvalidApiKey": (401, "认证失败,API Key 无效或缺失", "Authentication failed: the API key is invalid or missing"),
+    "InvalidApiKey": (
+        401,
+        "认证失败,API Key 无效或缺失",
+        "Authentication failed: the API key is invalid or missing",
+    ),
     "AccessDenied": (403, "无权限访问:{detail}", "Access denied: {detail}"),
     "NotFound": (404, "资源不存在:{detail}", "Resource not found: {detail}"),
     "InvalidJobState": (
@@ -51,7 +55,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "不支持对基础模型 {model} 直接量化,请使用基于它的自定义微调模型",
         "The base model {model} cannot be quantized directly; use a custom fine-tuned model of it",
     ),
-    "TemplateNotFound": (400, "指定的配置模板 {template_id} 不存在", "The template {template_id} does not exist"),
+    "TemplateNotFound": (
+        400,
+        "指定的配置模板 {template_id} 不存在",
+        "The template {template_id} does not exist",
+    ),
     "TemplateNotSupported": (
         400,
         "当前模型 {model} 不支持压缩模板 {template_id}",
@@ -85,7 +93,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "You are not allowed to use the template {template_id}",
     ),
     # 7.2 hyper-parameters
-    "MissingHyperParameter": (400, "必选超参数 {name} 未传", "The required hyper-parameter {name} is missing"),
+    "MissingHyperParameter": (
+        400,
+        "必选超参数 {name} 未传",
+        "The required hyper-parameter {name} is missing",
+    ),
     "UnknownHyperParameter": (400, "传入了未知超参数 {name}", "Unknown hyper-parameter {name}"),
     "InvalidHyperParameterValue": (
         400,
@@ -107,7 +119,11 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "MissingJobId": (400, "缺少必选参数:job_id", "Missing required parameter: job_id"),
     # 7.2 paging and times
     "InvalidPageNo": (400, "页码参数不合法(须 ≥ 1):{value}", "Invalid page_no (must be >= 1): {value}"),
-    "InvalidPageSize": (400, "每页数量不合法(须 1~100):{value}", "Invalid page_size (must be 1-100): {value}"),
+    "InvalidPageSize": (
+        400,
+        "每页数量不合法(须 1~100):{value}",
+        "Invalid page_size (must be 1-100): {value}",
+    ),
     "InvalidTimeFormat": (
         400,
         "时间格式不合法:{value},应为 YYYY-MM-DD 或 YYYY-MM-DD HH:MM:SS",
@@ -154,6 +170,10 @@ class SeedTemplate:
     quant_method: str
     hyper_parameters: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     restricted: bool = False  # listed, but using it answers 403
+    excluded_models: tuple[str, ...] = ()  # models this template is not bound to
+
+    def supports(self, model: str) -> bool:
+        return model not in self.excluded_models
 
     def to_api(self, lang: str) -> dict[str, Any]:
         params = []
@@ -196,7 +216,7 @@ def seed_templates() -> list[SeedTemplate]:
             _t("W4A4 NVFP4高性能压缩-MU5/MU8/MU9", "W4A4 NVFP4 high-performance compression - MU5/MU8/MU9"),
             _t(
                 "在更低比特压缩下兼顾高精度与高性能,进一步降低显存占用并提升推理吞吐。",
-                "Lower-bit compression that keeps accuracy and speed, using less GPU memory for more throughput.",
+                "Lower-bit compression keeping accuracy and speed, with less GPU memory and more throughput.",
             ),
             quant_spec="nvfp4",
             quant_method="rtn",
@@ -204,16 +224,41 @@ def seed_templates() -> list[SeedTemplate]:
         SeedTemplate(
             "quant-flash-w8a8-gptq",
             _t("W8A8 GPTQ高精度压缩-MU2/MU4", "W8A8 GPTQ high-accuracy compression - MU2/MU4"),
-            _t("8 比特权重与激活,精度损失最小。", "8-bit weights and activations with the least loss of accuracy."),
+            _t(
+                "8 比特权重与激活,精度损失最小。",
+                "8-bit weights and activations with the least loss of accuracy.",
+            ),
             quant_spec="w8a8",
             quant_method="gptq",
+            excluded_models=(f"{BASE_MODEL}-ft-202604020000-c3d4",),
             hyper_parameters=[
-                _param("calib_seq_len", "int", "校准序列长度", "Calibration sequence length",
-                       required=True, data_range=["512", "8192"], step=512, recommend_value="2048"),
-                _param("group_size", "enum", "量化分组大小", "Quantization group size",
-                       defaultValue="128", support_values=["64", "128", "256"]),
-                _param("damp_percent", "float", "阻尼系数", "Dampening factor",
-                       defaultValue="0.01", data_range=["0.001", "0.1"], advanced=True),
+                _param(
+                    "calib_seq_len",
+                    "int",
+                    "校准序列长度",
+                    "Calibration sequence length",
+                    required=True,
+                    data_range=["512", "8192"],
+                    step=512,
+                    recommend_value="2048",
+                ),
+                _param(
+                    "group_size",
+                    "enum",
+                    "量化分组大小",
+                    "Quantization group size",
+                    defaultValue="128",
+                    support_values=["64", "128", "256"],
+                ),
+                _param(
+                    "damp_percent",
+                    "float",
+                    "阻尼系数",
+                    "Dampening factor",
+                    defaultValue="0.01",
+                    data_range=["0.001", "0.1"],
+                    advanced=True,
+                ),
             ],
         ),
         SeedTemplate(
@@ -301,7 +346,10 @@ class Job:
             out["error"] = {
                 "code": "QuantizationFailed",
                 "message": pick(
-                    _t("量化失败:校准后精度校验未通过", "Quantization failed: accuracy check after calibration"),
+                    _t(
+                        "量化失败:校准后精度校验未通过",
+                        "Quantization failed: accuracy check after calibration",
+                    ),
                     lang,
                 ),
             }
@@ -415,7 +463,10 @@ def check_hyper_parameters(template: SeedTemplate, given: Mapping[str, Any]) -> 
         if p["support_values"]:
             if str(value) not in p["support_values"]:
                 raise ApiError(
-                    "InvalidHyperParameterValue", name=name, value=value, allowed=", ".join(p["support_values"])
+                    "InvalidHyperParameterValue",
+                    name=name,
+                    value=value,
+                    allowed=", ".join(p["support_values"]),
                 )
         elif p["data_range"]:
             try:
@@ -428,9 +479,7 @@ def check_hyper_parameters(template: SeedTemplate, given: Mapping[str, Any]) -> 
                 raise ApiError("InvalidHyperParameterNumber", name=name, value=value) from None
             low, high = (Decimal(b) for b in p["data_range"])
             if not low <= number <= high:
-                raise ApiError(
-                    "HyperParameterOutOfRange", name=name, value=value, allowed=f"[{low}, {high}]"
-                )
+                raise ApiError("HyperParameterOutOfRange", name=name, value=value, allowed=f"[{low}, {high}]")
         effective[name] = value
     return effective
 

@@ -72,6 +72,27 @@ class CompressHook(_HookBase):
         base URL in the host, workspace id, language, timeout and retry settings in the extras.
     """
 
+    # Airflow >=3.2 reads the form from get_provider_info(); 3.1's UI asks these two methods.
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import Optional
+
+        from airflow_provider_compress.get_provider_info import CONN_FIELDS
+
+        widgets = {}
+        for name, spec in CONN_FIELDS.items():
+            field_class = IntegerField if "integer" in spec["schema"]["type"] else StringField
+            widgets[name] = field_class(
+                lazy_gettext(spec["label"]),
+                widget=BS3TextFieldWidget(),
+                validators=[Optional()],
+                description=spec.get("description", ""),
+            )
+        return widgets
+
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         from airflow_provider_compress.get_provider_info import UI_FIELD_BEHAVIOUR
@@ -209,7 +230,10 @@ class CompressHook(_HookBase):
             templates = self.list_templates()
         except (CompressError, ValueError) as err:
             return False, str(err)
-        return True, f"Connected to {self.settings.base_url}: {len(templates.custom_models)} compressible models"
+        return (
+            True,
+            f"Connected to {self.settings.base_url}: {len(templates.custom_models)} compressible models",
+        )
 
 
 def _never_sent(err: requests.RequestException) -> bool:
@@ -285,7 +309,9 @@ class CompressAsyncHook(_HookBase):
                 f"{request.method} {request.path}: {type(err).__name__}: {err}", request_sent=False
             ) from None
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise CompressConnectionError(f"{request.method} {request.path}: {type(err).__name__}: {err}") from None
+            raise CompressConnectionError(
+                f"{request.method} {request.path}: {type(err).__name__}: {err}"
+            ) from None
         return call.parse(protocol.parse_response(response.status, body, response.headers))
 
     async def run(self, call: ApiCall[T]) -> T:
@@ -358,7 +384,9 @@ class CompressAsyncHook(_HookBase):
     async def get_job(self, job_id: str, lang: str | None = None) -> Job:
         return await self.run(protocol.get_job(job_id, lang))
 
-    async def get_logs(self, job_id: str, offset: int = 0, line: int = 100, lang: str | None = None) -> JobLogs:
+    async def get_logs(
+        self, job_id: str, offset: int = 0, line: int = 100, lang: str | None = None
+    ) -> JobLogs:
         return await self.run(protocol.get_logs(job_id, offset, line, lang))
 
     async def iter_logs(self, job_id: str, offset: int = 0) -> AsyncIterator[str]:

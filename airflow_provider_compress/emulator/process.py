@@ -1,0 +1,102 @@
+"""Start the emulator in a child process and talk to its admin API (tests, demos, your own DAG tests).
+
+with EmulatorProcess(job_seconds=5) as emulator:
+    os.environ["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json()
+    ...
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+import requests
+
+from airflow_provider_compress.emulator.__main__ import READY
+
+
+class EmulatorProcess:
+    def __init__(
+        self, *, api_key: str = "sk-emulator", startup_timeout: float = 30.0, **options: Any
+    ) -> None:
+        self.api_key = api_key
+        self.options = options
+        self.startup_timeout = startup_timeout
+        self.url = ""
+        self._proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> EmulatorProcess:
+        args = [
+            sys.executable,
+            "-m",
+            "airflow_provider_compress.emulator",
+            "--port",
+            "0",
+            "--api-key",
+            self.api_key,
+        ]
+        for name, value in self.options.items():
+            flag = "--" + name.replace("_", "-")
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                args += [flag] if item is True else [flag, str(item)]
+        self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + self.startup_timeout
+        assert self._proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self._proc.stdout.readline()
+            if line.startswith(READY):
+                self.url = line.split()[-1]
+                return self
+            if not line and self._proc.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError("the emulator did not start")
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._proc is not None and self._proc.stdout:
+            self._proc.stdout.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def connection_json(self, **extra: Any) -> str:
+        """An Airflow connection (for AIRFLOW_CONN_<ID>) pointing at this emulator."""
+        return json.dumps(
+            {"conn_type": "dashscope", "host": self.url, "password": self.api_key, "extra": extra}
+        )
+
+    # --- admin API
+    def state(self) -> dict[str, Any]:
+        return requests.get(f"{self.url}/_emulator/state", timeout=10).json()
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self.state()["jobs"][job_id]
+
+    def full_log(self, job_id: str) -> list[str]:
+        return requests.get(f"{self.url}/_emulator/jobs/{job_id}/logs", timeout=10).json()["logs"]
+
+    def fail_next(
+        self, count: int, status: int = 503, retry_after: float | None = None, after: bool = False
+    ) -> None:
+        spec = {"count": count, "status": status, "retry_after": retry_after, "after": after}
+        requests.post(f"{self.url}/_emulator/fail-next", json=spec, timeout=10).raise_for_status()
+
+    def reset(self) -> None:
+        requests.post(f"{self.url}/_emulator/reset", timeout=10).raise_for_status()

@@ -1,0 +1,497 @@
+"""CompressHook and CompressAsyncHook against the emulator over real HTTP.
+
+Most tests run twice, through the sync hook and through its async twin, to show both
+transports behave the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+import time
+import uuid
+
+import pendulum
+import pytest
+from conftest import (
+    DPO_MODEL,
+    FAILING_MODEL,
+    PARAM_TEMPLATE,
+    PLAIN_TEMPLATE,
+    RESTRICTED_TEMPLATE,
+    SFT_MODEL,
+    use_connection,
+)
+
+from airflow_provider_compress.emulator.process import EmulatorProcess
+from airflow_provider_compress.exceptions import (
+    AuthenticationError,
+    BadRequestError,
+    CompressApiError,
+    CompressConnectionError,
+    CompressValidationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+)
+from airflow_provider_compress.hooks.compress import CompressAsyncHook, CompressHook, close_async_clients
+from airflow_provider_compress.models import Job, JobStatus, TemplateList
+
+
+class Twin:
+    """Calls a hook method on the sync hook, or on the async hook inside a fresh event loop."""
+
+    def __init__(self, kind: str, conn_id: str = "dashscope_default") -> None:
+        self.kind = kind
+        self.hook = (CompressHook if kind == "sync" else CompressAsyncHook)(dashscope_conn_id=conn_id)
+
+    def __getattr__(self, name: str):
+        method = getattr(self.hook, name)
+
+        def call(*args, **kwargs):
+            if self.kind == "sync":
+                result = method(*args, **kwargs)
+                return list(result) if inspect.isgenerator(result) else result
+
+            async def run():
+                try:
+                    result = method(*args, **kwargs)
+                    if inspect.isasyncgen(result):
+                        return [item async for item in result]
+                    return await result
+                finally:
+                    await close_async_clients()
+
+            return asyncio.run(run())
+
+        return call
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def hook(kind, conn):
+    return Twin(kind)
+
+
+@pytest.fixture
+def slow_hook(kind, slow_conn):
+    return Twin(kind)
+
+
+def name() -> str:
+    return f"h-{uuid.uuid4().hex[:12]}"
+
+
+def wait_terminal(hook: Twin, job_id: str, timeout: float = 20) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = hook.get_job(job_id)
+        if job.is_terminal:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"{job_id} did not finish")
+
+
+def test_list_templates_is_typed(hook):
+    listing = hook.list_templates()
+    assert isinstance(listing, TemplateList)
+    template = listing.find_template(SFT_MODEL, PARAM_TEMPLATE)
+    assert template is not None and template.compress_type == "quantization"
+    params = {p.name: p for p in template.hyper_parameters}
+    assert params["calib_seq_len"].required and params["calib_seq_len"].data_range == ["512", "8192"]
+    assert params["group_size"].defaultValue == "128"
+
+
+def test_create_poll_logs_success(hook, emulator):
+    job = hook.create_job(
+        SFT_MODEL,
+        PARAM_TEMPLATE,
+        job_name=name(),
+        job_description="from the test",
+        hyper_parameters={"calib_seq_len": 1024, "group_size": "64"},
+        custom_calibration_file_ids=["file-1"],
+        output_model_suffix="t1",
+    )
+    assert job.status == "PENDING" and job.status is JobStatus.PENDING and not job.is_terminal
+    done = wait_terminal(hook, job.job_id)
+    assert done.status == JobStatus.SUCCEEDED and done.status.is_terminal
+    assert done.quantized_output == f"qwen3.5-flash-2026-02-23-t1-{job.job_id}"
+    assert done.hyper_parameters["group_size"] == "64" and done.usage is not None
+    lines = hook.iter_logs(job.job_id)
+    assert lines == emulator.full_log(job.job_id)
+    page = hook.get_logs(job.job_id, offset=2, line=3)
+    assert page.logs == lines[2:5] and page.total == len(lines)
+
+
+def test_failed_job_carries_its_error(hook):
+    done = wait_terminal(hook, hook.create_job(FAILING_MODEL, PLAIN_TEMPLATE, job_name=name()).job_id)
+    assert done.status == JobStatus.FAILED
+    assert done.error is not None and done.error.code and done.error.message
+
+
+def test_cancel_and_delete(hook, emulator):
+    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name())
+    assert hook.cancel_job(job.job_id).status == "success"
+    assert hook.get_job(job.job_id).status in (JobStatus.CANCELING, JobStatus.CANCELED)
+    assert wait_terminal(hook, job.job_id).status == JobStatus.CANCELED
+    assert hook.delete_job(job.job_id).status == "success"
+    with pytest.raises(NotFoundError):
+        hook.get_job(job.job_id)
+
+
+def test_delete_refuses_an_active_job_with_the_api_message(slow_hook):
+    job = slow_hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name())
+    with pytest.raises(BadRequestError) as raised:
+        slow_hook.delete_job(job.job_id)
+    assert raised.value.status_code == 400 and job.job_id in raised.value.message
+
+
+def test_list_and_iterate_every_page(slow_hook):
+    tag = name()
+    ids = [slow_hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=f"{tag}-{i}").job_id for i in range(5)]
+    page = slow_hook.list_jobs(job_name=tag, page_size=2, sort_order="asc")
+    assert page.total == 5 and page.page_size == 2 and [j.job_id for j in page.jobs] == ids[:2]
+    assert [j.job_id for j in slow_hook.iter_jobs(job_name=tag, page_size=2, sort_order="asc")] == ids
+    found = slow_hook.find_job_by_name(f"{tag}-3")
+    assert found is not None and found.job_id == ids[3]
+    assert slow_hook.find_job_by_name(f"{tag}-") is None  # fuzzy matches are not exact
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        "2000-01-01",
+        "2000-01-01 00:00:00",
+        "2000-01-01T00:00:00",
+        dt.date(2000, 1, 1),
+        dt.datetime(2000, 1, 1),
+        dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc),
+        pendulum.datetime(2000, 1, 1, tz="Asia/Shanghai"),
+        pendulum.date(2000, 1, 1),
+    ],
+)
+def test_time_filters_accept_strings_dates_and_datetimes(hook, since):
+    job = wait_terminal(hook, hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name()).job_id)
+    found = hook.list_jobs(job_id=job.job_id, start_time=since, end_time=pendulum.now().add(days=1))
+    assert [j.job_id for j in found.jobs] == [job.job_id]
+    later = hook.list_jobs(job_id=job.job_id, start_time=pendulum.now().add(days=2))
+    assert later.jobs == []
+
+
+def test_unknown_fields_are_kept(hook, emulator):
+    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name())
+    assert job.to_dict()["job_id"] == job.job_id
+    assert "group" in job.to_dict()
+    listing = hook.list_templates()
+    assert listing.to_dict()["base_models"] == ["qwen3.5-flash-2026-02-23"]
+
+
+ERROR_CASES = [
+    ({"model": "x-lora-y"}, BadRequestError, 400),
+    ({"model": "qwen3.5-flash-2026-02-23"}, BadRequestError, 400),
+    ({"model": "qwen3.5-flash-2026-02-23-ft-notready"}, BadRequestError, 400),
+    ({"template_id": "quant-none"}, BadRequestError, 400),
+    ({"model": DPO_MODEL, "template_id": PARAM_TEMPLATE}, BadRequestError, 400),
+    ({"template_id": RESTRICTED_TEMPLATE}, PermissionDeniedError, 403),
+    ({"job_name": "a/b"}, BadRequestError, 400),
+]
+
+
+@pytest.mark.parametrize(("change", "error", "status"), ERROR_CASES)
+def test_api_errors_carry_status_code_message_request_id(hook, change, error, status):
+    args = {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "job_name": name(), **change}
+    with pytest.raises(error) as raised:
+        hook.create_job(**args)
+    err = raised.value
+    assert err.status_code == status and err.code and err.message and err.request_id
+    text = str(err)
+    assert str(status) in text and err.code in text and err.message in text and err.request_id in text
+
+
+def test_not_found(hook):
+    with pytest.raises(NotFoundError) as raised:
+        hook.get_job("quant-000000000000-none")
+    assert raised.value.status_code == 404
+
+
+def test_language_from_connection_and_per_call(kind, monkeypatch, emulator):
+    use_connection(monkeypatch, emulator, lang="en-US")
+    hook = Twin(kind)
+    with pytest.raises(NotFoundError) as english:
+        hook.get_job("quant-none")
+    assert "does not exist" in english.value.message
+    with pytest.raises(NotFoundError) as chinese:
+        hook.get_job("quant-none", lang="zh-CN")
+    assert "不存在" in chinese.value.message
+    names = {
+        t.template_id: t.template_name
+        for t in hook.list_templates(model=SFT_MODEL).custom_models[0].templates
+    }
+    assert names[PLAIN_TEMPLATE].startswith("W4A4 NVFP4 high-performance")
+
+
+def test_workspace_is_sent(kind, monkeypatch, slow_emulator):
+    use_connection(monkeypatch, slow_emulator, workspace_id="ws-other")
+    with pytest.raises(PermissionDeniedError):
+        Twin(kind).list_templates()
+    use_connection(monkeypatch, slow_emulator, workspace_id="ws-allowed")
+    assert Twin(kind).list_templates().custom_models
+
+
+def test_wrong_key_is_an_authentication_error_without_the_key(kind, monkeypatch, emulator):
+    emulator_key = emulator.api_key
+    emulator.api_key = "sk-SECRET-wrong-key-123"
+    try:
+        use_connection(monkeypatch, emulator)
+    finally:
+        emulator.api_key = emulator_key
+    with pytest.raises(AuthenticationError) as raised:
+        Twin(kind).list_templates()
+    assert raised.value.status_code == 401
+    assert "sk-SECRET" not in str(raised.value) and "sk-SECRET" not in repr(raised.value)
+
+
+# --- retries ----------------------------------------------------------------------------------
+
+
+def requests_served(emu: EmulatorProcess) -> int:
+    return emu.state()["requests"]
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+def test_survives_five_consecutive_transient_failures(hook, emulator, status):
+    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name())
+    before = requests_served(emulator)
+    emulator.fail_next(5, status=status)
+    assert hook.get_job(job.job_id).job_id == job.job_id
+    assert requests_served(emulator) - before == 6
+
+
+def test_gives_up_after_the_attempt_limit(kind, monkeypatch, emulator):
+    use_connection(monkeypatch, emulator, retry_limit=3)
+    emulator.fail_next(3, status=503)
+    before = requests_served(emulator)
+    with pytest.raises(ServerError) as raised:
+        Twin(kind).list_templates()
+    assert raised.value.status_code == 503 and raised.value.attempts == 3
+    assert requests_served(emulator) - before == 3
+
+
+def test_rate_limit_error_when_429_persists(kind, monkeypatch, emulator):
+    use_connection(monkeypatch, emulator, retry_limit=2)
+    emulator.fail_next(2, status=429, retry_after=0)
+    with pytest.raises(RateLimitError) as raised:
+        Twin(kind).list_templates()
+    assert raised.value.retry_after == 0 and raised.value.status_code == 429
+
+
+def test_client_errors_are_never_retried(hook, emulator):
+    before = requests_served(emulator)
+    with pytest.raises(NotFoundError):
+        hook.get_job("quant-none")
+    assert requests_served(emulator) - before == 1
+
+
+def test_retry_after_is_honoured(hook, emulator):
+    emulator.fail_next(1, status=429, retry_after=0.5)
+    started = time.monotonic()
+    hook.list_templates()
+    # our own backoff here is at most 0.05 s: only the header explains a wait this long
+    assert time.monotonic() - started >= 0.5
+
+
+def test_connection_refused_is_retried_then_raised(kind, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DASHSCOPE_DEFAULT",
+        f'{{"conn_type": "dashscope", "host": "http://127.0.0.1:{port}", "password": "sk-SECRET-x",'
+        ' "extra": {"retry_limit": 2, "retry_delay": 0.01}}',
+    )
+    with pytest.raises(CompressConnectionError) as raised:
+        Twin(kind).list_templates()
+    assert raised.value.request_sent is False and raised.value.attempts == 2
+    assert "sk-SECRET" not in str(raised.value)
+
+
+def test_named_create_whose_answer_was_lost_is_not_duplicated(hook, emulator):
+    job_name = name()
+    hook.get_template(SFT_MODEL, PLAIN_TEMPLATE)  # cached on the hook: the next request is the create
+    creates = emulator.state()["creates"]
+    emulator.fail_next(1, status=503, after=True)  # the job is created, its answer lost
+    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=job_name)
+    assert job.job_name == job_name
+    assert emulator.state()["creates"] == creates + 1
+    assert [j.job_id for j in hook.iter_jobs(job_name=job_name)] == [job.job_id]
+
+
+def test_unnamed_create_is_not_repeated_after_an_unknown_outcome(hook, emulator):
+    hook.get_template(SFT_MODEL, PLAIN_TEMPLATE)
+    creates = emulator.state()["creates"]
+    emulator.fail_next(1, status=503, after=True)
+    with pytest.raises(ServerError) as raised:
+        hook.create_job(SFT_MODEL, PLAIN_TEMPLATE)
+    assert raised.value.attempts == 1
+    assert emulator.state()["creates"] == creates + 1
+
+
+def test_create_retries_a_429_even_unnamed(hook, emulator):
+    hook.get_template(SFT_MODEL, PLAIN_TEMPLATE)
+    creates = emulator.state()["creates"]
+    emulator.fail_next(2, status=429, retry_after=0)
+    assert hook.create_job(SFT_MODEL, PLAIN_TEMPLATE).job_id
+    assert emulator.state()["creates"] == creates + 1
+
+
+# --- local validation: raised before any request --------------------------------------------
+
+LOCAL_ERRORS = [
+    (
+        "create_job",
+        {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "output_model_suffix": "Bad"},
+        "output_model_suffix",
+    ),
+    (
+        "create_job",
+        {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "output_model_suffix": "123456789"},
+        "output_model_suffix",
+    ),
+    ("create_job", {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "job_name": "x" * 51}, "job_name"),
+    (
+        "create_job",
+        {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "job_description": "x" * 201},
+        "job_description",
+    ),
+    ("create_job", {"model": "", "template_id": PLAIN_TEMPLATE}, "model"),
+    ("create_job", {"model": SFT_MODEL, "template_id": ""}, "template_id"),
+    (
+        "create_job",
+        {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "custom_calibration_file_ids": "f"},
+        "custom_calibration_file_ids",
+    ),
+    ("list_jobs", {"page_no": 0}, "page_no"),
+    ("list_jobs", {"page_size": 0}, "page_size"),
+    ("list_jobs", {"page_size": 101}, "page_size"),
+    ("list_jobs", {"start_time": "2026/04/01"}, "start_time"),
+    ("list_jobs", {"end_time": "soon"}, "end_time"),
+    ("list_jobs", {"sort_order": "up"}, "sort_order"),
+    ("get_logs", {"job_id": "quant-x", "line": 0}, "line"),
+    ("get_logs", {"job_id": "quant-x", "line": 1001}, "line"),
+    ("get_logs", {"job_id": "quant-x", "offset": -1}, "offset"),
+    ("get_job", {"job_id": " "}, "job_id"),
+]
+
+
+@pytest.mark.parametrize(("method", "args", "field"), LOCAL_ERRORS)
+def test_local_validation_sends_nothing(hook, emulator, method, args, field):
+    before = requests_served(emulator)
+    with pytest.raises(CompressValidationError) as raised:
+        getattr(hook, method)(**args)
+    assert raised.value.field == field and field in str(raised.value)
+    assert requests_served(emulator) == before
+
+
+HYPER_ERRORS = [
+    ({"calib_seq_len": 1024, "nope": 1}, "hyper_parameters.nope", "is not a hyper-parameter"),
+    ({}, "hyper_parameters.calib_seq_len", "is required"),
+    ({"calib_seq_len": 1024, "group_size": "96"}, "hyper_parameters.group_size", "must be one of"),
+    ({"calib_seq_len": 100}, "hyper_parameters.calib_seq_len", "must be between 512 and 8192"),
+    ({"calib_seq_len": "long"}, "hyper_parameters.calib_seq_len", "must be a number"),
+]
+
+
+@pytest.mark.parametrize(("values", "field", "rule"), HYPER_ERRORS)
+def test_hyper_parameters_checked_against_the_template_before_create(hook, emulator, values, field, rule):
+    hook.get_template(SFT_MODEL, PARAM_TEMPLATE)  # the lookup is cached on the hook
+    creates, before = emulator.state()["creates"], requests_served(emulator)
+    with pytest.raises(CompressValidationError) as raised:
+        hook.create_job(SFT_MODEL, PARAM_TEMPLATE, job_name=name(), hyper_parameters=values)
+    assert raised.value.field == field and rule in raised.value.rule
+    assert requests_served(emulator) == before and emulator.state()["creates"] == creates
+
+
+def test_test_connection(kind, monkeypatch, emulator):
+    use_connection(monkeypatch, emulator)
+    assert CompressHook().test_connection()[0] is True
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DASHSCOPE_DEFAULT",
+        f'{{"conn_type": "dashscope", "host": "{emulator.url}", "password": "sk-SECRET-bad"}}',
+    )
+    ok, message = CompressHook().test_connection()
+    assert ok is False and "401" in message and "sk-SECRET" not in message
+
+
+# --- async specifics --------------------------------------------------------------------------
+
+
+async def test_async_hooks_share_one_session_per_loop_and_connection(conn, monkeypatch):
+    from airflow.sdk import BaseHook
+
+    lookups = []
+    real = BaseHook.aget_connection.__func__
+
+    async def counting(cls, conn_id):
+        lookups.append(conn_id)
+        return await real(cls, conn_id)
+
+    monkeypatch.setattr(BaseHook, "aget_connection", classmethod(counting))
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("sync connection lookup inside the event loop")
+
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(forbidden))
+    hooks = [CompressAsyncHook() for _ in range(20)]
+    try:
+        await asyncio.gather(*(h.list_templates() for h in hooks))
+        clients = {id(await h._client()) for h in hooks}
+        assert len(clients) == 1 and lookups == ["dashscope_default"]
+    finally:
+        await close_async_clients()
+
+
+async def test_async_hook_reads_the_connection_again_after_401(monkeypatch, emulator):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DASHSCOPE_DEFAULT",
+        f'{{"conn_type": "dashscope", "host": "{emulator.url}", "password": "sk-rotated-away"}}',
+    )
+    hook = CompressAsyncHook()
+    try:
+        with pytest.raises(AuthenticationError):
+            await hook.list_templates()
+        use_connection(monkeypatch, emulator)  # the key was rotated in the connection
+        assert (await hook.list_templates()).custom_models
+    finally:
+        await close_async_clients()
+
+
+def test_api_error_pickles_with_its_fields():
+    import pickle
+
+    err = pickle.loads(pickle.dumps(BadRequestError(400, "C", "m", "rid")))
+    assert isinstance(err, CompressApiError) and (err.status_code, err.code, err.message, err.request_id) == (
+        400,
+        "C",
+        "m",
+        "rid",
+    )
+
+
+def test_iter_logs_pages_a_thousand_lines_a_request(kind, monkeypatch):
+    with EmulatorProcess(job_seconds=0.5, log_lines=2500) as emu:
+        use_connection(monkeypatch, emu)
+        hook = Twin(kind)
+        job = wait_terminal(hook, hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name()).job_id)
+        before = requests_served(emu)
+        lines = hook.iter_logs(job.job_id)
+        assert lines == emu.full_log(job.job_id) and len(lines) > 2500
+        assert requests_served(emu) - before == 3  # ceil(2504 / 1000)
+        assert hook.iter_logs(job.job_id, offset=2000) == lines[2000:]

@@ -1,0 +1,242 @@
+"""The protocol core's pure functions: settings, parsing, models, retry decisions, validation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pendulum
+import pytest
+
+from airflow_provider_compress import protocol
+from airflow_provider_compress.exceptions import (
+    AuthenticationError,
+    BadRequestError,
+    CompressApiError,
+    CompressConnectionError,
+    CompressValidationError,
+    InvalidResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+)
+from airflow_provider_compress.models import Job, JobStatus, Template
+from airflow_provider_compress.validation import check_hyper_parameters, format_time_filter
+
+
+@pytest.mark.parametrize(
+    ("host", "schema", "port", "expected"),
+    [
+        (None, None, None, "https://dashscope.aliyuncs.com"),
+        ("", None, None, "https://dashscope.aliyuncs.com"),
+        ("https://dashscope-intl.aliyuncs.com", None, None, "https://dashscope-intl.aliyuncs.com"),
+        ("dashscope-intl.aliyuncs.com", None, None, "https://dashscope-intl.aliyuncs.com"),
+        ("http://127.0.0.1:8089/", None, None, "http://127.0.0.1:8089"),
+        ("127.0.0.1", "http", 8089, "http://127.0.0.1:8089"),
+        (
+            "https://dashscope.aliyuncs.com/api/v1/fine-tunes/compress",
+            None,
+            None,
+            "https://dashscope.aliyuncs.com",
+        ),
+        ("https://dashscope.aliyuncs.com/api/v1", None, None, "https://dashscope.aliyuncs.com"),
+    ],
+)
+def test_base_url(host, schema, port, expected):
+    assert protocol.base_url_from(host, schema, port) == expected
+
+
+def test_settings_from_connection_extras_and_no_key_in_repr():
+    settings = protocol.ClientSettings.from_connection(
+        host="http://127.0.0.1:1",
+        password="sk-SECRET",
+        extra={"extra__dashscope__workspace_id": "ws-1", "lang": "en-US", "timeout": "5", "retry_limit": 3},
+    )
+    assert settings.workspace_id == "ws-1" and settings.lang == "en-US" and settings.timeout == 5
+    assert settings.retry.attempts == 3
+    assert "sk-SECRET" not in repr(settings)
+    assert settings.headers()["X-DashScope-WorkSpace"] == "ws-1"
+    assert settings.headers()["Authorization"] == "Bearer sk-SECRET"
+    request = protocol.get_job("quant-1").request
+    assert settings.params(request) == {"lang": "en-US"}
+    assert settings.params(protocol.get_job("quant-1", lang="zh-CN").request) == {"lang": "zh-CN"}
+    assert settings.url(request) == "http://127.0.0.1:1/api/v1/fine-tunes/compress/jobs/quant-1"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"timeout": "soon"}, "extra.timeout"),
+        ({"retry_limit": 0}, "extra.retry_limit"),
+        ({"retry_delay": -1}, "extra.retry_delay"),
+    ],
+)
+def test_bad_connection_extras_are_named(extra, field):
+    with pytest.raises(CompressValidationError) as raised:
+        protocol.ClientSettings.from_connection(host=None, password="k", extra=extra)
+    assert raised.value.field == field
+
+
+def test_missing_key_is_a_clear_error():
+    with pytest.raises(CompressValidationError, match="API key"):
+        protocol.ClientSettings.from_connection(host=None, password=None, extra={})
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (429, RateLimitError),
+        (500, ServerError),
+        (502, ServerError),
+        (503, ServerError),
+        (418, CompressApiError),
+    ],
+)
+def test_errors_classified_by_status_whatever_the_code_string(status, error):
+    body = json.dumps({"request_id": "r-1", "code": "", "message": "boom"}).encode()
+    with pytest.raises(error) as raised:
+        protocol.parse_response(status, body, {"Retry-After": "7"})
+    err = raised.value
+    assert type(err) is error and err.status_code == status and err.message == "boom"
+    assert err.request_id == "r-1" and err.retry_after == 7
+
+
+def test_error_without_json_body_keeps_the_text():
+    with pytest.raises(ServerError) as raised:
+        protocol.parse_response(502, b"<html>Bad Gateway</html>", {"X-Request-Id": "gw-1"})
+    assert "Bad Gateway" in raised.value.message and raised.value.request_id == "gw-1"
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"request_id": "r", "output": {"job_', b"", b"[]", b'{"request_id": "r"}']
+)
+def test_success_status_with_a_broken_body(body):
+    with pytest.raises(InvalidResponseError) as raised:
+        protocol.parse_response(200, body, {})
+    assert raised.value.status_code == 200
+
+
+def test_models_keep_unknown_fields():
+    job = Job.from_api({"job_id": "quant-1", "status": "RUNNING", "brand_new": {"x": 1}, "error": None})
+    assert job.status == "RUNNING" and job.status is JobStatus.RUNNING
+    assert job.brand_new == {"x": 1} and job.extra == {"brand_new": {"x": 1}}
+    assert job.to_dict()["brand_new"] == {"x": 1}
+    future = Job.from_api({"job_id": "quant-2", "status": "ARCHIVED"})
+    assert future.status == "ARCHIVED" and not future.is_terminal
+    with pytest.raises(AttributeError):
+        _ = job.not_there
+
+
+def test_status_sets():
+    assert {s for s in JobStatus if s.is_terminal} == {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELED,
+    }
+    assert str(JobStatus.CANCELING) == "CANCELING" and f"{JobStatus.RUNNING}" == "RUNNING"
+
+
+def test_wait_grows_is_bounded_and_honours_retry_after():
+    policy = protocol.RetryPolicy(attempts=8, initial_delay=1, max_delay=8, max_elapsed=60)
+    ceilings = [policy.wait_seconds(n, rand=1.0) for n in range(1, 7)]
+    assert ceilings == [1, 2, 4, 8, 8, 8]
+    assert policy.wait_seconds(3, rand=0.0) == 2  # jitter keeps at least half the ceiling
+    assert policy.wait_seconds(1, retry_after=20, rand=0.0) == 20
+    assert policy.wait_seconds(1, retry_after=600, rand=0.0) == 60  # never beyond the total budget
+
+
+@pytest.mark.parametrize(
+    ("error", "named_create", "plain_get"),
+    [
+        (RateLimitError(429), True, True),
+        (CompressConnectionError("refused", request_sent=False), True, True),
+        (ServerError(503), True, True),
+        (CompressConnectionError("reset"), True, True),
+        (InvalidResponseError(200), True, True),
+        (BadRequestError(400), False, False),
+        (NotFoundError(404), False, False),
+        (AuthenticationError(401), False, False),
+    ],
+)
+def test_transient_errors(error, named_create, plain_get):
+    named = protocol.create_job(model="m", template_id="t", job_name="n").request
+    unnamed = protocol.create_job(model="m", template_id="t").request
+    assert protocol.is_transient(error, named) is named_create
+    assert protocol.is_transient(error, protocol.get_job("j").request) is plain_get
+    # an unnamed create repeats only what cannot have created a job
+    expected_unnamed = isinstance(error, RateLimitError) or (
+        isinstance(error, CompressConnectionError) and not error.request_sent
+    )
+    assert protocol.is_transient(error, unnamed) is expected_unnamed
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-04-01", "2026-04-01"),
+        ("2026-04-01 12:30:00", "2026-04-01 12:30:00"),
+        ("2026-04-01T12:30:00", "2026-04-01 12:30:00"),
+        ("2026-04-01T04:30:00+00:00", "2026-04-01 12:30:00"),
+        (dt.date(2026, 4, 1), "2026-04-01"),
+        (dt.datetime(2026, 4, 1, 12, 30), "2026-04-01 12:30:00"),
+        (dt.datetime(2026, 4, 1, 4, 30, tzinfo=dt.timezone.utc), "2026-04-01 12:30:00"),
+        (pendulum.datetime(2026, 4, 1, 4, 30, tz="UTC"), "2026-04-01 12:30:00"),
+        (pendulum.date(2026, 4, 1), "2026-04-01"),
+    ],
+)
+def test_time_filters(value, expected):
+    assert format_time_filter("start_time", value) == expected
+
+
+@pytest.mark.parametrize("value", ["2026/04/01", "tomorrow", 20260401, "2026-13-01"])
+def test_bad_time_filters(value):
+    with pytest.raises(CompressValidationError) as raised:
+        format_time_filter("end_time", value)
+    assert raised.value.field == "end_time" and "YYYY-MM-DD" in raised.value.rule
+
+
+def test_list_jobs_request_renders_filters():
+    call = protocol.list_jobs(status=JobStatus.RUNNING, start_time=dt.date(2026, 4, 1), page_size=50)
+    params = call.request.params
+    assert params["status"] == "RUNNING" and params["start_time"] == "2026-04-01"
+    assert params["sort_by"] == "create_time" and params["sort_order"] == "desc" and params["page_no"] == 1
+
+
+def test_hyper_parameters_numbers_and_bounds():
+    template = Template.from_api(
+        {
+            "template_id": "t",
+            "hyper_parameters": [
+                {"name": "ratio", "type": "float", "data_range": ["0.001", "0.1"], "required": False},
+            ],
+        }
+    )
+    check_hyper_parameters(template, {"ratio": "0.1"})
+    check_hyper_parameters(template, {"ratio": 0.001})
+    for bad in ("nan", True, "1e9"):
+        with pytest.raises(CompressValidationError):
+            check_hyper_parameters(template, {"ratio": bad})
+
+
+def test_paging_helpers():
+    from airflow_provider_compress.models import JobLogs, JobPage
+
+    assert (
+        protocol.next_page_no(JobPage.from_api({"total": 5, "page_no": 2, "page_size": 2, "jobs": [{}, {}]}))
+        == 3
+    )
+    assert (
+        protocol.next_page_no(JobPage.from_api({"total": 5, "page_no": 3, "page_size": 2, "jobs": [{}]}))
+        is None
+    )
+    assert (
+        protocol.next_page_no(JobPage.from_api({"total": 9, "page_no": 1, "page_size": 2, "jobs": []}))
+        is None
+    )
+    assert protocol.next_log_offset(0, JobLogs.from_api({"total": 2500, "logs": ["x"] * 1000})) == 1000
+    assert protocol.next_log_offset(2000, JobLogs.from_api({"total": 2500, "logs": ["x"] * 500})) is None
