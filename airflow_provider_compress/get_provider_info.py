@@ -47,6 +47,11 @@ CONN_FIELDS: dict[str, Any] = {
         "label": "Retry: give up after (seconds)",
         "schema": {"type": ["number", "null"], "default": 300, "minimum": 0},
     },
+    "console_url": {
+        "label": "Console job URL",
+        "description": "Pattern of the 'Compression job' link, with {job_id}. Empty: the region's console.",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -78,6 +83,25 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_compress.hooks.compress"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Alibaba Cloud Model Studio",
+                "python-modules": ["airflow_provider_compress.operators.compress"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Alibaba Cloud Model Studio",
+                "python-modules": ["airflow_provider_compress.sensors.compress"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Alibaba Cloud Model Studio",
+                "python-modules": ["airflow_provider_compress.triggers.compress"],
+            }
+        ],
+        "extra-links": ["airflow_provider_compress.links.compress.CompressJobLink"],
         "connection-types": [
             {
                 "connection-type": "dashscope",

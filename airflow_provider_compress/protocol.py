@@ -88,6 +88,7 @@ class ClientSettings:
     lang: str | None = None
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
+    console_url: str | None = None  # pattern with {job_id}, for the operator's extra link
 
     @classmethod
     def from_connection(
@@ -115,6 +116,7 @@ class ClientSettings:
             lang=extra.get("lang") or None,
             timeout=_number(extra, "timeout", cls.timeout, minimum=0.001),
             retry=retry,
+            console_url=extra.get("console_url") or None,
         )
 
     def url(self, request: ApiRequest) -> str:
@@ -303,6 +305,11 @@ def next_log_offset(offset: int, logs: JobLogs) -> int | None:
     return following
 
 
+def remote_log_line(job_id: str, number: int, line: str) -> str:
+    """A remote log line as it appears in the task log: job id and 1-based line number first."""
+    return f"[{job_id} #{number}] {line}"
+
+
 def exact_name_match(jobs: Sequence[Job], job_name: str) -> Job | None:
     """The API's job_name filter is fuzzy; pick the job whose name is exactly ``job_name``."""
     return next((job for job in jobs if job.job_name == job_name), None)
@@ -407,4 +414,3 @@ def note_attempts(error: CompressError, attempts: int) -> None:
 
 def attempts_of(error: BaseException) -> int:
     return getattr(error, "attempts", 1)
-

@@ -14,8 +14,8 @@ import time
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="compress-demo-airflow-"))
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
 
-from airflow_provider_compress.emulator.process import EmulatorProcess  # noqa: E402
-from airflow_provider_compress.hooks.compress import CompressHook  # noqa: E402
+from airflow_provider_compress.emulator.process import EmulatorProcess
+from airflow_provider_compress.hooks.compress import CompressHook
 
 MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 TEMPLATE = "quant-flash-w8a8-gptq"

@@ -250,13 +250,12 @@ def _never_sent(err: requests.RequestException) -> bool:
 
 
 class _AsyncClient:
+    """One aiohttp session and the connection's settings, shared on one event loop."""
+
     def __init__(self, settings: ClientSettings) -> None:
-        self.settings = settings
-        self.session = aiohttp.ClientSession(
-            headers=settings.headers(),
-            timeout=aiohttp.ClientTimeout(total=settings.timeout),
-            connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300),
-        )
+        self.settings = settings  # replaced in place when the key is rotated
+        self.users = 0  # hooks inside ``async with``; the last to leave closes the session
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300))
 
 
 # loop -> connection id -> the client being opened or open on that loop
@@ -276,32 +275,50 @@ class CompressAsyncHook(_HookBase):
     """The async twin of CompressHook for triggers: same methods, awaitable, aiohttp transport.
 
     The connection is read once per event loop with Airflow's async lookup, never with a
-    blocking call, and is read again only after the API rejects the key (401).
+    blocking call, and read again after the API rejects the key (401), so a rotated key is used.
+    Use it as ``async with CompressAsyncHook(...) as hook:`` so that the shared session is
+    closed once no hook of the loop needs it.
     """
 
+    async def __aenter__(self) -> CompressAsyncHook:
+        client = await self._client()
+        client.users += 1
+        self._held: _AsyncClient | None = client
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        client, self._held = self._held, None
+        if client is None:
+            return
+        client.users -= 1
+        if client.users == 0:
+            _clients.get(asyncio.get_running_loop(), {}).pop(self.dashscope_conn_id, None)
+            await client.session.close()
+
     async def _client(self) -> _AsyncClient:
+        held = getattr(self, "_held", None)
+        if held is not None:
+            return held
         per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
         future = per_loop.get(self.dashscope_conn_id)
-        if future is None or (future.done() and future.exception()):
+        if future is None or (future.done() and (future.exception() or future.result().session.closed)):
             future = asyncio.ensure_future(self._open())
             per_loop[self.dashscope_conn_id] = future
         return await asyncio.shield(future)
 
     async def _open(self) -> _AsyncClient:
-        conn = await self.aget_connection(self.dashscope_conn_id)
-        return _AsyncClient(_settings(conn))
-
-    async def _forget_client(self) -> None:
-        per_loop = _clients.get(asyncio.get_running_loop(), {})
-        future = per_loop.pop(self.dashscope_conn_id, None)
-        if future is not None and future.done() and not future.exception():
-            await future.result().session.close()
+        return _AsyncClient(_settings(await self.aget_connection(self.dashscope_conn_id)))
 
     async def _send(self, client: _AsyncClient, call: ApiCall[T]) -> T:
         request, settings = call.request, client.settings
         try:
             async with client.session.request(
-                request.method, settings.url(request), params=settings.params(request), json=request.body
+                request.method,
+                settings.url(request),
+                params=settings.params(request),
+                json=request.body,
+                headers=settings.headers(),
+                timeout=aiohttp.ClientTimeout(total=settings.timeout),
             ) as response:
                 body = await response.read()
         except aiohttp.ClientConnectorError as err:
@@ -320,7 +337,8 @@ class CompressAsyncHook(_HookBase):
         try:
             return await retrying(self._send, client, call)
         except AuthenticationError:
-            await self._forget_client()  # the key may have been rotated: read the connection again
+            # The key may have been rotated: the next call uses the connection as it is now.
+            client.settings = _settings(await self.aget_connection(self.dashscope_conn_id))
             raise
         except CompressError as err:
             protocol.note_attempts(err, retrying.statistics.get("attempt_number", 1))

@@ -1,0 +1,84 @@
+"""DAGs that tests/test_operators.py runs with `airflow dags test` against the emulator."""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG, Asset, Param
+
+from airflow_provider_compress.operators.compress import (
+    CancelCompressJobOperator,
+    CreateCompressJobOperator,
+    DeleteCompressJobOperator,
+)
+from airflow_provider_compress.sensors.compress import CompressJobSensor
+
+SFT_MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
+TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
+COMPRESSED = Asset("dashscope://compressed-models/test")
+COMMON = {"schedule": None, "start_date": datetime.datetime(2026, 1, 1), "catchup": False}
+PARAMS = {"model": Param(SFT_MODEL, type="string"), "job_name": Param("", type="string")}
+
+for mode in ("deferred", "worker"):
+    with DAG(f"test_compress_{mode}", params=PARAMS, **COMMON):
+        CreateCompressJobOperator(
+            task_id="compress",
+            model="{{ params.model }}",
+            template_id=TEMPLATE,
+            job_name="{{ params.job_name }}",
+            output_model_suffix="t",
+            custom_calibration_file_ids=["file-calib"],
+            deferrable=mode == "deferred",
+            poll_interval=0.5,
+            outlets=[COMPRESSED],
+        )
+
+    with DAG(f"test_compress_timeout_{mode}", **COMMON):
+        CreateCompressJobOperator(
+            task_id="compress",
+            model=SFT_MODEL,
+            template_id=TEMPLATE,
+            deferrable=mode == "deferred",
+            poll_interval=0.5,
+            timeout=1,
+        )
+
+with DAG("test_compress_sensor", **COMMON):
+    start = CreateCompressJobOperator(
+        task_id="start", model=SFT_MODEL, template_id=TEMPLATE, wait_for_completion=False
+    )
+    job_id = "{{ ti.xcom_pull(task_ids='start', key='job_id') }}"
+    sensors = [
+        CompressJobSensor(task_id="poke", job_id=job_id, mode="poke", poke_interval=0.5),
+        CompressJobSensor(task_id="reschedule", job_id=job_id, mode="reschedule", poke_interval=1),
+        CompressJobSensor(task_id="deferred", job_id=job_id, deferrable=True, poke_interval=0.5),
+    ]
+    start >> sensors >> DeleteCompressJobOperator(task_id="delete", job_id=job_id)
+
+with DAG("test_compress_cancel", **COMMON):
+    start = CreateCompressJobOperator(
+        task_id="start", model=SFT_MODEL, template_id=TEMPLATE, wait_for_completion=False
+    )
+    job_id = "{{ ti.xcom_pull(task_ids='start', key='job_id') }}"
+    cancel = CancelCompressJobOperator(
+        task_id="cancel", job_id=job_id, wait_for_cancellation=True, poll_interval=0.2
+    )
+    start >> cancel >> CompressJobSensor(task_id="sensor", job_id=job_id, poke_interval=0.5)
+
+with DAG("test_compress_reattach", params=PARAMS, **COMMON):
+    first = CreateCompressJobOperator(
+        task_id="first",
+        model=SFT_MODEL,
+        template_id=TEMPLATE,
+        job_name="{{ params.job_name }}",
+        wait_for_completion=False,
+    )
+    second = CreateCompressJobOperator(
+        task_id="second",
+        model=SFT_MODEL,
+        template_id=TEMPLATE,
+        job_name="{{ params.job_name }}",
+        deferrable=True,
+        poll_interval=0.5,
+    )
+    first >> second

@@ -1,0 +1,180 @@
+"""The operators and the sensor in real Airflow: `airflow dags test` of tests/dags against the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import FAST_RETRY
+
+from airflow_provider_compress.emulator.process import EmulatorProcess
+
+DAGS = Path(__file__).parent / "dags"
+FAIL_MODEL = "qwen3.5-flash-2026-02-23-ft-202604030000-fail"
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory):
+    """An Airflow home on SQLite with tests/dags, and an emulator whose jobs take 3 s."""
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True
+    )
+    with EmulatorProcess(job_seconds=3, log_lines=6, cancel_seconds=0.5) as emulator:
+        env["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json(lang="en-US", **FAST_RETRY)
+        yield Airflow(home, env, emulator)
+
+
+class Airflow:
+    def __init__(self, home: Path, env: dict[str, str], emulator: EmulatorProcess) -> None:
+        self.home, self.env, self.emulator = home, env, emulator
+
+    def dags_test(self, dag_id: str, **conf) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", "dags", "test", dag_id, "--conf", json.dumps(conf)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return done.stdout + done.stderr
+
+    def query(self, sql: str, *args) -> list[tuple]:
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            return db.execute(sql, args).fetchall()
+
+    def last_run(self, dag_id: str) -> str:
+        return self.query("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", dag_id)[0][
+            0
+        ]
+
+    def states(self, dag_id: str) -> dict[str, str]:
+        rows = self.query(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
+            dag_id,
+            self.last_run(dag_id),
+        )
+        return dict(rows)
+
+    def xcom(self, dag_id: str, task_id: str, key: str = "return_value"):
+        rows = self.query(
+            "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
+            dag_id,
+            self.last_run(dag_id),
+            task_id,
+            key,
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+
+def forwarded(output: str, job_id: str) -> list[int]:
+    """Line numbers of the job's log lines as they appear in the task output."""
+    return [int(n) for n in re.findall(rf"\[{re.escape(job_id)} #(\d+)\]", output)]
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_compress_succeeds_and_forwards_every_line_once(airflow, mode):
+    dag_id = f"test_compress_{mode}"
+    output = airflow.dags_test(dag_id)
+    assert airflow.states(dag_id) == {"compress": "success"}, output[-3000:]
+    job_id = airflow.xcom(dag_id, "compress", "job_id")
+    job = airflow.emulator.job(job_id)
+    assert job["status"] == "SUCCEEDED"
+    assert airflow.xcom(dag_id, "compress") == job["quantized_output"]
+    full_log = airflow.emulator.full_log(job_id)
+    assert forwarded(output, job_id) == list(range(1, len(full_log) + 1))
+    for number, line in enumerate(full_log, 1):
+        assert f"[{job_id} #{number}] {line}" in output
+    # the job got the deterministic name of this task instance
+    assert job["job_name"].startswith(f"{dag_id}.compress-")
+    # the extra link points at the console
+    link = airflow.xcom(dag_id, "compress", "_link_CompressJobLink")
+    assert link.endswith(job_id) and link.startswith("https://bailian.console.aliyun.com/")
+    # the asset event carries the compressed model
+    extras = [json.loads(e) for (e,) in airflow.query("SELECT extra FROM asset_event")]
+    assert {
+        "job_id": job_id,
+        "quantized_output": job["quantized_output"],
+        "template_id": job["template_id"],
+    } in extras
+    if mode == "deferred":
+        assert "Pausing task as DEFERRED" in output or "DEFERRED" in output
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_failed_job_fails_the_task_with_its_error(airflow, mode):
+    dag_id = f"test_compress_{mode}"
+    output = airflow.dags_test(dag_id, model=FAIL_MODEL)
+    assert airflow.states(dag_id) == {"compress": "failed"}
+    job_id = airflow.xcom(dag_id, "compress", "job_id")
+    job = airflow.emulator.job(job_id)
+    assert job["status"] == "FAILED"
+    assert f"job {job_id} failed: {job['error']['code']}: {job['error']['message']}" in output
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_timeout_cancels_the_job_and_fails(airflow, mode):
+    dag_id = f"test_compress_timeout_{mode}"
+    output = airflow.dags_test(dag_id)
+    assert airflow.states(dag_id) == {"compress": "failed"}
+    job_id = airflow.xcom(dag_id, "compress", "job_id")
+    assert airflow.emulator.job(job_id)["status"] in ("CANCELING", "CANCELED")
+    assert "cancelled" in output
+
+
+def test_sensor_in_every_mode_then_delete(airflow):
+    output = airflow.dags_test("test_compress_sensor")
+    states = airflow.states("test_compress_sensor")
+    assert states == dict.fromkeys(["start", "poke", "reschedule", "deferred", "delete"], "success"), output[
+        -3000:
+    ]
+    job_id = airflow.xcom("test_compress_sensor", "start")
+    assert job_id == airflow.xcom("test_compress_sensor", "start", "job_id")
+    outputs = {airflow.xcom("test_compress_sensor", task) for task in ("poke", "reschedule", "deferred")}
+    assert len(outputs) == 1 and outputs.pop().endswith(job_id)
+    assert job_id not in airflow.emulator.state()["jobs"]  # deleted
+
+
+def test_cancel_then_the_sensor_fails_fast(airflow):
+    output = airflow.dags_test("test_compress_cancel")
+    states = airflow.states("test_compress_cancel")
+    assert states["start"] == "success" and states["cancel"] == "success"
+    assert states["sensor"] == "failed"
+    job_id = airflow.xcom("test_compress_cancel", "start")
+    assert airflow.emulator.job(job_id)["status"] == "CANCELED"
+    assert airflow.xcom("test_compress_cancel", "cancel") == "CANCELED"
+    assert f"job {job_id} ended CANCELED" in output
+
+
+def test_second_task_with_the_same_name_reattaches(airflow):
+    name = f"reattach-{uuid.uuid4().hex[:8]}"
+    creates = airflow.emulator.state()["creates"]
+    airflow.dags_test("test_compress_reattach", job_name=name)
+    assert airflow.states("test_compress_reattach") == {"first": "success", "second": "success"}
+    first = airflow.xcom("test_compress_reattach", "first", "job_id")
+    assert airflow.xcom("test_compress_reattach", "second", "job_id") == first
+    assert airflow.emulator.state()["creates"] == creates + 1
+
+
+def test_a_failed_job_is_replaced_by_a_new_generation(airflow):
+    name = f"regen-{uuid.uuid4().hex[:8]}"
+    airflow.dags_test("test_compress_worker", model=FAIL_MODEL, job_name=name)
+    failed = airflow.xcom("test_compress_worker", "compress", "job_id")
+    airflow.dags_test("test_compress_worker", job_name=name)
+    assert airflow.states("test_compress_worker") == {"compress": "success"}
+    replaced = airflow.emulator.job(airflow.xcom("test_compress_worker", "compress", "job_id"))
+    assert replaced["job_id"] != failed and replaced["job_name"] == f"{name}-g2"
