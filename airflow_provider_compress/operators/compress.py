@@ -251,9 +251,12 @@ class CreateCompressJobOperator(_JobWaiting, BaseOperator):
         return job
 
     def _wait(self, job_id: str, deadline: float | None) -> Job:
-        offset = 0
+        offset, status = 0, None
         while True:
             job = self.hook.get_job(job_id)
+            if job.status != status:
+                status = job.status
+                self.log.info("Job %s is %s", job_id, status)
             if self.forward_logs and job.status not in (JobStatus.PENDING, JobStatus.QUEUING):
                 offset = self.forward_logs_from(job_id, offset)
             if job.is_terminal:
@@ -263,7 +266,6 @@ class CreateCompressJobOperator(_JobWaiting, BaseOperator):
                 raise AirflowException(
                     f"Compression job {job_id} did not finish within {self.timeout:g} s; it was cancelled"
                 )
-            self.log.info("Job %s is %s", job_id, job.status)
             time.sleep(
                 self.poll_interval
                 if deadline is None

@@ -1,0 +1,236 @@
+"""CompressJobTrigger run in an event loop against the emulator over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import time
+import uuid
+
+import pytest
+from conftest import FAILING_MODEL, PLAIN_TEMPLATE, SFT_MODEL, use_connection
+
+from airflow_provider_compress import _compat
+from airflow_provider_compress.emulator.process import EmulatorProcess
+from airflow_provider_compress.hooks.compress import CompressHook, close_async_clients
+from airflow_provider_compress.triggers.compress import MAX_FAILED_POLLS, CompressJobTrigger
+
+
+@pytest.fixture(autouse=True)
+async def _close_sessions():
+    yield
+    await close_async_clients()
+
+
+def new_job(model: str = SFT_MODEL) -> str:
+    return CompressHook().create_job(model, PLAIN_TEMPLATE, job_name=f"tr-{uuid.uuid4().hex[:12]}").job_id
+
+
+def make_trigger(job_id: str, caplog=None, **kwargs) -> CompressJobTrigger:
+    trigger = CompressJobTrigger(
+        dashscope_conn_id="dashscope_default", job_id=job_id, poll_interval=0.1, **kwargs
+    )
+    trigger._log = logging.getLogger("test.trigger")  # a plain logger that caplog can read
+    return trigger
+
+
+async def events_of(trigger: CompressJobTrigger, timeout: float = 30) -> list[dict]:
+    async def collect():
+        return [event.payload async for event in trigger.run()]
+
+    return await asyncio.wait_for(collect(), timeout)
+
+
+def forwarded(caplog, job_id: str) -> list[str]:
+    prefix = f"[{job_id} #"
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(prefix)]
+
+
+def test_serialize_round_trip_is_plain_json_without_secrets(monkeypatch, emulator):
+    use_connection(monkeypatch, emulator)
+    trigger = CompressJobTrigger("dashscope_default", "quant-1", 5.0, 12, 1.7e9, False, True)
+    path, kwargs = trigger.serialize()
+    module, _, name = path.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
+    assert rebuilt.serialize() == (path, kwargs)
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    assert emulator.api_key not in json.dumps(kwargs)
+    assert set(kwargs) == {
+        "dashscope_conn_id",
+        "job_id",
+        "poll_interval",
+        "log_offset",
+        "deadline",
+        "forward_logs",
+        "cancel_on_kill",
+    }
+    serde = pytest.importorskip("airflow.sdk.serde")  # Airflow >= 3.2 stores trigger kwargs with serde
+    assert serde.deserialize(serde.serialize(kwargs)) == kwargs
+
+
+async def test_succeeded_event_and_every_log_line_once(conn, caplog):
+    caplog.set_level(logging.INFO, logger="test.trigger")
+    job_id = new_job()
+    (event,) = await events_of(make_trigger(job_id))
+    assert event["status"] == "SUCCEEDED" and event["job_id"] == job_id
+    assert event["job"]["quantized_output"].endswith(job_id)
+    full = conn.full_log(job_id)
+    assert forwarded(caplog, job_id) == [f"[{job_id} #{n}] {line}" for n, line in enumerate(full, 1)]
+    assert event["log_offset"] == len(full)
+
+
+async def test_failed_event_carries_the_error(conn):
+    job_id = new_job(FAILING_MODEL)
+    (event,) = await events_of(make_trigger(job_id))
+    assert event["status"] == "FAILED" and event["job"]["error"]["code"]
+    assert event["job"]["error"]["message"] in event["message"]
+
+
+async def test_canceled_event(conn):
+    job_id = new_job()
+    CompressHook().cancel_job(job_id)
+    (event,) = await events_of(make_trigger(job_id))
+    assert event["status"] == "CANCELED" and "CANCELED" in event["message"]
+
+
+async def test_log_offsets_across_pages(monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="test.trigger")
+    with EmulatorProcess(job_seconds=1, log_lines=2500) as emu:
+        use_connection(monkeypatch, emu)
+        job_id = new_job()
+        (event,) = await events_of(make_trigger(job_id, log_offset=1200))
+        full = emu.full_log(job_id)
+        lines = forwarded(caplog, job_id)
+        assert lines == [f"[{job_id} #{n}] {line}" for n, line in enumerate(full, 1)][1200:]
+        assert event["log_offset"] == len(full) > 2500
+
+
+async def test_transient_failures_are_survived(monkeypatch, emulator):
+    use_connection(monkeypatch, emulator, retry_limit=1)  # each injected failure costs one poll
+    job_id = new_job()
+    emulator.fail_next(MAX_FAILED_POLLS - 1, status=503)
+    (event,) = await events_of(make_trigger(job_id))
+    assert event["status"] == "SUCCEEDED"
+
+
+async def test_too_many_failed_polls_end_with_an_error_event(monkeypatch, emulator):
+    use_connection(monkeypatch, emulator, retry_limit=1)
+    job_id = new_job()
+    emulator.fail_next(MAX_FAILED_POLLS, status=502)
+    (event,) = await events_of(make_trigger(job_id))
+    assert event["status"] == "error" and "502" in event["message"]
+
+
+async def test_unknown_job_is_an_error_event_at_once(conn):
+    (event,) = await events_of(make_trigger("quant-000000000000-none"))
+    assert event["status"] == "error" and "404" in event["message"]
+
+
+async def test_deadline_cancels_the_job(slow_conn):
+    job_id = new_job()
+    (event,) = await events_of(make_trigger(job_id, deadline=time.time() + 0.3))
+    assert event["status"] == "timeout"
+    assert slow_conn.job(job_id)["status"] == "CANCELING"
+
+
+async def test_polls_use_one_request_before_the_job_starts(slow_conn):
+    job_id = new_job()  # PENDING for a minute
+    before = slow_conn.state()["requests"]
+    task = asyncio.ensure_future(events_of(make_trigger(job_id)))
+    await asyncio.sleep(1.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    polls = slow_conn.state()["requests"] - before
+    assert 5 <= polls <= 12  # ~10 polls at 0.1 s, one GET each: no log reads before the start
+
+
+def fake_task_state(monkeypatch, state):
+    async def task_instance_state(ti):
+        return state
+
+    monkeypatch.setattr(_compat, "task_instance_state", task_instance_state)
+
+
+def cancel_requests(emu: EmulatorProcess, job_id: str) -> int:
+    return sum("Cancel requested" in line for line in emu.full_log(job_id))
+
+
+@pytest.mark.parametrize("state", ["failed", "success", None])
+async def test_on_kill_cancels_when_the_user_killed_the_task(monkeypatch, slow_conn, state):
+    fake_task_state(monkeypatch, state)
+    job_id = new_job()
+    trigger = make_trigger(job_id)
+    await trigger.on_kill()
+    assert slow_conn.job(job_id)["status"] == "CANCELING"
+    await trigger.on_kill()  # idempotent: the job is already on its way out
+    assert cancel_requests(slow_conn, job_id) == 1
+
+
+async def test_on_kill_ignores_a_task_that_is_still_deferred(monkeypatch, slow_conn):
+    fake_task_state(monkeypatch, "deferred")  # a reassigned trigger (apache/airflow#73454)
+    job_id = new_job()
+    await make_trigger(job_id).on_kill()
+    assert slow_conn.job(job_id)["status"] == "PENDING"
+
+
+async def test_on_kill_respects_cancel_on_kill_false(monkeypatch, slow_conn):
+    fake_task_state(monkeypatch, "failed")
+    job_id = new_job()
+    await make_trigger(job_id, cancel_on_kill=False).on_kill()
+    assert slow_conn.job(job_id)["status"] == "PENDING"
+
+
+async def run_then_cancel(trigger: CompressJobTrigger) -> None:
+    task = asyncio.ensure_future(events_of(trigger))
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.parametrize(
+    ("state", "cancelled"),
+    [("failed", True), ("success", True), (None, True), ("deferred", False), (_compat.UNKNOWN, False)],
+)
+async def test_before_3_3_cancelled_error_cancels_only_a_killed_task(
+    monkeypatch, slow_conn, state, cancelled
+):
+    monkeypatch.setattr(_compat, "TRIGGER_HAS_ON_KILL", False)
+    fake_task_state(monkeypatch, state)
+    job_id = new_job()
+    await run_then_cancel(make_trigger(job_id))
+    assert (slow_conn.job(job_id)["status"] == "CANCELING") is cancelled
+
+
+async def test_from_3_3_cancelled_error_never_cancels(monkeypatch, slow_conn):
+    monkeypatch.setattr(_compat, "TRIGGER_HAS_ON_KILL", True)
+    fake_task_state(monkeypatch, "failed")  # on 3.3 the kill arrives through on_kill instead
+    job_id = new_job()
+    await run_then_cancel(make_trigger(job_id))
+    assert slow_conn.job(job_id)["status"] == "PENDING"
+
+
+async def test_no_task_instance_means_unknown_state():
+    assert await _compat.task_instance_state(None) is _compat.UNKNOWN
+
+    class TI:
+        dag_id, task_id, run_id, map_index = "d", "t", "r", -1
+
+    # outside a triggerer there is no supervisor to ask
+    assert await _compat.task_instance_state(TI()) is _compat.UNKNOWN
+
+
+async def test_trigger_never_looks_a_connection_up_synchronously(monkeypatch, conn):
+    from airflow.sdk import BaseHook
+
+    job_id = new_job()
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("sync connection lookup inside the event loop")
+
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(forbidden))
+    (event,) = await events_of(make_trigger(job_id))
+    assert event["status"] == "SUCCEEDED"
