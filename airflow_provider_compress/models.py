@@ -203,3 +203,103 @@ class OperationResult(ApiModel):
     """The answer of cancel and delete: ``{"status": "success"}``."""
 
     status: str | None = None
+
+
+# --- fine-tunes -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FineTuneJob(ApiModel):
+    """A fine-tune job; ``finetuned_output`` is the trained model (use it only once SUCCEEDED)."""
+
+    job_id: str = ""
+    job_name: str | None = None
+    status: JobStatus | str | None = None
+    model: str | None = None
+    base_model: str | None = None
+    finetuned_output: str | None = None
+    training_type: str | None = None
+    training_file_ids: list[str] | None = None
+    validation_file_ids: list[str] | None = None
+    hyper_parameters: dict[str, Any] | None = None
+    model_name: str | None = None
+    create_time: str | None = None
+    end_time: str | None = None
+    usage: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+    _converters: ClassVar[dict[str, Any]] = {"status": parse_status}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FineTunePage(ApiModel):
+    total: int = 0
+    page_no: int = 1
+    page_size: int = 10
+    jobs: list[FineTuneJob] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {"jobs": _list_of(FineTuneJob)}
+
+
+# --- deployments ------------------------------------------------------------------------------
+
+
+class DeploymentStatus(str, Enum):
+    """A deployment's state. RUNNING serves (and bills); the API documents no complete list."""
+
+    PENDING = "PENDING"
+    DEPLOYING = "DEPLOYING"
+    RUNNING = "RUNNING"
+    UPDATING = "UPDATING"
+    UPDATING_FAILED = "UPDATING_FAILED"
+    SCALING = "SCALING"
+    STOPPED = "STOPPED"
+    FAILED = "FAILED"
+    ARREARS_DOWN = "ARREARS_DOWN"
+    ARREARS_RECOVERING = "ARREARS_RECOVERING"
+    OFFLINING = "OFFLINING"
+    DELETING = "DELETING"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def parse_deployment_status(value: Any) -> DeploymentStatus | str | None:
+    if value is None:
+        return None
+    try:
+        return DeploymentStatus(value)
+    except ValueError:
+        return str(value)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Deployment(ApiModel):
+    """A deployed service; call inference with ``deployed_model``."""
+
+    deployed_model: str = ""
+    name: str | None = None
+    model_name: str | None = None
+    base_model: str | None = None
+    status: DeploymentStatus | str | None = None
+    plan: str | None = None
+    base_capacity: int | None = None
+    capacity: int | None = None
+    ready_capacity: int | None = None
+    charge_type: str | None = None
+    workspace_id: str | None = None
+    gmt_create: str | None = None
+    gmt_modified: str | None = None
+
+    _converters: ClassVar[dict[str, Any]] = {"status": parse_deployment_status}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeploymentPage(ApiModel):
+    total: int = 0
+    page_no: int = 1
+    page_size: int = 10
+    deployments: list[Deployment] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {"deployments": _list_of(Deployment)}

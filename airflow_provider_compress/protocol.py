@@ -26,12 +26,26 @@ from airflow_provider_compress.exceptions import (
     ServerError,
     error_for_status,
 )
-from airflow_provider_compress.models import Job, JobLogs, JobPage, OperationResult, TemplateList
+from airflow_provider_compress.models import (
+    ApiModel,
+    Deployment,
+    DeploymentPage,
+    DeploymentStatus,
+    FineTuneJob,
+    FineTunePage,
+    Job,
+    JobLogs,
+    JobPage,
+    JobStatus,
+    OperationResult,
+    TemplateList,
+)
 
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com"
-BASE_PATH = "/api/v1/fine-tunes/compress"
+API_ROOT = "/api/v1"
+COMPRESS_PATH = "/fine-tunes/compress"
 USER_AGENT = "airflow-provider-compress"
 WORKSPACE_HEADER = "X-DashScope-WorkSpace"
 
@@ -120,7 +134,7 @@ class ClientSettings:
         )
 
     def url(self, request: ApiRequest) -> str:
-        return self.base_url + BASE_PATH + request.path
+        return self.base_url + API_ROOT + request.path
 
     def params(self, request: ApiRequest) -> dict[str, str]:
         params = {k: _query_value(val) for k, val in (request.params or {}).items() if val is not None}
@@ -164,7 +178,7 @@ def base_url_from(host: str | None, schema: str | None = None, port: int | None 
     if port and ":" not in netloc.rsplit("]", 1)[-1]:
         netloc = f"{netloc}:{port}"
     path = parts.path.rstrip("/")
-    for suffix in (BASE_PATH, "/api/v1"):
+    for suffix in (API_ROOT + COMPRESS_PATH, API_ROOT):
         path = path.removesuffix(suffix)
     return f"{parts.scheme}://{netloc}{path}"
 
@@ -175,16 +189,173 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
+# --- job-shaped resources ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class JobKind:
+    """What the shared job machinery (hooks, trigger, operators, emulator) needs to know about a
+    resource that is created, then polled until it settles: compression and fine-tune jobs,
+    deployments. Adding a resource means adding one of these, not copying the machinery.
+    """
+
+    key: str  # stable id, e.g. in messages and the emulator
+    noun: str  # for messages: "compression job"
+    collection: str  # path of the collection under /api/v1
+    model: type[ApiModel]
+    page: type[ApiModel]
+    items_field: str  # the page's list: "jobs" or "deployments"
+    id_field: str
+    name_field: str  # the caller-chosen name used to find an earlier try's resource
+    name_filter: str | None  # list query parameter that (fuzzily) filters by name, if any
+    output_field: str  # what the wait produces: the output model, or the deployed service
+    succeeded: frozenset[str]  # states that end a wait successfully
+    failed: frozenset[str]  # states that end a wait in failure
+    not_started: frozenset[str]  # states in which a poll does not read logs yet
+    stoppable: frozenset[str]  # states in which stopping (cancel or delete) applies
+    stop_by_delete: bool  # stop = DELETE the resource (deployments) instead of POST .../cancel
+    has_logs: bool
+
+    def outcome(self, status: object) -> str | None:
+        """ "succeeded", "failed", or None while it is still on its way (unknown states included)."""
+        if status in self.succeeded:
+            return "succeeded"
+        if status in self.failed:
+            return "failed"
+        return None
+
+    @property
+    def stop_verb(self) -> str:
+        return "deleted" if self.stop_by_delete else "cancelled"
+
+    def resource_id(self, resource: ApiModel) -> str:
+        return str(getattr(resource, self.id_field))
+
+    def output(self, resource: ApiModel) -> str | None:
+        return getattr(resource, self.output_field, None)
+
+    def items(self, page: ApiModel) -> list[Any]:
+        return list(getattr(page, self.items_field))
+
+
+_JOB_FAILED = frozenset({JobStatus.FAILED, JobStatus.CANCELED})
+_JOB_WAITING = frozenset({JobStatus.PENDING, JobStatus.QUEUING})
+_JOB_CANCELLABLE = frozenset({JobStatus.PENDING, JobStatus.QUEUING, JobStatus.RUNNING})
+
+COMPRESS = JobKind(
+    key="compress",
+    noun="compression job",
+    collection=f"{COMPRESS_PATH}/jobs",
+    model=Job,
+    page=JobPage,
+    items_field="jobs",
+    id_field="job_id",
+    name_field="job_name",
+    name_filter="job_name",
+    output_field="quantized_output",
+    succeeded=frozenset({JobStatus.SUCCEEDED}),
+    failed=_JOB_FAILED,
+    not_started=_JOB_WAITING,
+    stoppable=_JOB_CANCELLABLE,
+    stop_by_delete=False,
+    has_logs=True,
+)
+FINE_TUNE = JobKind(
+    key="fine-tune",
+    noun="fine-tune job",
+    collection="/fine-tunes",
+    model=FineTuneJob,
+    page=FineTunePage,
+    items_field="jobs",
+    id_field="job_id",
+    name_field="job_name",
+    name_filter=None,
+    output_field="finetuned_output",
+    succeeded=frozenset({JobStatus.SUCCEEDED}),
+    failed=_JOB_FAILED,
+    not_started=_JOB_WAITING,
+    stoppable=_JOB_CANCELLABLE,
+    stop_by_delete=False,
+    has_logs=True,
+)
+DEPLOYMENT = JobKind(
+    key="deployment",
+    noun="deployment",
+    collection="/deployments",
+    model=Deployment,
+    page=DeploymentPage,
+    items_field="deployments",
+    id_field="deployed_model",
+    name_field="name",
+    name_filter=None,
+    output_field="deployed_model",
+    succeeded=frozenset({DeploymentStatus.RUNNING}),
+    failed=frozenset(
+        {
+            DeploymentStatus.FAILED,
+            DeploymentStatus.UPDATING_FAILED,
+            DeploymentStatus.STOPPED,
+            DeploymentStatus.ARREARS_DOWN,
+        }
+    ),
+    not_started=frozenset(),
+    # Deleting stops billing, so anything not already on its way out may be deleted.
+    stoppable=frozenset(set(DeploymentStatus) - {DeploymentStatus.DELETING, DeploymentStatus.OFFLINING}),
+    stop_by_delete=True,
+    has_logs=False,
+)
+KINDS = {kind.key: kind for kind in (COMPRESS, FINE_TUNE, DEPLOYMENT)}
+
+
+def _item_path(kind: JobKind, resource_id: str, tail: str = "") -> str:
+    v.check_required(kind.id_field, resource_id)
+    return f"{kind.collection}/{quote(str(resource_id), safe='')}{tail}"
+
+
+def get_resource(kind: JobKind, resource_id: str, lang: str | None = None) -> ApiCall[Any]:
+    return ApiCall(ApiRequest("GET", _item_path(kind, resource_id), {"lang": lang}), kind.model.from_api)
+
+
+def list_resources(kind: JobKind, *, page_no: int = 1, page_size: int = 10, **filters: Any) -> ApiCall[Any]:
+    v.check_int_range("page_no", page_no, 1)
+    v.check_int_range("page_size", page_size, 1, v.PAGE_SIZE_MAX)
+    params = {**filters, "page_no": page_no, "page_size": page_size}
+    return ApiCall(ApiRequest("GET", kind.collection, params), kind.page.from_api)
+
+
+def resource_logs(kind: JobKind, resource_id: str, offset: int = 0, line: int = 100, lang: str | None = None):
+    v.check_int_range("offset", offset, 0)
+    v.check_int_range("line", line, 1, v.LOG_LINES_MAX)
+    params = {"offset": offset, "line": line, "lang": lang}
+    return ApiCall(ApiRequest("GET", _item_path(kind, resource_id, "/logs"), params), JobLogs.from_api)
+
+
+def cancel_resource(kind: JobKind, resource_id: str, lang: str | None = None) -> ApiCall[OperationResult]:
+    request = ApiRequest("POST", _item_path(kind, resource_id, "/cancel"), {"lang": lang})
+    return ApiCall(request, OperationResult.from_api)
+
+
+def delete_resource(kind: JobKind, resource_id: str, lang: str | None = None) -> ApiCall[Any]:
+    # Jobs answer {"status": "success"}, deployments their object: keep what was sent.
+    parse = kind.model.from_api if kind.stop_by_delete else OperationResult.from_api
+    return ApiCall(ApiRequest("DELETE", _item_path(kind, resource_id), {"lang": lang}), parse)
+
+
+def stop_resource(kind: JobKind, resource_id: str) -> ApiCall[Any]:
+    """Stop the paid work: cancel a job, delete a deployment."""
+    return delete_resource(kind, resource_id) if kind.stop_by_delete else cancel_resource(kind, resource_id)
+
+
 # --- the seven endpoints -------------------------------------------------------------------
 
 
 def _job_path(job_id: str, tail: str = "") -> str:
-    v.check_required("job_id", job_id)
-    return f"/jobs/{quote(str(job_id), safe='')}{tail}"
+    return _item_path(COMPRESS, job_id, tail)
 
 
 def list_templates(model: str | None = None, lang: str | None = None) -> ApiCall[TemplateList]:
-    return ApiCall(ApiRequest("GET", "/templates", {"model": model, "lang": lang}), TemplateList.from_api)
+    request = ApiRequest("GET", f"{COMPRESS_PATH}/templates", {"model": model, "lang": lang})
+    return ApiCall(request, TemplateList.from_api)
 
 
 def create_job(
@@ -220,7 +391,7 @@ def create_job(
     body.update({k: val for k, val in optional.items() if val is not None})
     # Job names are unique per user: repeating a named create cannot make a second job, so it
     # may be retried after an unknown outcome. An unnamed one may not.
-    request = ApiRequest("POST", "/jobs", {"lang": lang}, body, idempotent=job_name is not None)
+    request = ApiRequest("POST", COMPRESS.collection, {"lang": lang}, body, idempotent=job_name is not None)
     return ApiCall(request, Job.from_api)
 
 
@@ -265,34 +436,157 @@ def list_jobs(
         "page_size": page_size,
         "lang": lang,
     }
-    return ApiCall(ApiRequest("GET", "/jobs", params), JobPage.from_api)
+    return ApiCall(ApiRequest("GET", COMPRESS.collection, params), JobPage.from_api)
 
 
 def get_job(job_id: str, lang: str | None = None) -> ApiCall[Job]:
-    return ApiCall(ApiRequest("GET", _job_path(job_id), {"lang": lang}), Job.from_api)
+    return get_resource(COMPRESS, job_id, lang)
 
 
 def get_logs(job_id: str, offset: int = 0, line: int = 100, lang: str | None = None) -> ApiCall[JobLogs]:
-    v.check_int_range("offset", offset, 0)
-    v.check_int_range("line", line, 1, v.LOG_LINES_MAX)
-    params = {"offset": offset, "line": line, "lang": lang}
-    return ApiCall(ApiRequest("GET", _job_path(job_id, "/logs"), params), JobLogs.from_api)
+    return resource_logs(COMPRESS, job_id, offset, line, lang)
 
 
 def cancel_job(job_id: str, lang: str | None = None) -> ApiCall[OperationResult]:
-    return ApiCall(ApiRequest("POST", _job_path(job_id, "/cancel"), {"lang": lang}), OperationResult.from_api)
+    return cancel_resource(COMPRESS, job_id, lang)
 
 
 def delete_job(job_id: str, lang: str | None = None) -> ApiCall[OperationResult]:
-    return ApiCall(ApiRequest("DELETE", _job_path(job_id), {"lang": lang}), OperationResult.from_api)
+    return delete_resource(COMPRESS, job_id, lang)
+
+
+# --- fine-tunes -------------------------------------------------------------------------------
+
+TRAINING_TYPES = ("cpt", "sft", "efficient_sft", "dpo_full", "dpo_lora")
+
+
+def _file_ids(field: str, value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(i, str) and i.strip() for i in value):
+        raise CompressValidationError(field, "must be a list of non-empty file id strings", value)
+    return list(value)
+
+
+def create_fine_tune(
+    *,
+    model: str,
+    training_file_ids: Sequence[str] | None = None,
+    training_datasets: Sequence[Mapping[str, Any]] | None = None,
+    validation_file_ids: Sequence[str] | None = None,
+    validation_datasets: Sequence[Mapping[str, Any]] | None = None,
+    hyper_parameters: Mapping[str, Any] | None = None,
+    training_type: str | None = None,
+    job_name: str | None = None,
+    model_name: str | None = None,
+    finetuned_output_suffix: str | None = None,
+) -> ApiCall[FineTuneJob]:
+    v.check_required("model", model)
+    training = _file_ids("training_file_ids", training_file_ids)
+    if not training and not training_datasets:
+        raise CompressValidationError(
+            "training_file_ids", "training_file_ids or training_datasets is required"
+        )
+    if training_type is not None and training_type not in TRAINING_TYPES:
+        raise CompressValidationError(
+            "training_type", f"must be one of {', '.join(TRAINING_TYPES)}", training_type
+        )
+    if hyper_parameters is not None and not isinstance(hyper_parameters, Mapping):
+        raise CompressValidationError(
+            "hyper_parameters", "must be a mapping of name to value", hyper_parameters
+        )
+    if job_name is not None:
+        v.check_required("job_name", job_name)
+    body = {
+        "model": model,
+        "training_file_ids": training,
+        "training_datasets": list(training_datasets) if training_datasets else None,
+        "validation_file_ids": _file_ids("validation_file_ids", validation_file_ids),
+        "validation_datasets": list(validation_datasets) if validation_datasets else None,
+        "hyper_parameters": dict(hyper_parameters) if hyper_parameters is not None else None,
+        "training_type": training_type,
+        "job_name": job_name,
+        "model_name": model_name,
+        "finetuned_output_suffix": finetuned_output_suffix,
+    }
+    # No documented uniqueness or idempotency key: a create is never repeated blindly.
+    request = ApiRequest("POST", FINE_TUNE.collection, None, _without_none(body), idempotent=False)
+    return ApiCall(request, FineTuneJob.from_api)
+
+
+# --- deployments ------------------------------------------------------------------------------
+
+PLANS = ("mu", "ptu", "lora", "cu")
+
+
+def create_deployment(
+    *,
+    model_name: str,
+    name: str | None = None,
+    plan: str = "mu",
+    capacity: int | None = None,
+    deploy_spec: str | None = None,
+    billing_method: str | None = None,
+    template_id: str | None = None,
+    suffix: str | None = None,
+    ptu_capacity: Mapping[str, int] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> ApiCall[Deployment]:
+    """Deploy ``model_name``. ``extra`` carries the plan-specific fields not named here."""
+    v.check_required("model_name", model_name)
+    if plan not in PLANS:
+        raise CompressValidationError("plan", f"must be one of {', '.join(PLANS)}", plan)
+    if capacity is not None:
+        v.check_int_range("capacity", capacity, 0, 999)
+    if plan == "mu":
+        if capacity is None or capacity < 1:
+            raise CompressValidationError(
+                "capacity", "is required for plan 'mu' (model units, >= 1)", capacity
+            )
+        if not deploy_spec and not template_id:
+            raise CompressValidationError("deploy_spec", "is required for plan 'mu' (e.g. MU1)")
+        billing_method = billing_method or "POST_PAY"
+    if plan == "cu" and capacity is None:
+        raise CompressValidationError("capacity", "is required for plan 'cu' (instances)")
+    if plan == "ptu" and not ptu_capacity:
+        raise CompressValidationError("ptu_capacity", "is required for plan 'ptu' (input_tpm, output_tpm)")
+    if suffix is not None and not v.SUFFIX_PATTERN.fullmatch(suffix):
+        raise CompressValidationError("suffix", "must be 1 to 8 characters of a-z and 0-9", suffix)
+    body = {
+        **(extra or {}),
+        "model_name": model_name,
+        "name": name,
+        "plan": plan,
+        "capacity": capacity,
+        "deploy_spec": deploy_spec,
+        "billing_method": billing_method,
+        "template_id": template_id,
+        "suffix": suffix,
+        "ptu_capacity": dict(ptu_capacity) if ptu_capacity else None,
+    }
+    # Billed once running and no idempotency key: a create is never repeated blindly.
+    request = ApiRequest("POST", DEPLOYMENT.collection, None, _without_none(body), idempotent=False)
+    return ApiCall(request, Deployment.from_api)
+
+
+def scale_deployment(deployed_model: str, capacity: int) -> ApiCall[Deployment]:
+    v.check_int_range("capacity", capacity, 0, 999)
+    request = ApiRequest(
+        "PUT", _item_path(DEPLOYMENT, deployed_model, "/scale"), None, {"capacity": capacity}
+    )
+    return ApiCall(request, Deployment.from_api)
+
+
+def _without_none(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: val for k, val in body.items() if val is not None}
 
 
 # --- paging ---------------------------------------------------------------------------------
 
 
-def next_page_no(page: JobPage) -> int | None:
-    """The page to fetch after ``page``, or None when it was the last."""
-    if not page.jobs or page.page_no * page.page_size >= page.total:
+def next_page_no(page: Any, items: Sequence[Any]) -> int | None:
+    """The page to fetch after ``page`` (whose list is ``items``), or None when it was the last."""
+    if not items or page.page_no * page.page_size >= page.total:
         return None
     return page.page_no + 1
 
@@ -310,9 +604,9 @@ def remote_log_line(job_id: str, number: int, line: str) -> str:
     return f"[{job_id} #{number}] {line}"
 
 
-def exact_name_match(jobs: Sequence[Job], job_name: str) -> Job | None:
-    """The API's job_name filter is fuzzy; pick the job whose name is exactly ``job_name``."""
-    return next((job for job in jobs if job.job_name == job_name), None)
+def exact_name_match(jobs: Sequence[Any], job_name: str, field: str = "job_name") -> Any:
+    """The API's name filters are fuzzy (or absent); pick the one named exactly ``job_name``."""
+    return next((job for job in jobs if getattr(job, field, None) == job_name), None)
 
 
 # --- responses ------------------------------------------------------------------------------

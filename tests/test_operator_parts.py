@@ -17,6 +17,7 @@ from airflow_provider_compress.operators.compress import (
     latest_generation,
     plan_create,
 )
+from airflow_provider_compress.protocol import COMPRESS
 
 
 def test_derived_names_are_stable_unique_and_within_the_api_rules():
@@ -65,14 +66,14 @@ def test_latest_generation_ignores_names_that_only_look_alike():
     ],
 )
 def test_plan_create(status, policy, reattach, name):
-    found, to_create = plan_create("base", 2, job("base-g2", status), policy)
+    found, to_create = plan_create(COMPRESS, "base", 2, job("base-g2", status), policy)
     assert (found is not None) is reattach and to_create == name
 
 
 def test_plan_create_without_an_earlier_job_and_with_fail():
-    assert plan_create("base", 0, None, "fail") == (None, "base")
+    assert plan_create(COMPRESS, "base", 0, None, "fail") == (None, "base")
     with pytest.raises(AirflowException, match="already exists"):
-        plan_create("base", 1, job("base", "SUCCEEDED"), "fail")
+        plan_create(COMPRESS, "base", 1, job("base", "SUCCEEDED"), "fail")
 
 
 def test_worker_on_kill_cancels_once(slow_conn):

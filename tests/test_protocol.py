@@ -226,17 +226,12 @@ def test_hyper_parameters_numbers_and_bounds():
 def test_paging_helpers():
     from airflow_provider_compress.models import JobLogs, JobPage
 
-    assert (
-        protocol.next_page_no(JobPage.from_api({"total": 5, "page_no": 2, "page_size": 2, "jobs": [{}, {}]}))
-        == 3
-    )
-    assert (
-        protocol.next_page_no(JobPage.from_api({"total": 5, "page_no": 3, "page_size": 2, "jobs": [{}]}))
-        is None
-    )
-    assert (
-        protocol.next_page_no(JobPage.from_api({"total": 9, "page_no": 1, "page_size": 2, "jobs": []}))
-        is None
-    )
+    def next_page(total, page_no, items):
+        page = JobPage.from_api({"total": total, "page_no": page_no, "page_size": 2, "jobs": items})
+        return protocol.next_page_no(page, page.jobs)
+
+    assert next_page(5, 2, [{}, {}]) == 3
+    assert next_page(5, 3, [{}]) is None
+    assert next_page(9, 1, []) is None
     assert protocol.next_log_offset(0, JobLogs.from_api({"total": 2500, "logs": ["x"] * 1000})) == 1000
     assert protocol.next_log_offset(2000, JobLogs.from_api({"total": 2500, "logs": ["x"] * 500})) is None

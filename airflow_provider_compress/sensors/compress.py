@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat
+from airflow_provider_compress import _compat, protocol
 from airflow_provider_compress.hooks.compress import CompressHook
-from airflow_provider_compress.models import Job, JobStatus
-from airflow_provider_compress.operators.compress import _JobWaiting, fail_unless_succeeded
+from airflow_provider_compress.models import Job
+from airflow_provider_compress.operators.base import LogForwarding, fail_unless_succeeded
 from airflow_provider_compress.triggers.compress import CompressJobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class CompressJobSensor(_JobWaiting, BaseSensorOperator):
+class CompressJobSensor(LogForwarding, BaseSensorOperator):
     """Wait until ``job_id`` ends: succeed on SUCCEEDED (XCom: the compressed model id), fail fast
     on FAILED or CANCELED with the reason.
 
@@ -28,6 +29,7 @@ class CompressJobSensor(_JobWaiting, BaseSensorOperator):
     reschedule mode, where nothing survives between pokes, the whole log is forwarded once at the end.
     """
 
+    kind = protocol.COMPRESS
     template_fields: Sequence[str] = ("job_id",)
 
     def __init__(
@@ -45,6 +47,10 @@ class CompressJobSensor(_JobWaiting, BaseSensorOperator):
         self.forward_logs = forward_logs
         self.deferrable = _compat.default_deferrable() if deferrable is None else deferrable
         self._log_offset = 0
+
+    @cached_property
+    def hook(self) -> CompressHook:
+        return CompressHook(dashscope_conn_id=self.dashscope_conn_id)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -67,9 +73,7 @@ class CompressJobSensor(_JobWaiting, BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         job = self.hook.get_job(self.job_id)
         streaming = self.mode == "poke"
-        if self.forward_logs and (
-            job.is_terminal or (streaming and job.status not in (JobStatus.PENDING, JobStatus.QUEUING))
-        ):
+        if self.forward_logs and (job.is_terminal or (streaming and job.status not in self.kind.not_started)):
             self._log_offset = self.forward_logs_from(self.job_id, self._log_offset)
         if not job.is_terminal:
             self.log.info("Job %s is %s", self.job_id, job.status)
@@ -82,9 +86,9 @@ class CompressJobSensor(_JobWaiting, BaseSensorOperator):
         if self.forward_logs:
             self.forward_logs_from(self.job_id, int(event.get("log_offset") or 0))
         if event["status"] in ("timeout", "error"):
-            raise AirflowException(f"Compression {event.get('message')}")
+            raise AirflowException(str(event.get("message")))
         return self._done(Job.from_api(event["job"]))
 
     def _done(self, job: Job) -> str | None:
-        fail_unless_succeeded(job)
+        fail_unless_succeeded(self.kind, job)
         return job.quantized_output

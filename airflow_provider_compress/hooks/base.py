@@ -1,0 +1,357 @@
+"""Transports shared by every DashScope resource: ``DashScopeHook`` (requests) and
+``DashScopeAsyncHook`` (aiohttp), plus the job methods that work for any ``protocol.JobKind``.
+
+Both send the requests built by ``protocol`` and read the answers with
+``protocol.parse_response``; only the I/O differs. The async hook shares one aiohttp session per
+event loop and connection id, so a triggerer running a thousand triggers keeps one connection
+pool and reads the connection once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from functools import cached_property
+from typing import Any, ClassVar, TypeVar
+
+import aiohttp
+import requests
+from tenacity import AsyncRetrying, Retrying
+
+from airflow_provider_compress import protocol
+from airflow_provider_compress._compat import BaseHook
+from airflow_provider_compress.exceptions import AuthenticationError, CompressConnectionError, CompressError
+from airflow_provider_compress.models import JobLogs
+from airflow_provider_compress.protocol import ApiCall, ClientSettings, JobKind
+
+T = TypeVar("T")
+LOG_PAGE = 1000  # the most lines one logs request may ask for
+LIST_PAGE = 100  # the most items one list request may ask for
+
+
+def _settings(conn: Any) -> ClientSettings:
+    return ClientSettings.from_connection(
+        host=conn.host, password=conn.password, extra=conn.extra_dejson, schema=conn.schema, port=conn.port
+    )
+
+
+class _HookBase(BaseHook):
+    conn_name_attr = "dashscope_conn_id"
+    default_conn_name = "dashscope_default"
+    conn_type = "dashscope"
+    hook_name = "Alibaba Cloud Model Studio (DashScope)"
+    # The resource the job methods (get_job, iter_logs, ...) of a subclass act on.
+    kind: ClassVar[JobKind]
+
+    def __init__(self, dashscope_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dashscope_conn_id = dashscope_conn_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dashscope_conn_id={self.dashscope_conn_id!r})"
+
+    @staticmethod
+    def _name_filter(kind: JobKind, name: str) -> dict[str, str]:
+        return {kind.name_filter: name} if kind.name_filter else {}
+
+
+class DashScopeHook(_HookBase):
+    """Synchronous transport: retries, errors and settings for every DashScope resource."""
+
+    @cached_property
+    def settings(self) -> ClientSettings:
+        return _settings(self.get_connection(self.dashscope_conn_id))
+
+    @cached_property
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(self.settings.headers())
+        return session
+
+    def get_conn(self) -> requests.Session:
+        return self.session
+
+    def _send(self, call: ApiCall[T]) -> T:
+        request, settings = call.request, self.settings
+        try:
+            response = self.session.request(
+                request.method,
+                settings.url(request),
+                params=settings.params(request),
+                json=request.body,
+                timeout=settings.timeout,
+            )
+        except requests.RequestException as err:
+            raise CompressConnectionError(
+                f"{request.method} {request.path}: {type(err).__name__}: {err}",
+                request_sent=not _never_sent(err),
+            ) from None
+        self.log.debug("%s %s -> %s", request.method, request.path, response.status_code)
+        return call.parse(protocol.parse_response(response.status_code, response.content, response.headers))
+
+    def run(self, call: ApiCall[T]) -> T:
+        """Send ``call`` with the connection's retry policy and return its parsed output."""
+        retrying = Retrying(**protocol.retry_arguments(self.settings.retry, call.request, self.log))
+        try:
+            return retrying(self._send, call)
+        except CompressError as err:
+            protocol.note_attempts(err, retrying.statistics.get("attempt_number", 1))
+            raise
+
+    # --- any job-shaped resource
+
+    def get_resource(self, kind: JobKind, resource_id: str) -> Any:
+        return self.run(protocol.get_resource(kind, resource_id))
+
+    def iter_resources(self, kind: JobKind, **filters: Any) -> Iterator[Any]:
+        """Every item matching ``filters``, walking all pages."""
+        filters.setdefault("page_size", LIST_PAGE)
+        page_no: int | None = filters.pop("page_no", 1)
+        while page_no is not None:
+            page = self.run(protocol.list_resources(kind, page_no=page_no, **filters))
+            items = kind.items(page)
+            yield from items
+            page_no = protocol.next_page_no(page, items)
+
+    def named(self, kind: JobKind, name: str) -> list[Any]:
+        """Resources whose name contains ``name`` (candidates for an exact or generation match)."""
+        return [
+            r
+            for r in self.iter_resources(kind, **self._name_filter(kind, name))
+            if name in (getattr(r, kind.name_field) or "")
+        ]
+
+    def iter_resource_logs(self, kind: JobKind, resource_id: str, offset: int = 0) -> Iterator[str]:
+        """Log lines from ``offset`` to the end of the log as it is now, 1000 per request."""
+        next_offset: int | None = offset
+        while next_offset is not None:
+            chunk: JobLogs = self.run(protocol.resource_logs(kind, resource_id, next_offset, LOG_PAGE))
+            yield from chunk.logs
+            next_offset = protocol.next_log_offset(next_offset, chunk)
+
+    def stop_resource(self, kind: JobKind, resource_id: str) -> Any:
+        return self.run(protocol.stop_resource(kind, resource_id))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Used by the UI's Test button: lists compression templates, which any valid key may do."""
+        try:
+            templates = self.run(protocol.list_templates())
+        except (CompressError, ValueError) as err:
+            return False, str(err)
+        return (
+            True,
+            f"Connected to {self.settings.base_url}: {len(templates.custom_models)} compressible models",
+        )
+
+
+class JobHookMixin:
+    """get/list/logs/cancel/delete of a job resource (``kind``) on a sync hook."""
+
+    kind: ClassVar[JobKind]
+    get_resource: Any
+    iter_resources: Any
+    iter_resource_logs: Any
+    named: Any
+    run: Any
+
+    def get_job(self, job_id: str, lang: str | None = None) -> Any:
+        return self.run(protocol.get_resource(self.kind, job_id, lang))
+
+    def iter_jobs(self, **filters: Any) -> Iterator[Any]:
+        return self.iter_resources(self.kind, **filters)
+
+    def find_job_by_name(self, job_name: str) -> Any:
+        """The job named exactly ``job_name``, or None."""
+        return protocol.exact_name_match(self.named(self.kind, job_name), job_name)
+
+    def get_logs(self, job_id: str, offset: int = 0, line: int = 100, lang: str | None = None) -> JobLogs:
+        return self.run(protocol.resource_logs(self.kind, job_id, offset, line, lang))
+
+    def iter_logs(self, job_id: str, offset: int = 0) -> Iterator[str]:
+        return self.iter_resource_logs(self.kind, job_id, offset)
+
+    def cancel_job(self, job_id: str, lang: str | None = None) -> Any:
+        return self.run(protocol.cancel_resource(self.kind, job_id, lang))
+
+    def delete_job(self, job_id: str, lang: str | None = None) -> Any:
+        return self.run(protocol.delete_resource(self.kind, job_id, lang))
+
+
+def _never_sent(err: requests.RequestException) -> bool:
+    """True when the connection failed before the request left (refused, DNS, connect timeout)."""
+    if isinstance(err, requests.ConnectTimeout):
+        return True
+    if isinstance(err, requests.ConnectionError):
+        reason = getattr(err.args[0], "reason", None) if err.args else None
+        return type(reason).__name__ in {"NewConnectionError", "NameResolutionError"}
+    return False
+
+
+# --- async ----------------------------------------------------------------------------------
+
+
+class _AsyncClient:
+    """One aiohttp session and the connection's settings, shared on one event loop."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self.stale = False  # the API rejected the key: read the connection again before the next call
+        self.users = 0  # hooks inside ``async with``; the last to leave closes the session
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300))
+
+
+# loop -> connection id -> the client being opened or open on that loop
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[_AsyncClient]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def close_async_clients() -> None:
+    """Close the shared aiohttp sessions of the running loop (tests, and shutdown)."""
+    for future in _clients.pop(asyncio.get_running_loop(), {}).values():
+        if future.done() and not future.exception():
+            await future.result().session.close()
+
+
+class DashScopeAsyncHook(_HookBase):
+    """The async transport, for triggers.
+
+    The connection is read once per event loop with Airflow's async lookup, never with a
+    blocking call, and read again after the API rejects the key (401), so a rotated key is used.
+    Use it as ``async with Hook(...) as hook:`` so that the shared session is closed once no hook
+    of the loop needs it.
+    """
+
+    async def __aenter__(self):
+        client = await self._client()
+        client.users += 1
+        self._held: _AsyncClient | None = client
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        client, self._held = self._held, None
+        if client is None:
+            return
+        client.users -= 1
+        if client.users == 0:
+            _clients.get(asyncio.get_running_loop(), {}).pop(self.dashscope_conn_id, None)
+            await client.session.close()
+
+    async def _client(self) -> _AsyncClient:
+        held = getattr(self, "_held", None)
+        if held is not None:
+            return held
+        per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+        future = per_loop.get(self.dashscope_conn_id)
+        if future is None or (future.done() and (future.exception() or future.result().session.closed)):
+            future = asyncio.ensure_future(self._open())
+            per_loop[self.dashscope_conn_id] = future
+        return await asyncio.shield(future)
+
+    async def _open(self) -> _AsyncClient:
+        return _AsyncClient(_settings(await self.aget_connection(self.dashscope_conn_id)))
+
+    async def _send(self, client: _AsyncClient, call: ApiCall[T]) -> T:
+        request, settings = call.request, client.settings
+        try:
+            async with client.session.request(
+                request.method,
+                settings.url(request),
+                params=settings.params(request),
+                json=request.body,
+                headers=settings.headers(),
+                timeout=aiohttp.ClientTimeout(total=settings.timeout),
+            ) as response:
+                body = await response.read()
+        except aiohttp.ClientConnectorError as err:
+            raise CompressConnectionError(
+                f"{request.method} {request.path}: {type(err).__name__}: {err}", request_sent=False
+            ) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise CompressConnectionError(
+                f"{request.method} {request.path}: {type(err).__name__}: {err}"
+            ) from None
+        return call.parse(protocol.parse_response(response.status, body, response.headers))
+
+    async def run(self, call: ApiCall[T]) -> T:
+        client = await self._client()
+        if client.stale:
+            client.settings, client.stale = _settings(await self.aget_connection(self.dashscope_conn_id)), False
+        retrying = AsyncRetrying(**protocol.retry_arguments(client.settings.retry, call.request, self.log))
+        try:
+            return await retrying(self._send, client, call)
+        except AuthenticationError:
+            client.stale = True  # the key may have been rotated: the next call reads it again
+            raise
+        except CompressError as err:
+            protocol.note_attempts(err, retrying.statistics.get("attempt_number", 1))
+            raise
+
+    # --- any job-shaped resource
+
+    async def get_resource(self, kind: JobKind, resource_id: str) -> Any:
+        return await self.run(protocol.get_resource(kind, resource_id))
+
+    async def iter_resources(self, kind: JobKind, **filters: Any) -> AsyncIterator[Any]:
+        filters.setdefault("page_size", LIST_PAGE)
+        page_no: int | None = filters.pop("page_no", 1)
+        while page_no is not None:
+            page = await self.run(protocol.list_resources(kind, page_no=page_no, **filters))
+            items = kind.items(page)
+            for item in items:
+                yield item
+            page_no = protocol.next_page_no(page, items)
+
+    async def named(self, kind: JobKind, name: str) -> list[Any]:
+        return [
+            r
+            async for r in self.iter_resources(kind, **self._name_filter(kind, name))
+            if name in (getattr(r, kind.name_field) or "")
+        ]
+
+    async def iter_resource_logs(
+        self, kind: JobKind, resource_id: str, offset: int = 0
+    ) -> AsyncIterator[str]:
+        next_offset: int | None = offset
+        while next_offset is not None:
+            chunk: JobLogs = await self.run(protocol.resource_logs(kind, resource_id, next_offset, LOG_PAGE))
+            for line in chunk.logs:
+                yield line
+            next_offset = protocol.next_log_offset(next_offset, chunk)
+
+    async def stop_resource(self, kind: JobKind, resource_id: str) -> Any:
+        return await self.run(protocol.stop_resource(kind, resource_id))
+
+
+class AsyncJobHookMixin:
+    """The async twin of JobHookMixin."""
+
+    kind: ClassVar[JobKind]
+    iter_resources: Any
+    iter_resource_logs: Any
+    named: Any
+    run: Any
+
+    async def get_job(self, job_id: str, lang: str | None = None) -> Any:
+        return await self.run(protocol.get_resource(self.kind, job_id, lang))
+
+    def iter_jobs(self, **filters: Any) -> AsyncIterator[Any]:
+        return self.iter_resources(self.kind, **filters)
+
+    async def find_job_by_name(self, job_name: str) -> Any:
+        return protocol.exact_name_match(await self.named(self.kind, job_name), job_name)
+
+    async def get_logs(
+        self, job_id: str, offset: int = 0, line: int = 100, lang: str | None = None
+    ) -> JobLogs:
+        return await self.run(protocol.resource_logs(self.kind, job_id, offset, line, lang))
+
+    def iter_logs(self, job_id: str, offset: int = 0) -> AsyncIterator[str]:
+        return self.iter_resource_logs(self.kind, job_id, offset)
+
+    async def cancel_job(self, job_id: str, lang: str | None = None) -> Any:
+        return await self.run(protocol.cancel_resource(self.kind, job_id, lang))
+
+    async def delete_job(self, job_id: str, lang: str | None = None) -> Any:
+        return await self.run(protocol.delete_resource(self.kind, job_id, lang))

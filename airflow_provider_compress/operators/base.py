@@ -1,0 +1,283 @@
+"""The operator machinery every job-shaped resource shares: create or reattach, wait in the worker
+or deferred, forward logs, stop the work on kill or timeout. A resource's operator subclasses
+``DashScopeJobOperator`` with its ``kind``, hook and trigger classes and a ``create`` method.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_compress import _compat, protocol
+from airflow_provider_compress.exceptions import (
+    CompressConnectionError,
+    CompressError,
+    InvalidResponseError,
+    ServerError,
+)
+from airflow_provider_compress.hooks.base import DashScopeHook
+from airflow_provider_compress.models import ApiModel
+from airflow_provider_compress.protocol import JobKind
+from airflow_provider_compress.triggers.base import DashScopeJobTrigger, describe
+from airflow_provider_compress.validation import JOB_NAME_MAX
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+IfJobExists = Literal["reattach", "fail", "create_new"]
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_GENERATION = re.compile(r"-g(\d+)$")
+_DIGEST_LEN = 10
+_GENERATION_ROOM = 4  # "-g99"
+
+
+def derive_job_name(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
+    """A name that is the same for every try of one task instance, and unique across them.
+
+    Readable dag and task ids first, then a digest of the full identity (dag, run, task, map
+    index); within the API's 50 characters, leaving room for a generation suffix ``-gN``.
+    """
+    digest = hashlib.sha256(f"{dag_id}\0{run_id}\0{task_id}\0{map_index}".encode()).hexdigest()[:_DIGEST_LEN]
+    readable = _UNSAFE.sub("-", f"{dag_id}.{task_id}").strip("-.") or "airflow"
+    room = JOB_NAME_MAX - _GENERATION_ROOM - _DIGEST_LEN - 1
+    return f"{readable[:room]}-{digest}"
+
+
+def generation_name(base: str, generation: int) -> str:
+    return base if generation <= 1 else f"{base}-g{generation}"
+
+
+def latest_generation(items: Sequence[Any], base: str, field: str = "job_name") -> tuple[int, Any]:
+    """Among items named ``base`` or ``base-gN``, the highest generation and its item (0, None if none)."""
+    best: tuple[int, Any] = (0, None)
+    for item in items:
+        name = getattr(item, field, None) or ""
+        if name == base:
+            generation = 1
+        elif name.startswith(base) and (match := _GENERATION.fullmatch(name[len(base) :])):
+            generation = int(match.group(1))
+        else:
+            continue
+        if generation > best[0]:
+            best = (generation, item)
+    return best
+
+
+def plan_create(
+    kind: JobKind, base: str, generation: int, existing: Any, if_job_exists: IfJobExists
+) -> tuple[Any, str]:
+    """Decide between reattaching to ``existing`` and creating: returns (item to reattach, name to create)."""
+    if existing is None:
+        return None, generation_name(base, generation + 1)
+    if if_job_exists == "fail":
+        raise AirflowException(
+            f"{kind.noun} {getattr(existing, kind.name_field)!r} already exists "
+            f"({kind.resource_id(existing)}, {existing.status}) and if_job_exists='fail'"
+        )
+    if if_job_exists == "reattach" and kind.outcome(existing.status) != "failed":
+        return existing, ""
+    return None, generation_name(base, generation + 1)
+
+
+class LogForwarding:
+    """Worker-side log forwarding, shared by the operators and the sensor's poke mode."""
+
+    kind: ClassVar[JobKind]
+    hook: Any
+    log: Any
+
+    def forward_logs_from(self, job_id: str, offset: int) -> int:
+        """Write the job's log lines from ``offset`` to the task log; return the new offset."""
+        if not self.kind.has_logs:
+            return offset
+        for line in self.hook.iter_resource_logs(self.kind, job_id, offset=offset):
+            offset += 1
+            self.log.info("%s", protocol.remote_log_line(job_id, offset, line))
+        return offset
+
+
+def fail_unless_succeeded(kind: JobKind, resource: ApiModel) -> None:
+    if kind.outcome(resource.status) != "succeeded":
+        raise AirflowException(describe(kind, resource))
+
+
+class DashScopeJobOperator(LogForwarding, BaseOperator):
+    """Create a resource (or reattach to the one an earlier try made) and wait until it settles.
+
+    Subclasses set ``kind``, ``hook_class`` and ``trigger_class``, and implement ``create`` and
+    ``requested_name``. See CreateCompressJobOperator for the parameters.
+    """
+
+    hook_class: ClassVar[type[DashScopeHook]]
+    trigger_class: ClassVar[type[DashScopeJobTrigger]]
+    ui_color = "#ff6a00"
+
+    def __init__(
+        self,
+        *,
+        dashscope_conn_id: str = DashScopeHook.default_conn_name,
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 30,
+        timeout: float | None = None,
+        forward_logs: bool = True,
+        cancel_on_kill: bool = True,
+        if_job_exists: IfJobExists = "reattach",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if if_job_exists not in ("reattach", "fail", "create_new"):
+            raise ValueError(
+                f"if_job_exists: must be 'reattach', 'fail' or 'create_new', got {if_job_exists!r}"
+            )
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval: must be > 0, got {poll_interval!r}")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout: must be > 0 seconds or None, got {timeout!r}")
+        self.dashscope_conn_id = dashscope_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = _compat.default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.forward_logs = forward_logs
+        self.cancel_on_kill = cancel_on_kill
+        self.if_job_exists = if_job_exists
+        self.job_id: str | None = None
+
+    @cached_property
+    def hook(self) -> DashScopeHook:
+        return self.hook_class(dashscope_conn_id=self.dashscope_conn_id)
+
+    # --- what a resource's operator provides
+
+    def requested_name(self) -> str | None:
+        """The name the user asked for, if any (else one is derived from the task instance)."""
+        raise NotImplementedError
+
+    def create(self, name: str) -> ApiModel:
+        raise NotImplementedError
+
+    def on_created(self, context: Context, resource: ApiModel) -> None:
+        """After the resource exists (created or reattached): e.g. persist an extra link."""
+
+    def on_succeeded(self, context: Context, resource: ApiModel) -> None:
+        """After success, before returning: e.g. asset event extras."""
+
+    # --- execute
+
+    def execute(self, context: Context) -> Any:
+        resource = self._create_or_reattach(context)
+        self.job_id = self.kind.resource_id(resource)
+        context["ti"].xcom_push(key=self.kind.id_field, value=self.job_id)
+        self.on_created(context, resource)
+        if not self.wait_for_completion:
+            return self.job_id
+        deadline = time.time() + self.timeout if self.timeout else None
+        if self.deferrable and not self.kind.outcome(resource.status):
+            self.defer(
+                trigger=self.trigger_class(
+                    dashscope_conn_id=self.dashscope_conn_id,
+                    job_id=self.job_id,
+                    poll_interval=self.poll_interval,
+                    deadline=deadline,
+                    forward_logs=self.forward_logs,
+                    cancel_on_kill=self.cancel_on_kill,
+                ),
+                method_name="execute_complete",
+            )
+        return self._finish(context, self._wait(self.job_id, deadline))
+
+    def _create_or_reattach(self, context: Context) -> ApiModel:
+        kind, ti = self.kind, context["ti"]
+        map_index = ti.map_index if ti.map_index is not None else -1
+        base = self.requested_name() or derive_job_name(ti.dag_id, ti.run_id, ti.task_id, map_index)
+        generation, existing = latest_generation(self.hook.named(kind, base), base, kind.name_field)
+        reattach, name = plan_create(kind, base, generation, existing, self.if_job_exists)
+        if reattach is not None:
+            self.log.info(
+                "Reattaching to %s %s (%r, %s)", kind.noun, kind.resource_id(reattach), base, reattach.status
+            )
+            return reattach
+        self.log.info("Creating %s %r", kind.noun, name)
+        try:
+            resource = self.create(name)
+        except (ServerError, CompressConnectionError, InvalidResponseError) as err:
+            # The create may have happened even though no answer came: look before failing.
+            found = protocol.exact_name_match(self.hook.named(kind, name), name, kind.name_field)
+            if found is None:
+                raise
+            self.log.warning(
+                "Create of %r answered %s, but it exists: %s", name, err, kind.resource_id(found)
+            )
+            resource = found
+        self.log.info("Created %s %s", kind.noun, kind.resource_id(resource))
+        return resource
+
+    def _wait(self, job_id: str, deadline: float | None) -> ApiModel:
+        offset, status = 0, None
+        while True:
+            resource = self.hook.get_resource(self.kind, job_id)
+            if resource.status != status:
+                status = resource.status
+                self.log.info("%s %s is %s", self.kind.noun, job_id, status)
+            if self.forward_logs and status not in self.kind.not_started:
+                offset = self.forward_logs_from(job_id, offset)
+            if self.kind.outcome(status):
+                return resource
+            if deadline is not None and time.time() >= deadline:
+                self._stop("the timeout passed")
+                raise AirflowException(
+                    f"{self.kind.noun} {job_id} did not finish within {self.timeout:g} s "
+                    f"and was {self.kind.stop_verb}"
+                )
+            time.sleep(
+                self.poll_interval
+                if deadline is None
+                else max(0, min(self.poll_interval, deadline - time.time()))
+            )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        if not isinstance(event, dict) or not event.get("job_id") or "status" not in event:
+            raise AirflowException(f"Unexpected trigger event: {event!r}")
+        self.job_id = event["job_id"]
+        if self.forward_logs:  # lines written after the trigger's last read; none repeated
+            self.forward_logs_from(self.job_id, int(event.get("log_offset") or 0))
+        if event["status"] in ("timeout", "error"):
+            raise AirflowException(str(event.get("message")))
+        return self._finish(context, self.kind.model.from_api(event["job"]))
+
+    def _finish(self, context: Context, resource: ApiModel) -> Any:
+        if self.kind.outcome(resource.status) != "succeeded":
+            self.on_failed(resource)
+        fail_unless_succeeded(self.kind, resource)
+        output = self.kind.output(resource)
+        self.log.info("%s", describe(self.kind, resource))
+        self.on_succeeded(context, resource)
+        return output
+
+    def on_failed(self, resource: ApiModel) -> None:
+        """Before the task fails on a failed resource: e.g. delete a failed deployment."""
+
+    # --- kill
+
+    def on_kill(self) -> None:
+        if self.cancel_on_kill and self.job_id:
+            self._stop("the task was killed")
+
+    def _stop(self, why: str) -> None:
+        """Best effort and idempotent: only work still stoppable is stopped; errors are logged."""
+        assert self.job_id is not None
+        try:
+            resource = self.hook.get_resource(self.kind, self.job_id)
+            if resource.status in self.kind.stoppable:
+                self.hook.stop_resource(self.kind, self.job_id)
+                self.log.warning("%s %s %s: %s", self.kind.noun, self.job_id, self.kind.stop_verb, why)
+        except CompressError as err:
+            self.log.error("Could not stop %s %s (%s): %s", self.kind.noun, self.job_id, why, err)

@@ -1,0 +1,198 @@
+"""The trigger every job-shaped resource shares: poll until the resource settles, forward its
+log live, stop it on kill or deadline. A resource's trigger is a subclass naming its ``kind``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_compress import _compat, protocol
+from airflow_provider_compress.exceptions import (
+    CompressConnectionError,
+    CompressError,
+    InvalidResponseError,
+    RateLimitError,
+    ServerError,
+)
+from airflow_provider_compress.hooks.base import DashScopeAsyncHook
+from airflow_provider_compress.models import ApiModel
+from airflow_provider_compress.protocol import JobKind
+
+# Polls in a row that may fail (after the hook's own retries) before the trigger gives up.
+MAX_FAILED_POLLS = 5
+TRANSIENT = (ServerError, RateLimitError, CompressConnectionError, InvalidResponseError)
+
+
+def job_event(status: str, job_id: str, job: ApiModel | None, log_offset: int, message: str) -> TriggerEvent:
+    """The one event a job trigger yields; plain JSON so any Airflow can store it."""
+    return TriggerEvent(
+        {
+            "status": status,
+            "job_id": job_id,
+            "job": job.to_dict() if job is not None else None,
+            "log_offset": log_offset,
+            "message": message,
+        }
+    )
+
+
+class DashScopeJobTrigger(BaseTrigger):
+    """Poll a resource until it settles, a deadline passes, or the task is killed.
+
+    :param dashscope_conn_id: the connection id; the trigger never holds the key itself.
+    :param job_id: the job (or deployment) to watch.
+    :param poll_interval: seconds between polls.
+    :param log_offset: log lines already forwarded; forwarding continues from here.
+    :param deadline: epoch seconds after which the work is stopped and a ``timeout`` event sent.
+    :param forward_logs: write the job's new log lines to the task log as they appear.
+    :param cancel_on_kill: stop the work (cancel a job, delete a deployment) when a user kills
+        the deferred task.
+    """
+
+    kind: ClassVar[JobKind]
+    hook_class: ClassVar[type[DashScopeAsyncHook]] = DashScopeAsyncHook
+
+    def __init__(
+        self,
+        dashscope_conn_id: str,
+        job_id: str,
+        poll_interval: float = 30.0,
+        log_offset: int = 0,
+        deadline: float | None = None,
+        forward_logs: bool = True,
+        cancel_on_kill: bool = True,
+    ) -> None:
+        super().__init__()
+        self.dashscope_conn_id = dashscope_conn_id
+        self.job_id = job_id
+        self.poll_interval = poll_interval
+        self.log_offset = log_offset
+        self.deadline = deadline
+        self.forward_logs = forward_logs
+        self.cancel_on_kill = cancel_on_kill
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "dashscope_conn_id": self.dashscope_conn_id,
+                "job_id": self.job_id,
+                "poll_interval": self.poll_interval,
+                "log_offset": self.log_offset,
+                "deadline": self.deadline,
+                "forward_logs": self.forward_logs,
+                "cancel_on_kill": self.cancel_on_kill,
+            },
+        )
+
+    def _hook(self) -> DashScopeAsyncHook:
+        return self.hook_class(dashscope_conn_id=self.dashscope_conn_id)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        async with self._hook() as hook:
+            async for event in self._watch(hook):
+                yield event
+
+    async def _watch(self, hook: DashScopeAsyncHook) -> AsyncIterator[TriggerEvent]:
+        failed_polls = 0
+        try:
+            while True:
+                try:
+                    job = await hook.get_resource(self.kind, self.job_id)
+                    if job.status not in self.kind.not_started:
+                        await self._forward_logs(hook)
+                    failed_polls = 0
+                except TRANSIENT as err:
+                    failed_polls += 1
+                    if failed_polls >= MAX_FAILED_POLLS:
+                        yield self._event("error", None, f"{failed_polls} polls in a row failed, last: {err}")
+                        return
+                    self.log.warning("Poll %d of %s failed, trying again: %s", failed_polls, self.job_id, err)
+                    await asyncio.sleep(self.poll_interval)
+                    continue
+                except CompressError as err:
+                    yield self._event("error", None, f"cannot watch {self.kind.noun} {self.job_id}: {err}")
+                    return
+                if self.kind.outcome(job.status):
+                    yield self._event(str(job.status), job, describe(self.kind, job))
+                    return
+                if self.deadline is not None and time.time() >= self.deadline:
+                    await self._cancel(hook, "the operator's timeout passed")
+                    message = (
+                        f"{self.kind.noun} {self.job_id} did not finish in time and was {self.kind.stop_verb}"
+                    )
+                    yield self._event("timeout", job, message)
+                    return
+                await asyncio.sleep(self._next_sleep())
+        except asyncio.CancelledError:
+            # Before Airflow 3.3 a kill reaches a trigger only as CancelledError, which a triggerer
+            # restart raises too: cancel only when the task itself has left the deferred state.
+            if self.cancel_on_kill and not _compat.TRIGGER_HAS_ON_KILL:
+                state = await self._task_state()
+                # No answer (the triggerer is shutting down) is not a kill: never cancel on doubt.
+                if state is not _compat.UNKNOWN and state != "deferred":
+                    await self._cancel(hook, f"the deferred task was killed (task state: {state})")
+            raise
+
+    async def on_kill(self) -> None:
+        """Airflow >= 3.3: a user marked the deferred task failed or success, or cleared it."""
+        if not self.cancel_on_kill:
+            return
+        # on_kill can also fire when a trigger is reassigned (apache/airflow#73454): a task that
+        # is still deferred was not killed. Without an answer, trust the triggerer's word.
+        state = await self._task_state()
+        if state == "deferred":
+            self.log.info("on_kill for job %s ignored: the task is still deferred", self.job_id)
+            return
+        async with self._hook() as hook:
+            await self._cancel(hook, f"the deferred task was killed (task state: {state})")
+
+    async def _task_state(self) -> Any:
+        return await _compat.task_instance_state(getattr(self, "task_instance", None))
+
+    def _next_sleep(self) -> float:
+        if self.deadline is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, self.deadline - time.time()))
+
+    async def _forward_logs(self, hook: DashScopeAsyncHook) -> None:
+        if not (self.forward_logs and self.kind.has_logs):
+            return
+        async for line in hook.iter_resource_logs(self.kind, self.job_id, offset=self.log_offset):
+            self.log_offset += 1
+            self.log.info("%s", protocol.remote_log_line(self.job_id, self.log_offset, line))
+
+    async def _cancel(self, hook: DashScopeAsyncHook, why: str) -> None:
+        """Stop the work unless it is already ending; never raises (best effort, idempotent)."""
+        noun = self.kind.noun
+        try:
+            job = await hook.get_resource(self.kind, self.job_id)
+            if job.status not in self.kind.stoppable:
+                self.log.info("Not stopping %s %s (%s): it is %s", noun, self.job_id, why, job.status)
+                return
+            await hook.stop_resource(self.kind, self.job_id)
+            self.log.warning("%s %s %s: %s", noun, self.job_id, self.kind.stop_verb, why)
+        except CompressError as err:
+            self.log.error("Could not stop %s %s (%s): %s", noun, self.job_id, why, err)
+
+    def _event(self, status: str, job: ApiModel | None, message: str) -> TriggerEvent:
+        return job_event(status, self.job_id, job, self.log_offset, message)
+
+
+def describe(kind: JobKind, resource: ApiModel) -> str:
+    """One line on how a resource ended, with the API's error code and message when it failed."""
+    name = f"{kind.noun} {kind.resource_id(resource)}"
+    status = getattr(resource, "status", None)
+    outcome = kind.outcome(status)
+    if outcome == "succeeded":
+        return f"{name} reached {status}: {kind.output(resource)}"
+    error = getattr(resource, "error", None)
+    code = getattr(error, "code", None) or getattr(resource, "code", None)
+    message = getattr(error, "message", None) or getattr(resource, "message", None)
+    if status in ("FAILED", "UPDATING_FAILED"):
+        return f"{name} failed: {code or '-'}: {message or 'no error details'}"
+    return f"{name} ended {status}"

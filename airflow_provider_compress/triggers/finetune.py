@@ -1,0 +1,13 @@
+"""FineTuneJobTrigger: waits for a fine-tune job in the triggerer, forwarding its log live."""
+
+from __future__ import annotations
+
+from airflow_provider_compress import protocol
+from airflow_provider_compress.hooks.finetune import FineTuneAsyncHook
+from airflow_provider_compress.triggers.base import DashScopeJobTrigger
+
+
+class FineTuneJobTrigger(DashScopeJobTrigger):
+    __doc__ = DashScopeJobTrigger.__doc__
+    kind = protocol.FINE_TUNE
+    hook_class = FineTuneAsyncHook
