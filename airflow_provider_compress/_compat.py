@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from airflow import __version__ as _airflow_version
@@ -11,6 +13,7 @@ AIRFLOW_VERSION: tuple[int, int] = tuple(int(p) for p in _airflow_version.split(
 # BaseTrigger.on_kill exists from 3.3: before, a trigger learns it was killed from CancelledError.
 TRIGGER_HAS_ON_KILL = AIRFLOW_VERSION >= (3, 3)
 
+log = logging.getLogger(__name__)
 UNKNOWN = object()  # a task state that could not be read
 
 
@@ -30,16 +33,17 @@ async def task_instance_state(ti: Any) -> Any:
         if comms is None:
             return UNKNOWN
         map_index = getattr(ti, "map_index", -1)
-        response = await comms.asend(
-            GetTaskStates(
-                dag_id=ti.dag_id,
-                task_ids=[ti.task_id],
-                run_ids=[ti.run_id],
-                map_index=None if map_index in (None, -1) else map_index,
-            )
+        request = GetTaskStates(
+            dag_id=ti.dag_id,
+            task_ids=[ti.task_id],
+            run_ids=[ti.run_id],
+            map_index=None if map_index in (None, -1) else map_index,
         )
+        # Bounded: on 3.3 on_kill itself has 30 s, and the cancel still has to follow.
+        response = await asyncio.wait_for(comms.asend(request), timeout=5)
         states = response.task_states.get(ti.run_id, {})
     except Exception:
+        log.warning("Could not read the state of %s; treating it as unknown", ti, exc_info=True)
         return UNKNOWN
     for key in (ti.task_id, f"{ti.task_id}_{map_index}"):
         if key in states:

@@ -68,7 +68,7 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": PACKAGE_NAME,
         "name": "Alibaba Cloud Model Studio Compression",
-        "description": "Model compression jobs of Alibaba Cloud Model Studio (DashScope, 百炼).",
+        "description": "Fine-tune, compress and deploy models on Model Studio (DashScope, 百炼).",
         "versions": [__version__],
         "integrations": [
             {
@@ -80,13 +80,22 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": "Alibaba Cloud Model Studio",
-                "python-modules": ["airflow_provider_compress.hooks.compress"],
+                "python-modules": [
+                    "airflow_provider_compress.hooks.base",
+                    "airflow_provider_compress.hooks.compress",
+                    "airflow_provider_compress.hooks.finetune",
+                    "airflow_provider_compress.hooks.deployment",
+                ],
             }
         ],
         "operators": [
             {
                 "integration-name": "Alibaba Cloud Model Studio",
-                "python-modules": ["airflow_provider_compress.operators.compress"],
+                "python-modules": [
+                    "airflow_provider_compress.operators.compress",
+                    "airflow_provider_compress.operators.finetune",
+                    "airflow_provider_compress.operators.deployment",
+                ],
             }
         ],
         "sensors": [
@@ -98,7 +107,12 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Alibaba Cloud Model Studio",
-                "python-modules": ["airflow_provider_compress.triggers.compress"],
+                "python-modules": [
+                    "airflow_provider_compress.triggers.base",
+                    "airflow_provider_compress.triggers.compress",
+                    "airflow_provider_compress.triggers.finetune",
+                    "airflow_provider_compress.triggers.deployment",
+                ],
             }
         ],
         "extra-links": ["airflow_provider_compress.links.compress.CompressJobLink"],

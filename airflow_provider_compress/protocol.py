@@ -213,6 +213,7 @@ class JobKind:
     failed: frozenset[str]  # states that end a wait in failure
     not_started: frozenset[str]  # states in which a poll does not read logs yet
     stoppable: frozenset[str]  # states in which stopping (cancel or delete) applies
+    stopping: frozenset[str]  # on its way to a stop: never worth reattaching to
     stop_by_delete: bool  # stop = DELETE the resource (deployments) instead of POST .../cancel
     has_logs: bool
 
@@ -257,6 +258,7 @@ COMPRESS = JobKind(
     failed=_JOB_FAILED,
     not_started=_JOB_WAITING,
     stoppable=_JOB_CANCELLABLE,
+    stopping=frozenset({JobStatus.CANCELING}),
     stop_by_delete=False,
     has_logs=True,
 )
@@ -275,6 +277,7 @@ FINE_TUNE = JobKind(
     failed=_JOB_FAILED,
     not_started=_JOB_WAITING,
     stoppable=_JOB_CANCELLABLE,
+    stopping=frozenset({JobStatus.CANCELING}),
     stop_by_delete=False,
     has_logs=True,
 )
@@ -296,11 +299,14 @@ DEPLOYMENT = JobKind(
             DeploymentStatus.UPDATING_FAILED,
             DeploymentStatus.STOPPED,
             DeploymentStatus.ARREARS_DOWN,
+            DeploymentStatus.DELETING,  # someone deleted it: it will never serve
+            DeploymentStatus.OFFLINING,
         }
     ),
     not_started=frozenset(),
     # Deleting stops billing, so anything not already on its way out may be deleted.
     stoppable=frozenset(set(DeploymentStatus) - {DeploymentStatus.DELETING, DeploymentStatus.OFFLINING}),
+    stopping=frozenset({DeploymentStatus.DELETING, DeploymentStatus.OFFLINING}),
     stop_by_delete=True,
     has_logs=False,
 )

@@ -11,6 +11,7 @@ from conftest import PLAIN_TEMPLATE, SFT_MODEL
 from airflow_provider_compress.emulator.state import JOB_NAME_PATTERN
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.models import Job
+from airflow_provider_compress.operators.base import generation_name
 from airflow_provider_compress.operators.compress import (
     CreateCompressJobOperator,
     derive_job_name,
@@ -58,7 +59,7 @@ def test_latest_generation_ignores_names_that_only_look_alike():
     [
         ("RUNNING", "reattach", True, ""),
         ("PENDING", "reattach", True, ""),
-        ("CANCELING", "reattach", True, ""),
+        ("CANCELING", "reattach", False, "base-g3"),
         ("SUCCEEDED", "reattach", True, ""),
         ("FAILED", "reattach", False, "base-g3"),
         ("CANCELED", "reattach", False, "base-g3"),
@@ -103,3 +104,10 @@ def test_on_kill_before_a_job_exists_does_nothing(slow_conn):
 def test_bad_operator_arguments_are_named(kwargs, field):
     with pytest.raises(ValueError, match=field):
         CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE, **kwargs)
+
+
+def test_generations_of_a_long_name_stay_within_50_characters():
+    base = "n" * 50
+    assert len(generation_name(base, 12)) == 50 and generation_name(base, 12).endswith("-g12")
+    jobs = [job(generation_name(base, 2), "FAILED"), job(generation_name(base, 12), "RUNNING")]
+    assert latest_generation(jobs, base)[0] == 12

@@ -179,3 +179,54 @@ def test_a_failed_job_is_replaced_by_a_new_generation(airflow):
     assert airflow.states("test_compress_worker") == {"compress": "success"}
     replaced = airflow.emulator.job(airflow.xcom("test_compress_worker", "compress", "job_id"))
     assert replaced["job_id"] != failed and replaced["job_name"] == f"{name}-g2"
+
+
+def test_fine_tune_compress_deploy_pipeline(airflow):
+    output = airflow.dags_test("test_pipeline")
+    assert airflow.states("test_pipeline") == dict.fromkeys(["fine_tune", "compress", "deploy"], "success"), (
+        output[-3000:]
+    )
+    state = airflow.emulator.state()
+    tuned = state["fine_tunes"][airflow.xcom("test_pipeline", "fine_tune", "job_id")]
+    assert tuned["status"] == "SUCCEEDED"
+    assert airflow.xcom("test_pipeline", "fine_tune") == tuned["finetuned_output"]
+    job = state["jobs"][airflow.xcom("test_pipeline", "compress", "job_id")]
+    assert job["model"] == tuned["finetuned_output"] and job["status"] == "SUCCEEDED"
+    deployed = airflow.xcom("test_pipeline", "deploy")
+    assert airflow.xcom("test_pipeline", "deploy", "deployed_model") == deployed
+    deployment = state["deployments"][deployed]
+    assert deployment["model_name"] == job["quantized_output"] and deployment["status"] == "RUNNING"
+    # the fine-tune's log was forwarded line by line too
+    full_log = airflow.emulator.full_log(tuned["job_id"])
+    assert forwarded(output, tuned["job_id"]) == list(range(1, len(full_log) + 1))
+    extras = [json.loads(e) for (e,) in airflow.query("SELECT extra FROM asset_event")]
+    assert {"deployed_model": deployed, "model_name": job["quantized_output"]} in extras
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_deploy_waits_for_running_then_delete(airflow, mode):
+    dag_id = f"test_deploy_{mode}"
+    output = airflow.dags_test(dag_id)
+    assert airflow.states(dag_id) == {"deploy": "success", "delete": "success"}, output[-3000:]
+    deployed = airflow.xcom(dag_id, "deploy")
+    assert deployed.endswith(f"-{mode[:8]}") and deployed not in airflow.emulator.state()["deployments"]
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_failed_deployment_fails_and_is_deleted(airflow, mode):
+    dag_id = f"test_deploy_{mode}"
+    output = airflow.dags_test(dag_id, capacity=500)  # beyond the emulator's 32 units: FAILED
+    assert airflow.states(dag_id)["deploy"] == "failed"
+    deployed = airflow.xcom(dag_id, "deploy", "deployed_model")
+    assert f"deployment {deployed} failed" in output
+    assert airflow.emulator.state()["deployments"].get(deployed, {}).get("status") in (None, "DELETING")
+
+
+@pytest.mark.parametrize("mode", ["deferred", "worker"])
+def test_deploy_timeout_deletes_the_deployment(airflow, mode):
+    dag_id = f"test_deploy_timeout_{mode}"
+    output = airflow.dags_test(dag_id)
+    assert airflow.states(dag_id) == {"deploy": "failed"}
+    deployed = airflow.xcom(dag_id, "deploy", "deployed_model")
+    assert "was deleted" in output
+    assert airflow.emulator.state()["deployments"].get(deployed, {}).get("status") in (None, "DELETING")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,9 @@ class Config:
     log_lines: int = 20
     workspaces: tuple[str, ...] = ()  # accepted X-DashScope-WorkSpace values; empty: any
     max_active_jobs: int | None = None  # more active jobs than this: 429 on create
+    deploy_seconds: float | None = None  # time from create to RUNNING; default: job_seconds
+    delete_seconds: float = 1.0  # time a deleted deployment stays DELETING
+    deploy_capacity: int = 32  # model units available; a deployment beyond them ends FAILED
 
 
 @dataclasses.dataclass
@@ -48,9 +52,14 @@ class Emulator:
         self.templates = {t.template_id: t for t in s.seed_templates()}
         self.models = s.seed_models()
         self.jobs: dict[str, s.Job] = {}
+        self.fine_tunes: dict[str, s.FineTuneJob] = {}
+        self.deployments: dict[str, s.Deployment] = {}
         self.faults: list[Fault] = []
         self.requests = 0
-        self.creates = 0  # jobs actually created, to prove there are no duplicates
+        # what was actually created, to prove there are no duplicates
+        self.creates = 0
+        self.fine_tune_creates = 0
+        self.deployment_creates = 0
 
     # --- helpers
 
@@ -62,6 +71,22 @@ class Emulator:
             raise ApiError("JobNotFound", job_id=job_id)
         job.advance(self.clock(), self.config.cancel_seconds)
         return job
+
+    def _register_outputs(self) -> None:
+        """Finished fine-tunes of the compressible base become custom models the templates list."""
+        for job in self._advanced_fine_tunes():
+            output = job.output()
+            full = job.training_type not in s.LORA_TRAINING
+            if (
+                job.status == "SUCCEEDED"
+                and job.base_model == s.BASE_MODEL
+                and full
+                and output not in self.models
+            ):
+                self.models[output] = {
+                    "zh-CN": f"微调模型 {job.job_name}",
+                    "en-US": f"Fine-tune {job.job_name}",
+                }
 
     def _model_error(self, model: str) -> ApiError | None:
         if model == s.BASE_MODEL:
@@ -79,6 +104,7 @@ class Emulator:
     # --- the seven endpoints
 
     def list_templates(self, lang: str, model: str | None) -> dict[str, Any]:
+        self._register_outputs()
         if model in (None, "", s.BASE_MODEL):
             chosen = list(self.models)
         else:
@@ -128,6 +154,7 @@ class Emulator:
         overrides = body.get("hyper_parameters") or {}
         if not isinstance(overrides, dict):
             raise ApiError("InvalidParameter", detail="hyper_parameters must be an object")
+        self._register_outputs()
         error = self._model_error(model)
         if error:
             raise error
@@ -225,14 +252,7 @@ class Emulator:
         }
 
     def get_logs(self, job_id: str, q: dict[str, str]) -> dict[str, Any]:
-        job = self._job(job_id)
-        offset = s.parse_int(q.get("offset"), 0, "InvalidParameter")
-        line = s.parse_int(q.get("line"), 100, "InvalidParameter")
-        if offset < 0:
-            raise ApiError("InvalidParameter", detail="offset must be >= 0")
-        if not 1 <= line <= 1000:
-            raise ApiError("InvalidParameter", detail="line must be between 1 and 1000")
-        return {"total": len(job.lines), "logs": job.lines[offset : offset + line]}
+        return _log_page(self._job(job_id).lines, q)
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)
@@ -247,6 +267,243 @@ class Emulator:
             raise ApiError("InvalidJobState", job_id=job_id, status=job.status)
         del self.jobs[job_id]
         return {"status": "success"}
+
+    # --- fine-tunes
+
+    def _advanced_fine_tunes(self) -> list[s.FineTuneJob]:
+        now = self.clock()
+        for job in self.fine_tunes.values():
+            job.advance(now, self.config.cancel_seconds)
+        return list(self.fine_tunes.values())
+
+    def _fine_tune(self, job_id: str) -> s.FineTuneJob:
+        job = self.fine_tunes.get(job_id)
+        if job is None:
+            raise ApiError("NotFound", detail=f"fine-tune job {job_id}")
+        job.advance(self.clock(), self.config.cancel_seconds)
+        return job
+
+    def create_fine_tune(self, body: Any) -> s.FineTuneJob:
+        if not isinstance(body, dict):
+            raise ApiError("InvalidParameter", detail="the body must be a JSON object")
+        model = body.get("model")
+        if not isinstance(model, str) or not model.strip():
+            raise ApiError("InvalidParameter", detail="Missing model")
+        files = body.get("training_file_ids") or [
+            d.get("file_id") or "oss" for d in body.get("training_datasets") or [] if isinstance(d, dict)
+        ]
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
+            raise ApiError("InvalidParameter", detail="Missing training files")
+        training_type = body.get("training_type") or "sft"
+        if training_type not in s.TRAINING_TYPES:
+            raise ApiError("InvalidParameter", detail=f"unknown training_type {training_type}")
+        self._register_outputs()
+        if model in s.CATALOG:
+            base = model
+        elif model in self.models:
+            base = s.BASE_MODEL
+        else:
+            raise ApiError("NotFound", detail=f"Model: {model} not found!")
+        if training_type not in s.CATALOG[base]:
+            raise ApiError(
+                "InvalidParameter", detail=f"training_type {training_type} is not supported by {base}"
+            )
+        hyper = body.get("hyper_parameters") or {}
+        if not isinstance(hyper, dict):
+            raise ApiError("InvalidParameter", detail="hyper_parameters must be an object")
+        limit = self.config.max_active_jobs
+        if (
+            limit is not None
+            and sum(j.status not in s.TERMINAL for j in self._advanced_fine_tunes()) >= limit
+        ):
+            raise ApiError("Throttling", retry_after=1)
+        now = self.clock()
+        job_id = s.new_job_id(now, self.fine_tunes, prefix="ft")
+        job = s.FineTuneJob(
+            job_id=job_id,
+            job_name=body.get("job_name") or job_id,
+            model=model,
+            base_model=base,
+            created=now,
+            duration=self.config.job_seconds,
+            log_lines=self.config.log_lines,
+            will_fail=any("bad" in f for f in files),
+            training_type=training_type,
+            training_files=files,
+            validation_files=body.get("validation_file_ids"),
+            hyper_parameters=hyper,
+            model_name=body.get("model_name"),
+            suffix=body.get("finetuned_output_suffix"),
+        )
+        job.advance(now, self.config.cancel_seconds)
+        self.fine_tunes[job_id] = job
+        self.fine_tune_creates += 1
+        return job
+
+    def list_fine_tunes(self, q: dict[str, str], lang: str) -> dict[str, Any]:
+        page_no, page_size = _paging(q)
+        jobs = [
+            j
+            for j in self._advanced_fine_tunes()
+            if q.get("model") in (None, "", j.model) and q.get("status") in (None, "", j.status)
+        ]
+        jobs.sort(key=lambda j: (j.created, j.job_id), reverse=True)
+        first = (page_no - 1) * page_size
+        page = [j.to_api(lang) for j in jobs[first : first + page_size]]
+        return {"total": len(jobs), "page_no": page_no, "page_size": page_size, "jobs": page}
+
+    def fine_tune_logs(self, job_id: str, q: dict[str, str]) -> dict[str, Any]:
+        return _log_page(self._fine_tune(job_id).lines, q)
+
+    def cancel_fine_tune(self, job_id: str) -> dict[str, Any]:
+        job = self._fine_tune(job_id)
+        if job.status not in s.CANCELLABLE:
+            raise ApiError("UnsupportedOperation", detail=f"job {job_id} is {job.status}")
+        job.cancel(self.clock())
+        return {"status": "success"}
+
+    def delete_fine_tune(self, job_id: str) -> dict[str, Any]:
+        job = self._fine_tune(job_id)
+        if job.status not in s.TERMINAL:
+            raise ApiError("UnsupportedOperation", detail=f"job {job_id} is {job.status}; cancel it first")
+        del self.fine_tunes[job_id]
+        return {"status": "success"}
+
+    # --- deployments
+
+    def _deployable(self) -> dict[str, str]:
+        """model id -> base model, for everything a deployment may serve."""
+        self._register_outputs()
+        models = {m: m for m in s.CATALOG}
+        models.update(dict.fromkeys(self.models, s.BASE_MODEL))
+        finished: list[s.TimedJob] = [*self._advanced_fine_tunes(), *self._advanced()]
+        models.update({job.output(): job.base_model for job in finished if job.status == "SUCCEEDED"})
+        return models
+
+    def _advanced_deployments(self) -> list[s.Deployment]:
+        now = self.clock()
+        for name, deployment in list(self.deployments.items()):
+            deployment.advance(now)
+            if deployment.gone(now):
+                del self.deployments[name]
+        return list(self.deployments.values())
+
+    def _deployment(self, deployed_model: str) -> s.Deployment:
+        self._advanced_deployments()
+        deployment = self.deployments.get(deployed_model)
+        if deployment is None:
+            raise ApiError("NotFound", detail=f"Model: {deployed_model} not found!")
+        return deployment
+
+    def create_deployment(self, body: Any) -> s.Deployment:
+        if not isinstance(body, dict):
+            raise ApiError("InvalidParameter", detail="the body must be a JSON object")
+        model_name, plan = body.get("model_name"), body.get("plan")
+        if not isinstance(model_name, str) or not model_name.strip():
+            raise ApiError("InvalidParameter", detail="Missing model_name")
+        if plan not in ("mu", "ptu", "lora", "cu"):
+            raise ApiError("InvalidParameter", detail="plan must be one of mu, ptu, lora, cu")
+        deployable = self._deployable()
+        if model_name not in deployable:
+            raise ApiError("NotFound", detail=f"Model: {model_name} not found!")
+        capacity = body.get("capacity")
+        if plan == "lora" and "-lora" not in model_name:
+            raise ApiError("InvalidParameter", detail="plan lora serves LoRA fine-tunes only; use mu")
+        bad_capacity = not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 < capacity < 1000
+        if plan in ("mu", "cu") and bad_capacity:
+            raise ApiError("InvalidParameter", detail="capacity must be an integer >= 1 and < 1000")
+        if plan == "mu":
+            if not body.get("deploy_spec") and not body.get("template_id"):
+                raise ApiError("InvalidParameter", detail="deploy_spec is required for plan mu")
+            if body.get("billing_method", "POST_PAY") != "POST_PAY":
+                raise ApiError("InvalidParameter", detail="billing_method supports only POST_PAY")
+        if plan == "ptu" and not isinstance(body.get("ptu_capacity"), dict):
+            raise ApiError("InvalidParameter", detail="Miss ptu capacity info")
+        suffix = body.get("suffix")
+        if suffix is not None and (not isinstance(suffix, str) or not s.SUFFIX_PATTERN.fullmatch(suffix)):
+            raise ApiError("InvalidParameter", detail="suffix must be 1 to 8 lowercase letters or digits")
+        active = [d for d in self._advanced_deployments() if d.status not in ("DELETING",)]
+        if any(d.model_name == model_name and d.suffix == suffix for d in active):
+            raise ApiError("Conflict", model=model_name)
+        now = self.clock()
+        random_part = secrets.token_hex(4)
+        deployed_model = model_name if plan == "lora" else f"{model_name}-{random_part}"
+        if suffix:
+            deployed_model = f"{deployed_model}-{suffix}"
+        units = capacity if isinstance(capacity, int) else 0
+        in_use = sum(d.capacity for d in active if d.status not in ("FAILED", "STOPPED"))
+        deployment = s.Deployment(
+            deployed_model=deployed_model,
+            name=body.get("name") or deployed_model,
+            model_name=model_name,
+            base_model=deployable[model_name],
+            plan=plan,
+            capacity=units,
+            suffix=suffix,
+            created=now,
+            duration=self.config.deploy_seconds or self.config.job_seconds,
+            will_fail=in_use + units > self.config.deploy_capacity,
+        )
+        self.deployments[deployed_model] = deployment
+        self.deployment_creates += 1
+        return deployment
+
+    def list_deployments(self, q: dict[str, str]) -> dict[str, Any]:
+        page_no, page_size = _paging(q)
+        items = sorted(
+            self._advanced_deployments(), key=lambda d: (d.created, d.deployed_model), reverse=True
+        )
+        first = (page_no - 1) * page_size
+        page = [d.to_api() for d in items[first : first + page_size]]
+        return {"total": len(items), "page_no": page_no, "page_size": page_size, "deployments": page}
+
+    def scale_deployment(self, deployed_model: str, body: Any) -> s.Deployment:
+        deployment = self._deployment(deployed_model)
+        capacity = body.get("capacity") if isinstance(body, dict) else None
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity < 1000:
+            raise ApiError("InvalidParameter", detail="capacity must be an integer >= 0 and < 1000")
+        if deployment.plan == "lora":
+            raise ApiError("UnsupportedOperation", detail="LoRA deployments are scaled in the console")
+        if deployment.status != "RUNNING":
+            raise ApiError("UnsupportedOperation", detail=f"{deployed_model} is {deployment.status}")
+        now = self.clock()
+        deployment.status, deployment.modified = "UPDATING", now
+        deployment.new_capacity, deployment.update_until = capacity, now + 0.3 * deployment.duration
+        return deployment
+
+    def delete_deployment(self, deployed_model: str) -> s.Deployment:
+        deployment = self._deployment(deployed_model)
+        now = self.clock()
+        if deployment.status != "DELETING":
+            deployment.stop_billing(now)
+            deployment.status, deployment.modified = "DELETING", now
+            deployment.delete_after = now + self.config.delete_seconds
+        return deployment
+
+
+def _paging(q: dict[str, str]) -> tuple[int, int]:
+    page_no = s.parse_int(q.get("page_no"), 1, "InvalidParameter")
+    page_size = s.parse_int(q.get("page_size"), 10, "InvalidParameter")
+    if page_no < 1 or not 1 <= page_size <= 100:
+        raise ApiError("InvalidParameter", detail="page_no must be >= 1 and page_size 1 to 100")
+    return page_no, page_size
+
+
+def _log_page(lines: list[str], q: dict[str, str]) -> dict[str, Any]:
+    offset = s.parse_int(q.get("offset"), 0, "InvalidParameter")
+    line = s.parse_int(q.get("line"), 100, "InvalidParameter")
+    if offset < 0:
+        raise ApiError("InvalidParameter", detail="offset must be >= 0")
+    if not 1 <= line <= 1000:
+        raise ApiError("InvalidParameter", detail="line must be between 1 and 1000")
+    return {"total": len(lines), "logs": lines[offset : offset + line]}
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        raise ApiError("InvalidParameter", detail="the body is not valid JSON") from None
 
 
 def fault_error(fault: Fault) -> ApiError:
@@ -283,7 +540,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             output = work()
             if fault:
                 raise fault_error(fault)
-            if isinstance(output, s.Job):
+            if hasattr(output, "to_api"):
                 output = output.to_api(lang)
             return JSONResponse({"request_id": request_id, "output": output})
         except ApiError as err:
@@ -300,15 +557,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     @app.post(f"{API}/jobs")
     async def create_job(request: Request) -> Response:
         raw = await request.body()
-
-        def work() -> Any:
-            try:
-                body = json.loads(raw or b"null")
-            except ValueError:
-                raise ApiError("InvalidParameter", detail="the body is not valid JSON") from None
-            return emu.create_job(body)
-
-        return answer(request, work)
+        return answer(request, lambda: emu.create_job(_json(raw)))
 
     @app.get(f"{API}/jobs")
     async def list_jobs(request: Request) -> Response:
@@ -330,6 +579,53 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     async def delete_job(job_id: str, request: Request) -> Response:
         return answer(request, lambda: emu.delete_job(job_id))
 
+    @app.post("/api/v1/fine-tunes")
+    async def create_fine_tune(request: Request) -> Response:
+        raw = await request.body()
+        return answer(request, lambda: emu.create_fine_tune(_json(raw)))
+
+    @app.get("/api/v1/fine-tunes")
+    async def list_fine_tunes(request: Request) -> Response:
+        return answer(request, lambda: emu.list_fine_tunes(dict(request.query_params), resolve_lang(request)))
+
+    @app.get("/api/v1/fine-tunes/{job_id}")
+    async def get_fine_tune(job_id: str, request: Request) -> Response:
+        return answer(request, lambda: emu._fine_tune(job_id))
+
+    @app.get("/api/v1/fine-tunes/{job_id}/logs")
+    async def fine_tune_logs(job_id: str, request: Request) -> Response:
+        return answer(request, lambda: emu.fine_tune_logs(job_id, dict(request.query_params)))
+
+    @app.post("/api/v1/fine-tunes/{job_id}/cancel")
+    async def cancel_fine_tune(job_id: str, request: Request) -> Response:
+        return answer(request, lambda: emu.cancel_fine_tune(job_id))
+
+    @app.delete("/api/v1/fine-tunes/{job_id}")
+    async def delete_fine_tune(job_id: str, request: Request) -> Response:
+        return answer(request, lambda: emu.delete_fine_tune(job_id))
+
+    @app.post("/api/v1/deployments")
+    async def create_deployment(request: Request) -> Response:
+        raw = await request.body()
+        return answer(request, lambda: emu.create_deployment(_json(raw)))
+
+    @app.get("/api/v1/deployments")
+    async def list_deployments(request: Request) -> Response:
+        return answer(request, lambda: emu.list_deployments(dict(request.query_params)))
+
+    @app.get("/api/v1/deployments/{deployed_model}")
+    async def get_deployment(deployed_model: str, request: Request) -> Response:
+        return answer(request, lambda: emu._deployment(deployed_model))
+
+    @app.put("/api/v1/deployments/{deployed_model}/scale")
+    async def scale_deployment(deployed_model: str, request: Request) -> Response:
+        raw = await request.body()
+        return answer(request, lambda: emu.scale_deployment(deployed_model, _json(raw)))
+
+    @app.delete("/api/v1/deployments/{deployed_model}")
+    async def delete_deployment(deployed_model: str, request: Request) -> Response:
+        return answer(request, lambda: emu.delete_deployment(deployed_model))
+
     # --- admin: not part of the API
 
     @app.post("/_emulator/fail-next")
@@ -346,11 +642,28 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     @app.get("/_emulator/state")
     async def show_state() -> Response:
         jobs = {j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)} for j in emu._advanced()}
-        return JSONResponse({"requests": emu.requests, "creates": emu.creates, "jobs": jobs})
+        fine_tunes = {
+            j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)} for j in emu._advanced_fine_tunes()
+        }
+        deployments = {
+            d.deployed_model: {**d.to_api(), "billed_seconds": d.billed_seconds}
+            for d in emu._advanced_deployments()
+        }
+        return JSONResponse(
+            {
+                "requests": emu.requests,
+                "creates": emu.creates,
+                "fine_tune_creates": emu.fine_tune_creates,
+                "deployment_creates": emu.deployment_creates,
+                "jobs": jobs,
+                "fine_tunes": fine_tunes,
+                "deployments": deployments,
+            }
+        )
 
     @app.get("/_emulator/jobs/{job_id}/logs")
     async def full_log(job_id: str) -> Response:
-        job = emu.jobs.get(job_id)
+        job = emu.jobs.get(job_id) or emu.fine_tunes.get(job_id)
         if job is None:
             return JSONResponse({"error": "no such job"}, status_code=404)
         job.advance(emu.clock(), emu.config.cancel_seconds)
@@ -359,8 +672,10 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     @app.post("/_emulator/reset")
     async def reset() -> Response:
         emu.jobs.clear()
+        emu.fine_tunes.clear()
+        emu.deployments.clear()
         emu.faults.clear()
-        emu.requests = emu.creates = 0
+        emu.requests = emu.creates = emu.fine_tune_creates = emu.deployment_creates = 0
         return JSONResponse({"status": "reset"})
 
     return app

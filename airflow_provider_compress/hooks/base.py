@@ -21,7 +21,13 @@ from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress._compat import BaseHook
-from airflow_provider_compress.exceptions import AuthenticationError, CompressConnectionError, CompressError
+from airflow_provider_compress.exceptions import (
+    AuthenticationError,
+    BadRequestError,
+    CompressConnectionError,
+    CompressError,
+    NotFoundError,
+)
 from airflow_provider_compress.models import JobLogs
 from airflow_provider_compress.protocol import ApiCall, ClientSettings, JobKind
 
@@ -130,8 +136,25 @@ class DashScopeHook(_HookBase):
             yield from chunk.logs
             next_offset = protocol.next_log_offset(next_offset, chunk)
 
-    def stop_resource(self, kind: JobKind, resource_id: str) -> Any:
-        return self.run(protocol.stop_resource(kind, resource_id))
+    def stop_resource(self, kind: JobKind, resource_id: str) -> bool:
+        """Cancel a job / delete a deployment; True once it is stopping or gone.
+
+        A stop whose first answer was lost is refused on its retry (400 "already canceling",
+        404 "already deleted"): then the resource is read again instead of failing.
+        """
+        try:
+            self.run(protocol.stop_resource(kind, resource_id))
+            return True
+        except (BadRequestError, NotFoundError) as err:
+            if protocol.attempts_of(err) < 2:
+                raise
+            try:
+                resource = self.get_resource(kind, resource_id)
+            except NotFoundError:
+                return True
+            if resource.status in kind.stopping or kind.outcome(resource.status):
+                return True
+            raise
 
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's Test button: lists compression templates, which any valid key may do."""
@@ -277,7 +300,8 @@ class DashScopeAsyncHook(_HookBase):
     async def run(self, call: ApiCall[T]) -> T:
         client = await self._client()
         if client.stale:
-            client.settings, client.stale = _settings(await self.aget_connection(self.dashscope_conn_id)), False
+            client.stale = False
+            client.settings = _settings(await self.aget_connection(self.dashscope_conn_id))
         retrying = AsyncRetrying(**protocol.retry_arguments(client.settings.retry, call.request, self.log))
         try:
             return await retrying(self._send, client, call)
@@ -320,8 +344,21 @@ class DashScopeAsyncHook(_HookBase):
                 yield line
             next_offset = protocol.next_log_offset(next_offset, chunk)
 
-    async def stop_resource(self, kind: JobKind, resource_id: str) -> Any:
-        return await self.run(protocol.stop_resource(kind, resource_id))
+    async def stop_resource(self, kind: JobKind, resource_id: str) -> bool:
+        """The async twin of DashScopeHook.stop_resource."""
+        try:
+            await self.run(protocol.stop_resource(kind, resource_id))
+            return True
+        except (BadRequestError, NotFoundError) as err:
+            if protocol.attempts_of(err) < 2:
+                raise
+            try:
+                resource = await self.get_resource(kind, resource_id)
+            except NotFoundError:
+                return True
+            if resource.status in kind.stopping or kind.outcome(resource.status):
+                return True
+            raise
 
 
 class AsyncJobHookMixin:

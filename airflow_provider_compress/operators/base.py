@@ -51,7 +51,11 @@ def derive_job_name(dag_id: str, run_id: str, task_id: str, map_index: int = -1)
 
 
 def generation_name(base: str, generation: int) -> str:
-    return base if generation <= 1 else f"{base}-g{generation}"
+    """``base``, then ``base-g2``, ``base-g3``...; a long base is shortened to stay within 50."""
+    if generation <= 1:
+        return base
+    tail = f"-g{generation}"
+    return base[: JOB_NAME_MAX - len(tail)] + tail
 
 
 def latest_generation(items: Sequence[Any], base: str, field: str = "job_name") -> tuple[int, Any]:
@@ -61,7 +65,7 @@ def latest_generation(items: Sequence[Any], base: str, field: str = "job_name") 
         name = getattr(item, field, None) or ""
         if name == base:
             generation = 1
-        elif name.startswith(base) and (match := _GENERATION.fullmatch(name[len(base) :])):
+        elif (match := _GENERATION.search(name)) and generation_name(base, int(match.group(1))) == name:
             generation = int(match.group(1))
         else:
             continue
@@ -81,7 +85,9 @@ def plan_create(
             f"{kind.noun} {getattr(existing, kind.name_field)!r} already exists "
             f"({kind.resource_id(existing)}, {existing.status}) and if_job_exists='fail'"
         )
-    if if_job_exists == "reattach" and kind.outcome(existing.status) != "failed":
+    # A failed job, or one being cancelled (a timeout or a kill just stopped it), is replaced.
+    ended_badly = kind.outcome(existing.status) == "failed" or existing.status in kind.stopping
+    if if_job_exists == "reattach" and not ended_badly:
         return existing, ""
     return None, generation_name(base, generation + 1)
 
@@ -150,6 +156,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         self.cancel_on_kill = cancel_on_kill
         self.if_job_exists = if_job_exists
         self.job_id: str | None = None
+        self._creating: str | None = None
 
     @cached_property
     def hook(self) -> DashScopeHook:
@@ -167,8 +174,16 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
     def on_created(self, context: Context, resource: ApiModel) -> None:
         """After the resource exists (created or reattached): e.g. persist an extra link."""
 
-    def on_succeeded(self, context: Context, resource: ApiModel) -> None:
-        """After success, before returning: e.g. asset event extras."""
+    def mismatch(self, resource: ApiModel) -> str | None:
+        """Why an earlier try's resource does not fit this task's arguments, if it does not."""
+        return None
+
+    def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
+        """The extra of the Asset events emitted for this task's ``outlets`` on success."""
+        return {
+            self.kind.id_field: self.kind.resource_id(resource),
+            self.kind.output_field: self.kind.output(resource),
+        }
 
     # --- execute
 
@@ -232,10 +247,10 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             if self.kind.outcome(status):
                 return resource
             if deadline is not None and time.time() >= deadline:
-                self._stop("the timeout passed")
+                stopped = self._stop("the timeout passed")
+                outcome = f"was {self.kind.stop_verb}" if stopped else f"could NOT be {self.kind.stop_verb}"
                 raise AirflowException(
-                    f"{self.kind.noun} {job_id} did not finish within {self.timeout:g} s "
-                    f"and was {self.kind.stop_verb}"
+                    f"{self.kind.noun} {job_id} did not finish within {self.timeout:g} s and {outcome}"
                 )
             time.sleep(
                 self.poll_interval
@@ -248,7 +263,10 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             raise AirflowException(f"Unexpected trigger event: {event!r}")
         self.job_id = event["job_id"]
         if self.forward_logs:  # lines written after the trigger's last read; none repeated
-            self.forward_logs_from(self.job_id, int(event.get("log_offset") or 0))
+            try:
+                self.forward_logs_from(self.job_id, int(event.get("log_offset") or 0))
+            except CompressError as err:  # never hide the event's own outcome behind this
+                self.log.warning("Could not read the last log lines of %s: %s", self.job_id, err)
         if event["status"] in ("timeout", "error"):
             raise AirflowException(str(event.get("message")))
         return self._finish(context, self.kind.model.from_api(event["job"]))
@@ -259,7 +277,9 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         fail_unless_succeeded(self.kind, resource)
         output = self.kind.output(resource)
         self.log.info("%s", describe(self.kind, resource))
-        self.on_succeeded(context, resource)
+        extra = self.asset_extra(resource)
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = extra
         return output
 
     def on_failed(self, resource: ApiModel) -> None:
@@ -268,16 +288,33 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
     # --- kill
 
     def on_kill(self) -> None:
-        if self.cancel_on_kill and self.job_id:
+        if not self.cancel_on_kill:
+            return
+        if self.job_id is None and self._creating:
+            # Killed while creating: the create may have gone through.
+            found = protocol.exact_name_match(
+                self.hook.named(self.kind, self._creating), self._creating, self.kind.name_field
+            )
+            self.job_id = self.kind.resource_id(found) if found is not None else None
+        if self.job_id:
             self._stop("the task was killed")
 
-    def _stop(self, why: str) -> None:
-        """Best effort and idempotent: only work still stoppable is stopped; errors are logged."""
+    def _stop(self, why: str) -> bool:
+        """Best effort and idempotent: only work still stoppable is stopped; errors are logged.
+
+        Returns whether the work is stopped (or stopping, or was over already).
+        """
         assert self.job_id is not None
+        noun = self.kind.noun
         try:
             resource = self.hook.get_resource(self.kind, self.job_id)
-            if resource.status in self.kind.stoppable:
-                self.hook.stop_resource(self.kind, self.job_id)
-                self.log.warning("%s %s %s: %s", self.kind.noun, self.job_id, self.kind.stop_verb, why)
+            if resource.status not in self.kind.stoppable:
+                return True
+            self.hook.stop_resource(self.kind, self.job_id)
+            self.log.warning("%s %s %s: %s", noun, self.job_id, self.kind.stop_verb, why)
+            return True
         except CompressError as err:
-            self.log.error("Could not stop %s %s (%s): %s", self.kind.noun, self.job_id, why, err)
+            self.log.error(
+                "Could not stop %s %s (%s): %s; it may still be running", noun, self.job_id, why, err
+            )
+            return False

@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_compress import protocol
+from airflow_provider_compress.exceptions import NotFoundError
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.links.compress import CompressJobLink
 from airflow_provider_compress.models import ApiModel, Job, JobStatus
@@ -119,14 +120,8 @@ class CreateCompressJobOperator(DashScopeJobOperator):
             context, settings.base_url, self.kind.resource_id(resource), settings.console_url
         )
 
-    def on_succeeded(self, context: Context, resource: ApiModel) -> None:
-        extra: dict[str, Any] = {
-            "job_id": self.kind.resource_id(resource),
-            "quantized_output": self.kind.output(resource),
-            "template_id": getattr(resource, "template_id", None),
-        }
-        for outlet in self.outlets:
-            context["outlet_events"][outlet].extra = extra
+    def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
+        return {**super().asset_extra(resource), "template_id": resource.template_id}
 
 
 class _CompressJobTask(BaseOperator):
@@ -164,8 +159,8 @@ class CancelCompressJobOperator(_CompressJobTask):
 
     def execute(self, context: Context) -> str:
         job = self.hook.get_job(self.job_id)
-        if job.status in (JobStatus.PENDING, JobStatus.QUEUING, JobStatus.RUNNING):
-            self.hook.cancel_job(self.job_id)
+        if job.status in protocol.COMPRESS.stoppable:
+            self.hook.stop_resource(protocol.COMPRESS, self.job_id)  # tolerates a lost first answer
             self.log.info("Cancel of job %s requested", self.job_id)
         else:
             self.log.info("Job %s is %s: nothing to cancel", self.job_id, job.status)
@@ -193,5 +188,9 @@ class DeleteCompressJobOperator(_CompressJobTask):
         self.dashscope_conn_id = dashscope_conn_id
 
     def execute(self, context: Context) -> None:
-        self.hook.delete_job(self.job_id)
+        try:
+            self.hook.delete_job(self.job_id)
+        except NotFoundError as err:
+            if protocol.attempts_of(err) < 2:  # a retried delete whose first answer was lost
+                raise
         self.log.info("Deleted job %s", self.job_id)

@@ -57,6 +57,8 @@ class CompressJobSensor(LogForwarding, BaseSensorOperator):
             return super().execute(context)
         job = self.hook.get_job(self.job_id)
         if job.is_terminal:
+            if self.forward_logs:
+                self.forward_logs_from(self.job_id, 0)
             return self._done(job)
         self.defer(
             trigger=CompressJobTrigger(

@@ -166,18 +166,25 @@ class DashScopeJobTrigger(BaseTrigger):
             self.log_offset += 1
             self.log.info("%s", protocol.remote_log_line(self.job_id, self.log_offset, line))
 
-    async def _cancel(self, hook: DashScopeAsyncHook, why: str) -> None:
-        """Stop the work unless it is already ending; never raises (best effort, idempotent)."""
+    async def _cancel(self, hook: DashScopeAsyncHook, why: str) -> bool:
+        """Stop the work unless it is already ending; never raises (best effort, idempotent).
+
+        Returns whether the work is stopped (or stopping, or was over already).
+        """
         noun = self.kind.noun
         try:
             job = await hook.get_resource(self.kind, self.job_id)
             if job.status not in self.kind.stoppable:
                 self.log.info("Not stopping %s %s (%s): it is %s", noun, self.job_id, why, job.status)
-                return
+                return True
             await hook.stop_resource(self.kind, self.job_id)
             self.log.warning("%s %s %s: %s", noun, self.job_id, self.kind.stop_verb, why)
+            return True
         except CompressError as err:
-            self.log.error("Could not stop %s %s (%s): %s", noun, self.job_id, why, err)
+            self.log.error(
+                "Could not stop %s %s (%s): %s; it may still be running", noun, self.job_id, why, err
+            )
+            return False
 
     def _event(self, status: str, job: ApiModel | None, message: str) -> TriggerEvent:
         return job_event(status, self.job_id, job, self.log_offset, message)

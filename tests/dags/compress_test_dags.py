@@ -11,6 +11,8 @@ from airflow_provider_compress.operators.compress import (
     CreateCompressJobOperator,
     DeleteCompressJobOperator,
 )
+from airflow_provider_compress.operators.deployment import DeleteDeploymentOperator, DeployModelOperator
+from airflow_provider_compress.operators.finetune import CreateFineTuneJobOperator
 from airflow_provider_compress.sensors.compress import CompressJobSensor
 
 SFT_MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
@@ -82,3 +84,58 @@ with DAG("test_compress_reattach", params=PARAMS, **COMMON):
         poll_interval=0.5,
     )
     first >> second
+
+
+with DAG("test_pipeline", **COMMON):
+    tuned = CreateFineTuneJobOperator(
+        task_id="fine_tune",
+        model="qwen3.5-flash-2026-02-23",
+        training_file_ids=["file-train-1"],
+        training_type="sft",
+        deferrable=True,
+        poll_interval=0.5,
+    )
+    compressed = CreateCompressJobOperator(
+        task_id="compress",
+        model=tuned.output,
+        template_id=TEMPLATE,
+        output_model_suffix="p",
+        deferrable=True,
+        poll_interval=0.5,
+    )
+    DeployModelOperator(
+        task_id="deploy",
+        model_name=compressed.output,
+        capacity=2,
+        deploy_spec="MU1",
+        deferrable=True,
+        poll_interval=0.5,
+        outlets=[Asset("dashscope://deployments/test")],
+    )
+
+for mode in ("deferred", "worker"):
+    with DAG(f"test_deploy_{mode}", params={"capacity": Param(2, type="integer")}, **COMMON):
+        deploy = DeployModelOperator(
+            task_id="deploy",
+            model_name=SFT_MODEL,
+            suffix=mode[:8],
+            capacity="{{ params.capacity }}",
+            deploy_spec="MU1",
+            deferrable=mode == "deferred",
+            poll_interval=0.5,
+        )
+        deploy >> DeleteDeploymentOperator(
+            task_id="delete", deployed_model=deploy.output, wait_for_deletion=True, poll_interval=0.2
+        )
+
+    with DAG(f"test_deploy_timeout_{mode}", **COMMON):
+        DeployModelOperator(
+            task_id="deploy",
+            model_name=SFT_MODEL,
+            suffix=f"t{mode[:7]}",
+            capacity=1,
+            deploy_spec="MU1",
+            deferrable=mode == "deferred",
+            poll_interval=0.5,
+            timeout=1,
+        )

@@ -1,0 +1,165 @@
+"""DeployModelOperator and DeleteDeploymentOperator: the last stage of fine-tune -> compress -> deploy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_compress import protocol
+from airflow_provider_compress.exceptions import CompressError, NotFoundError
+from airflow_provider_compress.hooks.deployment import DeploymentHook
+from airflow_provider_compress.models import ApiModel, Deployment
+from airflow_provider_compress.operators.base import DashScopeJobOperator, IfJobExists
+from airflow_provider_compress.triggers.deployment import DeploymentTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class DeployModelOperator(DashScopeJobOperator):
+    """Deploy a model (e.g. the compress operator's return value) and wait until it is RUNNING.
+
+    Returns the ``deployed_model`` (the id to call inference with), pushed to XCom as soon as the
+    deployment exists. Billing starts once it runs, so unless ``keep_deployment`` is set the
+    deployment this task created is deleted when the task is killed, times out, or the deployment
+    FAILED. A retry reattaches to the deployment of the earlier try (found by its ``name``,
+    derived from the task instance like the job names) instead of deploying twice.
+
+    :param model_name: the model to deploy (templated).
+    :param name: display name, the key for reattaching (templated); derived when absent.
+    :param plan: ``mu`` (model units; full-parameter and compressed models), ``ptu``, ``lora``, ``cu``.
+    :param capacity: units (``mu``) or instances (``cu``); a multiple of the model's base capacity.
+    :param deploy_spec: MU spec for ``mu``, e.g. ``MU1`` (templated).
+    :param billing_method: ``POST_PAY`` (the only one the API accepts for ``mu``).
+    :param template_id: MU deployment template, instead of ``deploy_spec``.
+    :param suffix: 1-8 of a-z0-9, needed when the same model is deployed again (templated).
+    :param ptu_capacity: ``{"input_tpm": ..., "output_tpm": ...}`` for ``ptu``.
+    :param extra: further body fields (``enable_thinking``, ``rpm_limit``, ...).
+    :param keep_deployment: never delete the deployment on kill, timeout or failure.
+    """
+
+    kind = protocol.DEPLOYMENT
+    hook_class = DeploymentHook
+    trigger_class = DeploymentTrigger
+    template_fields: Sequence[str] = ("model_name", "name", "deploy_spec", "suffix", "capacity")
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        name: str | None = None,
+        plan: str = "mu",
+        capacity: int | None = None,
+        deploy_spec: str | None = None,
+        billing_method: str | None = None,
+        template_id: str | None = None,
+        suffix: str | None = None,
+        ptu_capacity: Mapping[str, int] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        keep_deployment: bool = False,
+        poll_interval: float = 30,
+        if_job_exists: IfJobExists = "reattach",
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("forward_logs", False)  # deployments have no log endpoint
+        super().__init__(
+            cancel_on_kill=not keep_deployment,
+            poll_interval=poll_interval,
+            if_job_exists=if_job_exists,
+            **kwargs,
+        )
+        self.model_name = model_name
+        self.name = name
+        self.plan = plan
+        self.capacity = capacity
+        self.deploy_spec = deploy_spec
+        self.billing_method = billing_method
+        self.template_id = template_id
+        self.suffix = suffix
+        self.ptu_capacity = ptu_capacity
+        self.extra = extra
+        self.keep_deployment = keep_deployment
+
+    def requested_name(self) -> str | None:
+        return self.name or None
+
+    def mismatch(self, resource: ApiModel) -> str | None:
+        return None if resource.model_name == self.model_name else f"serves {resource.model_name}"
+
+    def create(self, name: str) -> Deployment:
+        hook: DeploymentHook = self.hook  # type: ignore[assignment]
+        self.log.info("Deploying %s (plan %s, capacity %s)", self.model_name, self.plan, self.capacity)
+        return hook.create_deployment(
+            self.model_name,
+            name=name,
+            plan=self.plan,
+            capacity=int(self.capacity) if self.capacity is not None else None,
+            deploy_spec=self.deploy_spec,
+            billing_method=self.billing_method,
+            template_id=self.template_id,
+            suffix=self.suffix or None,
+            ptu_capacity=self.ptu_capacity,
+            extra=self.extra,
+        )
+
+    def on_failed(self, resource: ApiModel) -> None:
+        # A failed deployment serves nothing; deleting it frees the name and the model's slot.
+        if not self.keep_deployment and resource.status in self.kind.stoppable:
+            self._stop("the deployment failed")
+
+    def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
+        return {"deployed_model": self.kind.resource_id(resource), "model_name": resource.model_name}
+
+
+class DeleteDeploymentOperator(BaseOperator):
+    """Delete a deployment (stops billing; not reversible); optionally wait until it is gone.
+
+    A deployment that no longer exists counts as deleted.
+    """
+
+    template_fields: Sequence[str] = ("deployed_model",)
+
+    def __init__(
+        self,
+        *,
+        deployed_model: str,
+        dashscope_conn_id: str = DeploymentHook.default_conn_name,
+        wait_for_deletion: bool = False,
+        poll_interval: float = 10,
+        timeout: float = 600,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.deployed_model = deployed_model
+        self.dashscope_conn_id = dashscope_conn_id
+        self.wait_for_deletion = wait_for_deletion
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+
+    @cached_property
+    def hook(self) -> DeploymentHook:
+        return DeploymentHook(dashscope_conn_id=self.dashscope_conn_id)
+
+    def execute(self, context: Context) -> None:
+        try:
+            self.hook.delete_deployment(self.deployed_model)
+        except NotFoundError:
+            self.log.info("Deployment %s does not exist: nothing to delete", self.deployed_model)
+            return
+        self.log.info("Deployment %s is being deleted", self.deployed_model)
+        deadline = time.monotonic() + self.timeout
+        while self.wait_for_deletion:
+            try:
+                self.hook.get_deployment(self.deployed_model)
+            except NotFoundError:
+                self.log.info("Deployment %s is gone", self.deployed_model)
+                return
+            except CompressError as err:
+                self.log.warning("Could not check deployment %s: %s", self.deployed_model, err)
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"Deployment {self.deployed_model} still exists after {self.timeout:g} s")
+            time.sleep(self.poll_interval)

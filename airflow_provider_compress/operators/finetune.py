@@ -1,0 +1,93 @@
+"""CreateFineTuneJobOperator: train a model; the first stage of fine-tune -> compress -> deploy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from airflow_provider_compress import protocol
+from airflow_provider_compress.hooks.finetune import FineTuneHook
+from airflow_provider_compress.models import ApiModel, FineTuneJob
+from airflow_provider_compress.operators.base import DashScopeJobOperator
+from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
+
+
+class CreateFineTuneJobOperator(DashScopeJobOperator):
+    """Create a fine-tune job and wait for it like CreateCompressJobOperator (in the worker,
+    deferred, or not at all), forwarding its log; returns the fine-tuned model id
+    (``finetuned_output``), ready for CreateCompressJobOperator's ``model``.
+
+    The job parameters are the API's (all templated): ``model``, ``training_file_ids`` or
+    ``training_datasets``, ``validation_file_ids`` / ``validation_datasets``, ``hyper_parameters``,
+    ``training_type`` (``sft`` for the compressible qwen3.5-flash), ``job_name``, ``model_name``,
+    ``finetuned_output_suffix``. The waiting, kill, timeout and reattach parameters are those of
+    CreateCompressJobOperator.
+    """
+
+    kind = protocol.FINE_TUNE
+    hook_class = FineTuneHook
+    trigger_class = FineTuneJobTrigger
+    template_fields: Sequence[str] = (
+        "model",
+        "training_file_ids",
+        "training_datasets",
+        "validation_file_ids",
+        "validation_datasets",
+        "hyper_parameters",
+        "training_type",
+        "job_name",
+        "model_name",
+        "finetuned_output_suffix",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "hyper_parameters": "json",
+        "training_datasets": "json",
+    }
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        training_file_ids: Sequence[str] | None = None,
+        training_datasets: Sequence[Mapping[str, Any]] | None = None,
+        validation_file_ids: Sequence[str] | None = None,
+        validation_datasets: Sequence[Mapping[str, Any]] | None = None,
+        hyper_parameters: Mapping[str, Any] | None = None,
+        training_type: str | None = None,
+        job_name: str | None = None,
+        model_name: str | None = None,
+        finetuned_output_suffix: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.training_file_ids = training_file_ids
+        self.training_datasets = training_datasets
+        self.validation_file_ids = validation_file_ids
+        self.validation_datasets = validation_datasets
+        self.hyper_parameters = hyper_parameters
+        self.training_type = training_type
+        self.job_name = job_name
+        self.model_name = model_name
+        self.finetuned_output_suffix = finetuned_output_suffix
+
+    def requested_name(self) -> str | None:
+        return self.job_name or None
+
+    def mismatch(self, resource: ApiModel) -> str | None:
+        return None if resource.model == self.model else f"trains {resource.model}"
+
+    def create(self, name: str) -> FineTuneJob:
+        hook: FineTuneHook = self.hook  # type: ignore[assignment]
+        return hook.create_job(
+            self.model,
+            self.training_file_ids,
+            training_datasets=self.training_datasets,
+            validation_file_ids=self.validation_file_ids,
+            validation_datasets=self.validation_datasets,
+            hyper_parameters=self.hyper_parameters,
+            training_type=self.training_type,
+            job_name=name,
+            model_name=self.model_name,
+            finetuned_output_suffix=self.finetuned_output_suffix,
+        )
