@@ -262,24 +262,16 @@ COMPRESS = JobKind(
     stop_by_delete=False,
     has_logs=True,
 )
-FINE_TUNE = JobKind(
+# Fine-tune jobs live and behave like compression jobs; the list has no name filter.
+FINE_TUNE = dataclasses.replace(
+    COMPRESS,
     key="fine-tune",
     noun="fine-tune job",
     collection="/fine-tunes",
     model=FineTuneJob,
     page=FineTunePage,
-    items_field="jobs",
-    id_field="job_id",
-    name_field="job_name",
     name_filter=None,
     output_field="finetuned_output",
-    succeeded=frozenset({JobStatus.SUCCEEDED}),
-    failed=_JOB_FAILED,
-    not_started=_JOB_WAITING,
-    stoppable=_JOB_CANCELLABLE,
-    stopping=frozenset({JobStatus.CANCELING}),
-    stop_by_delete=False,
-    has_logs=True,
 )
 DEPLOYMENT = JobKind(
     key="deployment",

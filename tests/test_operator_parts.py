@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
@@ -111,3 +112,30 @@ def test_generations_of_a_long_name_stay_within_50_characters():
     assert len(generation_name(base, 12)) == 50 and generation_name(base, 12).endswith("-g12")
     jobs = [job(generation_name(base, 2), "FAILED"), job(generation_name(base, 12), "RUNNING")]
     assert latest_generation(jobs, base)[0] == 12
+
+
+def test_a_stop_whose_answer_was_lost_is_not_an_error(slow_conn):
+    from airflow_provider_compress.protocol import COMPRESS
+
+    hook = CompressHook()
+    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=f"lost-{uuid.uuid4().hex[:8]}")
+    slow_conn.fail_next(1, status=503, after=True)  # the cancel is served, its answer lost
+    assert hook.stop_resource(COMPRESS, job.job_id) is True  # the retry's 400 is checked, not raised
+    assert slow_conn.job(job.job_id)["status"] == "CANCELING"
+
+
+def test_kill_during_the_create_finds_the_job_by_name(slow_conn):
+    name = f"inflight-{uuid.uuid4().hex[:8]}"
+    created = CompressHook().create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name)
+    operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
+    operator._creating = name  # killed before the create call returned
+    operator.on_kill()
+    assert slow_conn.job(created.job_id)["status"] == "CANCELING"
+
+
+def test_reattach_refuses_a_job_made_with_other_arguments():
+    operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
+    same = Job.from_api({"job_id": "j", "model": SFT_MODEL, "template_id": PLAIN_TEMPLATE})
+    other = Job.from_api({"job_id": "j", "model": "other-model", "template_id": PLAIN_TEMPLATE})
+    assert operator.mismatch(same) is None
+    assert "other-model" in operator.mismatch(other)

@@ -114,11 +114,18 @@ class CreateCompressJobOperator(DashScopeJobOperator):
             output_model_suffix=self.output_model_suffix,
         )
 
+    def mismatch(self, resource: ApiModel) -> str | None:
+        if (resource.model, resource.template_id) != (self.model, self.template_id):
+            return f"compresses {resource.model} with {resource.template_id}"
+        return None
+
     def on_created(self, context: Context, resource: ApiModel) -> None:
         settings = self.hook.settings
-        CompressJobLink.persist(
-            context, settings.base_url, self.kind.resource_id(resource), settings.console_url
-        )
+        job_id = self.kind.resource_id(resource)
+        try:
+            CompressJobLink.persist(context, settings.base_url, job_id, settings.console_url)
+        except (KeyError, IndexError, ValueError) as err:  # a bad console_url pattern must not fail the task
+            self.log.warning("No 'Compression job' link: the console_url pattern is invalid (%r)", err)
 
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
         return {**super().asset_extra(resource), "template_id": resource.template_id}

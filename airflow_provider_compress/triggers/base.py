@@ -121,10 +121,10 @@ class DashScopeJobTrigger(BaseTrigger):
                     yield self._event(str(job.status), job, describe(self.kind, job))
                     return
                 if self.deadline is not None and time.time() >= self.deadline:
-                    await self._cancel(hook, "the operator's timeout passed")
-                    message = (
-                        f"{self.kind.noun} {self.job_id} did not finish in time and was {self.kind.stop_verb}"
-                    )
+                    stopped = await self._cancel(hook, "the operator's timeout passed")
+                    verb = self.kind.stop_verb
+                    outcome = f"was {verb}" if stopped else f"could NOT be {verb}: it may still be running"
+                    message = f"{self.kind.noun} {self.job_id} did not finish in time and {outcome}"
                     yield self._event("timeout", job, message)
                     return
                 await asyncio.sleep(self._next_sleep())
