@@ -1,68 +1,88 @@
-"""Compress a model against the local emulator with CompressHook, streaming the job's log live.
+"""The demo: example_compress_pipeline (fine-tune -> compress -> deploy) end to end with
+`airflow dags test`, against the emulator on a free port, in a throwaway AIRFLOW_HOME on SQLite.
 
+Prints the remote jobs' log lines as the tasks forward them, then the deployed model id.
 Run through scripts/demo.sh, which installs everything first.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import shutil
+import sqlite3
+import subprocess
 import sys
 import tempfile
-import time
-
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="compress-demo-airflow-"))
-os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+from pathlib import Path
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
-from airflow_provider_compress.hooks.compress import CompressHook
 
-MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
-TEMPLATE = "quant-flash-w8a8-gptq"
+ROOT = Path(__file__).resolve().parent.parent
+DAG_ID = "example_compress_pipeline"
+# What the demo shows of Airflow's output: forwarded job lines and the tasks' own milestones.
+KINDS = r"(?:fine-tune job|compression job|deployment)"
+SHOWN = re.compile(
+    rf"\[(?:ft|quant)-\S+ #\d+\] .*|(?:Creating|Created|Reattaching to) {KINDS} .*|Deploying .*|"
+    rf"{KINDS} \S+ (?:reached|failed|ended|did not) .*|Pausing task as DEFERRED"
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--job-seconds", type=float, default=12)
-    parser.add_argument("--lang", default="en-US", choices=["zh-CN", "en-US"])
+    parser.add_argument("--job-seconds", type=float, default=8, help="how long each remote stage takes")
     args = parser.parse_args()
 
-    with EmulatorProcess(job_seconds=args.job_seconds, log_lines=12) as emulator:
-        print(f"emulator: {emulator.url}")
-        os.environ["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json(lang=args.lang)
-        hook = CompressHook()
-        template = hook.get_template(MODEL, TEMPLATE)
-        assert template is not None
-        print(f"template: {template.template_id} - {template.template_name}")
-        job = hook.create_job(
-            MODEL,
-            TEMPLATE,
-            job_name=f"demo-{int(time.time())}",
-            hyper_parameters={"calib_seq_len": 2048},
-            custom_calibration_file_ids=["file-demo-calibration"],
-            output_model_suffix="demo",
-        )
-        print(f"job: {job.job_id} {job.status}")
-        offset, status = 0, job.status
-        while True:
-            for line in hook.iter_logs(job.job_id, offset=offset):
-                offset += 1
-                print(f"  [{job.job_id} #{offset}] {line}")
-            job = hook.get_job(job.job_id)
-            if job.status != status:
-                status = job.status
-                print(f"job: {job.job_id} {status}")
-            if job.is_terminal:
-                break
-            time.sleep(1)
-        for line in hook.iter_logs(job.job_id, offset=offset):  # lines written with the end state
-            offset += 1
-            print(f"  [{job.job_id} #{offset}] {line}")
-        if job.status != "SUCCEEDED":
-            print(f"job ended {job.status}: {job.error}", file=sys.stderr)
+    home = Path(tempfile.mkdtemp(prefix="compress-demo-airflow-"))
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    try:
+        with EmulatorProcess(job_seconds=args.job_seconds, log_lines=6) as emulator:
+            print(f"emulator:     {emulator.url}")
+            print(f"AIRFLOW_HOME: {home}")
+            env["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json(lang="en-US")
+            airflow = [sys.executable, "-m", "airflow"]
+            subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+            print(f"running:      airflow dags test {DAG_ID}\n")
+            run = subprocess.Popen(
+                [*airflow, "dags", "test", DAG_ID],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            assert run.stdout is not None
+            try:
+                for line in run.stdout:
+                    if match := SHOWN.search(line):
+                        print("  " + re.split(r"\s{2,}\[|\s\[(?:airflow|task)", match.group(0))[0].rstrip())
+                run.wait()
+            finally:
+                if run.poll() is None:  # interrupted: stop the run too
+                    run.kill()
+                    run.wait()
+            with sqlite3.connect(home / "airflow.db") as db:
+                states = dict(
+                    db.execute("SELECT task_id, state FROM task_instance WHERE dag_id = ?", (DAG_ID,))
+                )
+                row = db.execute(
+                    "SELECT value FROM xcom WHERE dag_id = ? AND task_id = 'deploy' AND key = 'return_value'",
+                    (DAG_ID,),
+                ).fetchone()
+        print(f"\ntask states:    {states}")
+        if row is None:
+            print("the pipeline did not deploy a model", file=sys.stderr)
             return 1
-        print(f"compressed model: {job.quantized_output}")
+        print(f"deployed model: {json.loads(row[0])}")
         return 0
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from airflow_provider_compress.emulator.process import EmulatorProcess
 API = "/api/v1/fine-tunes/compress"
 SFT_MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 DPO_MODEL = "qwen3.5-flash-2026-02-23-ft-202604020000-c3d4"
-FAILING_MODEL = "qwen3.5-flash-2026-02-23-ft-202604030000-fail"
+FAILING_MODEL = "qwen3.5-flash-2026-02-23-ft-202603150000-fail"
 BASE_MODEL = "qwen3.5-flash-2026-02-23"
 PLAIN_TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
 PARAM_TEMPLATE = "quant-flash-w8a8-gptq"

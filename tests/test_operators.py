@@ -17,7 +17,7 @@ from conftest import FAST_RETRY
 from airflow_provider_compress.emulator.process import EmulatorProcess
 
 DAGS = Path(__file__).parent / "dags"
-FAIL_MODEL = "qwen3.5-flash-2026-02-23-ft-202604030000-fail"
+FAIL_MODEL = "qwen3.5-flash-2026-02-23-ft-202603150000-fail"
 
 
 @pytest.fixture(scope="module")

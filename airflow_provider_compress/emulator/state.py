@@ -287,7 +287,7 @@ def seed_models() -> dict[str, dict[str, str]]:
     return {
         f"{BASE_MODEL}-ft-202604010000-a1b2": _t("我的SFT微调模型", "My SFT fine-tune"),
         f"{BASE_MODEL}-ft-202604020000-c3d4": _t("我的DPO微调模型", "My DPO fine-tune"),
-        f"{BASE_MODEL}-ft-202604030000-fail": _t("会失败的微调模型", "A fine-tune whose compression fails"),
+        f"{BASE_MODEL}-ft-202603150000-fail": _t("会失败的微调模型", "A fine-tune whose compression fails"),
     }
 
 

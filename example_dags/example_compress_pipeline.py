@@ -1,0 +1,63 @@
+"""Fine-tune -> compress (deferrable) -> deploy, driven by DAG params.
+
+Trigger it with a config to train another base model, or to change the template and plan.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG, Asset, Param
+
+from airflow_provider_compress.operators.compress import CreateCompressJobOperator
+from airflow_provider_compress.operators.deployment import DeployModelOperator
+from airflow_provider_compress.operators.finetune import CreateFineTuneJobOperator
+
+# Deploy DAGs can be scheduled on this asset (see example_deploy_on_asset.py).
+COMPRESSED_MODELS = Asset("dashscope://compressed-models")
+
+with DAG(
+    dag_id="example_compress_pipeline",
+    schedule=None,
+    start_date=datetime.datetime(2026, 1, 1),
+    catchup=False,
+    tags=["example", "dashscope"],
+    params={
+        "base_model": Param("qwen3.5-flash-2026-02-23", type="string"),
+        "training_file_ids": Param(["file-train-demo"], type="array"),
+        "template_id": Param("quant-flash-nvfp4-mlp-nomtp", type="string"),
+        "deploy_spec": Param("MU1", type="string"),
+        "capacity": Param(1, type="integer", minimum=1),
+    },
+    render_template_as_native_obj=True,
+) as dag:
+    # [START howto_pipeline]
+    fine_tune = CreateFineTuneJobOperator(
+        task_id="fine_tune",
+        model="{{ params.base_model }}",
+        training_file_ids="{{ params.training_file_ids }}",
+        training_type="sft",
+        deferrable=True,
+        poll_interval=5,
+    )
+    compress = CreateCompressJobOperator(
+        task_id="compress",
+        model=fine_tune.output,
+        template_id="{{ params.template_id }}",
+        output_model_suffix="demo",
+        deferrable=True,
+        poll_interval=5,
+        timeout=6 * 3600,
+        outlets=[COMPRESSED_MODELS],
+    )
+    deploy = DeployModelOperator(
+        task_id="deploy",
+        model_name=compress.output,
+        plan="mu",
+        deploy_spec="{{ params.deploy_spec }}",
+        capacity="{{ params.capacity }}",
+        deferrable=True,
+        poll_interval=5,
+        timeout=3600,
+    )
+    # [END howto_pipeline]

@@ -1,0 +1,106 @@
+"""The example DAGs: they parse offline, and the mapped and nightly ones run against the emulator."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_compress.emulator.process import EmulatorProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "example_dags"
+EXPECTED = {
+    "example_compress_pipeline.py": "example_compress_pipeline",
+    "example_compress_mapped.py": "example_compress_mapped",
+    "example_compress_nightly.py": "example_compress_nightly",
+    "example_deploy_on_asset.py": "example_deploy_on_asset",
+}
+
+
+def test_every_example_is_listed():
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("filename", sorted(EXPECTED))
+def test_example_parses_without_network_or_connections(monkeypatch, filename):
+    from airflow.sdk import DAG, BaseHook
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{filename} touched the network or a connection at parse time")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(refuse))
+    monkeypatch.setattr(BaseHook, "aget_connection", classmethod(refuse))
+    monkeypatch.delenv("AIRFLOW_CONN_DASHSCOPE_DEFAULT", raising=False)
+    spec = importlib.util.spec_from_file_location(f"example_{filename[:-3]}", EXAMPLES / filename)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dags = [v for v in vars(module).values() if isinstance(v, DAG)]
+    assert [d.dag_id for d in dags] == [EXPECTED[filename]]
+    assert dags[0].tasks
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow-examples")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True
+    )
+    with EmulatorProcess(job_seconds=2, log_lines=3) as emulator:
+        env["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json(retry_delay=0.01)
+        yield home, env, emulator
+
+
+def dags_test(env: dict[str, str], dag_id: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "test", dag_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.stdout + done.stderr
+
+
+def xcoms(home: Path, dag_id: str, task_id: str) -> list:
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        query = "SELECT value FROM xcom WHERE dag_id = ? AND task_id = ? AND key = 'return_value'"
+        query += " ORDER BY map_index"
+        rows = db.execute(query, (dag_id, task_id)).fetchall()
+    return [json.loads(value) for (value,) in rows]
+
+
+def test_mapped_example_deploys_only_what_compressed(examples):
+    home, env, emulator = examples
+    output = dags_test(env, "example_compress_mapped")
+    compressed = xcoms(home, "example_compress_mapped", "compress")
+    assert len(compressed) == 2, output[-3000:]  # the third model's job FAILED
+    deployed = xcoms(home, "example_compress_mapped", "deploy")
+    state = emulator.state()
+    assert sorted(state["deployments"][d]["model_name"] for d in deployed) == sorted(compressed)
+    failed = [j for j in state["jobs"].values() if j["status"] == "FAILED"]
+    assert [j["model"] for j in failed] == ["qwen3.5-flash-2026-02-23-ft-202603150000-fail"]
+
+
+def test_nightly_example_compresses_the_newest_model(examples):
+    home, env, _ = examples
+    output = dags_test(env, "example_compress_nightly")
+    (model,) = xcoms(home, "example_compress_nightly", "newest_model")
+    assert model == "qwen3.5-flash-2026-02-23-ft-202604020000-c3d4", output[-3000:]  # the newest stamp
+    (compressed,) = xcoms(home, "example_compress_nightly", "compress")
+    assert compressed.startswith("qwen3.5-flash-2026-02-23-nightly-quant-")
