@@ -133,23 +133,27 @@ class DashScopeJobTrigger(BaseTrigger):
             # restart raises too: cancel only when the task itself has left the deferred state.
             if self.cancel_on_kill and not _compat.TRIGGER_HAS_ON_KILL:
                 state = await self._task_state()
+                self.log.info("Watching %s %s stopped; task state: %s", self.kind.noun, self.job_id, state)
                 # No answer (the triggerer is shutting down) is not a kill: never cancel on doubt.
                 if state is not _compat.UNKNOWN and state != "deferred":
                     await self._cancel(hook, f"the deferred task was killed (task state: {state})")
             raise
 
     async def on_kill(self) -> None:
-        """Airflow >= 3.3: a user marked the deferred task failed or success, or cleared it."""
+        """Airflow >= 3.3: a user marked the deferred task failed or success, or cleared it.
+
+        Only the job's state is checked first (``_cancel``): it must be quick and must not depend
+        on the triggerer's supervisor, which is busy tearing the trigger down.
+        """
         if not self.cancel_on_kill:
             return
-        # on_kill can also fire when a trigger is reassigned (apache/airflow#73454): a task that
-        # is still deferred was not killed. Without an answer, trust the triggerer's word.
-        state = await self._task_state()
-        if state == "deferred":
-            self.log.info("on_kill for job %s ignored: the task is still deferred", self.job_id)
-            return
-        async with self._hook() as hook:
-            await self._cancel(hook, f"the deferred task was killed (task state: {state})")
+        self.log.info("on_kill: stopping %s %s", self.kind.noun, self.job_id)
+        try:
+            async with self._hook() as hook:
+                await self._cancel(hook, "the deferred task was killed")
+        except Exception:
+            self.log.exception("on_kill could not stop %s %s", self.kind.noun, self.job_id)
+            raise
 
     async def _task_state(self) -> Any:
         return await _compat.task_instance_state(getattr(self, "task_instance", None))

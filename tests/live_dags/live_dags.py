@@ -1,0 +1,48 @@
+"""DAGs that tests/test_live_stack.py runs on a real scheduler, triggerer and api-server."""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG, Asset, task
+
+from airflow_provider_compress.operators.compress import CreateCompressJobOperator
+
+MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
+TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
+COMPRESSED = Asset("dashscope://compressed-models/live")
+COMMON = {"schedule": None, "start_date": datetime.datetime(2026, 1, 1), "catchup": False}
+
+with DAG("live_deferred", **COMMON) as live_deferred:
+    CreateCompressJobOperator(
+        task_id="compress", model=MODEL, template_id=TEMPLATE, deferrable=True, poll_interval=1
+    )
+
+with DAG("live_worker", **COMMON) as live_worker:
+    CreateCompressJobOperator(
+        task_id="compress",
+        model=MODEL,
+        template_id=TEMPLATE,
+        deferrable=False,
+        poll_interval=1,
+        retries=1,
+        retry_delay=datetime.timedelta(seconds=1),
+    )
+
+with DAG("live_asset_producer", **COMMON) as live_asset_producer:
+    CreateCompressJobOperator(
+        task_id="compress",
+        model=MODEL,
+        template_id=TEMPLATE,
+        deferrable=True,
+        poll_interval=1,
+        outlets=[COMPRESSED],
+    )
+
+with DAG("live_asset_consumer", schedule=[COMPRESSED], start_date=datetime.datetime(2026, 1, 1)) as consumer:
+
+    @task
+    def compressed_model(triggering_asset_events=None) -> str:
+        return triggering_asset_events[COMPRESSED][-1].extra["quantized_output"]
+
+    compressed_model()
