@@ -75,7 +75,7 @@ def main() -> int:
             print(f"emulator:   {emulator.url}")
             print(f"Airflow UI: {url}   login: admin / {password}")
             print("DAGs:       example_compress_pipeline (trigger it), example_compress_mapped, ...")
-            print(f"logs:       {home / 'standalone.log'}   Ctrl-C to stop")
+            print(f"logs:       {home / 'standalone.log'}   Ctrl-C to stop", flush=True)
             airflow.wait()
         except KeyboardInterrupt:
             pass

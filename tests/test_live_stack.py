@@ -296,3 +296,38 @@ def test_e_the_asset_event_triggers_the_deploy_dag(stack):
         "the consumer task",
     )
     assert stack.xcom("live_asset_consumer", consumer_run, "return_value", "compressed_model") == produced
+
+
+@NEWEST_ONLY
+def test_the_standalone_command_serves_the_examples_and_cleans_up(tmp_path):
+    import psutil
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "standalone.py"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--home", str(tmp_path / "home")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        lines = []
+        assert proc.stdout is not None
+        while not any(line.startswith("Airflow UI:") for line in lines):
+            line = proc.stdout.readline()
+            assert line, f"standalone.py exited early: {lines}"
+            lines.append(line)
+        url, _, user, _, password = next(line for line in lines if line.startswith("Airflow UI:")).split()[2:]
+        assert url.startswith("http://127.0.0.1:") and user == "admin"
+        token = requests.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=30)
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        wait_until(
+            lambda: (
+                requests.get(f"{url}/api/v2/dags/example_compress_pipeline", headers=headers, timeout=10).ok
+            ),
+            120,
+            "the example DAGs",
+        )
+        family = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(90) == 0
+        assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 
 from airflow_provider_compress.emulator.app import Config, create_app
+from airflow_provider_compress.emulator.faults import KINDS
 
 READY = "compress emulator ready on"
 
@@ -27,6 +28,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--deploy-seconds", type=float, default=None, help="deployment create to RUNNING")
     parser.add_argument("--delete-seconds", type=float, default=1.0, help="time a deleted deployment stays")
     parser.add_argument("--deploy-capacity", type=int, default=32, help="model units available to deploy")
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.0, help="fraction of requests given a random fault"
+    )
+    parser.add_argument("--fault-kinds", default=",".join(KINDS), help="comma-separated: " + ",".join(KINDS))
+    parser.add_argument("--slow-seconds", type=float, default=35.0, help="delay of a 'slow' answer")
+    parser.add_argument("--fault-seed", type=int, default=None, help="seed of the random faults")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     return parser.parse_args(argv)
 
@@ -43,6 +50,10 @@ def main(argv: list[str] | None = None) -> None:
         deploy_seconds=args.deploy_seconds,
         delete_seconds=args.delete_seconds,
         deploy_capacity=args.deploy_capacity,
+        fault_rate=args.fault_rate,
+        fault_kinds=tuple(k for k in args.fault_kinds.split(",") if k),
+        slow_seconds=args.slow_seconds,
+        fault_seed=args.fault_seed,
     )
     # Bind before serving so that port 0 works and the printed address is already accepting.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

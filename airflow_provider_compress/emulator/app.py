@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_compress.emulator import state as s
+from airflow_provider_compress.emulator.faults import KINDS, Fault, FaultPlan, ResetResponse
 from airflow_provider_compress.emulator.state import ApiError
 
 API = "/api/v1/fine-tunes/compress"
@@ -33,14 +34,10 @@ class Config:
     deploy_seconds: float | None = None  # time from create to RUNNING; default: job_seconds
     delete_seconds: float = 1.0  # time a deleted deployment stays DELETING
     deploy_capacity: int = 32  # model units available; a deployment beyond them ends FAILED
-
-
-@dataclasses.dataclass
-class Fault:
-    status: int
-    retry_after: float | None = None
-    # Serve the request first, then answer with the fault: a create whose answer is lost.
-    after: bool = False
+    fault_rate: float = 0.0  # fraction of API requests that get a random fault
+    fault_kinds: tuple[str, ...] = KINDS
+    slow_seconds: float = 35.0
+    fault_seed: int | None = None
 
 
 class Emulator:
@@ -54,7 +51,12 @@ class Emulator:
         self.jobs: dict[str, s.Job] = {}
         self.fine_tunes: dict[str, s.FineTuneJob] = {}
         self.deployments: dict[str, s.Deployment] = {}
-        self.faults: list[Fault] = []
+        self.faults = FaultPlan(
+            rate=config.fault_rate,
+            kinds=config.fault_kinds,
+            slow_seconds=config.slow_seconds,
+            seed=config.fault_seed,
+        )
         self.requests = 0
         # what was actually created, to prove there are no duplicates
         self.creates = 0
@@ -508,7 +510,7 @@ def _json(raw: bytes) -> Any:
 
 def fault_error(fault: Fault) -> ApiError:
     error = ApiError("Throttling" if fault.status == 429 else "InternalError")
-    error.status, error.retry_after = fault.status, fault.retry_after
+    error.status, error.retry_after = fault.status or 500, fault.retry_after
     return error
 
 
@@ -524,13 +526,15 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     app = FastAPI(title="DashScope compression API emulator", docs_url=None, redoc_url=None)
     app.state.emulator = emu
 
-    def answer(request: Request, work: Callable[[], Any]) -> Response:
+    async def answer(request: Request, work: Callable[[], Any]) -> Response:
         request_id = str(uuid.uuid4())
         lang = resolve_lang(request)
         emu.requests += 1
+        fault = emu.faults.draw()
+        if fault and fault.kind == "reset":
+            return ResetResponse()
         try:
-            fault = emu.faults.pop(0) if emu.faults else None
-            if fault and not fault.after:
+            if fault and not fault.served_first:
                 raise fault_error(fault)
             if request.headers.get("authorization") != f"Bearer {emu.config.api_key}":
                 raise ApiError("InvalidApiKey")
@@ -538,11 +542,12 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             if workspace and emu.config.workspaces and workspace not in emu.config.workspaces:
                 raise ApiError("AccessDenied", detail=f"workspace {workspace}")
             output = work()
-            if fault:
-                raise fault_error(fault)
+            if fault and fault.status:
+                raise fault_error(fault)  # served, but the answer is an error
             if hasattr(output, "to_api"):
                 output = output.to_api(lang)
-            return JSONResponse({"request_id": request_id, "output": output})
+            response = JSONResponse({"request_id": request_id, "output": output})
+            return await emu.faults.spoil(fault, response) if fault else response
         except ApiError as err:
             headers = {"Retry-After": f"{err.retry_after:g}"} if err.retry_after is not None else None
             body = {"request_id": request_id, "code": err.code, "message": err.message(lang)}
@@ -550,94 +555,113 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
 
     @app.get(f"{API}/templates")
     async def list_templates(request: Request) -> Response:
-        return answer(
+        return await answer(
             request, lambda: emu.list_templates(resolve_lang(request), request.query_params.get("model"))
         )
 
     @app.post(f"{API}/jobs")
     async def create_job(request: Request) -> Response:
         raw = await request.body()
-        return answer(request, lambda: emu.create_job(_json(raw)))
+        return await answer(request, lambda: emu.create_job(_json(raw)))
 
     @app.get(f"{API}/jobs")
     async def list_jobs(request: Request) -> Response:
-        return answer(request, lambda: emu.list_jobs(dict(request.query_params), resolve_lang(request)))
+        return await answer(request, lambda: emu.list_jobs(dict(request.query_params), resolve_lang(request)))
 
     @app.get(f"{API}/jobs/{{job_id}}")
     async def get_job(job_id: str, request: Request) -> Response:
-        return answer(request, lambda: emu._job(job_id))
+        return await answer(request, lambda: emu._job(job_id))
 
     @app.get(f"{API}/jobs/{{job_id}}/logs")
     async def get_logs(job_id: str, request: Request) -> Response:
-        return answer(request, lambda: emu.get_logs(job_id, dict(request.query_params)))
+        return await answer(request, lambda: emu.get_logs(job_id, dict(request.query_params)))
 
     @app.post(f"{API}/jobs/{{job_id}}/cancel")
     async def cancel_job(job_id: str, request: Request) -> Response:
-        return answer(request, lambda: emu.cancel_job(job_id))
+        return await answer(request, lambda: emu.cancel_job(job_id))
 
     @app.delete(f"{API}/jobs/{{job_id}}")
     async def delete_job(job_id: str, request: Request) -> Response:
-        return answer(request, lambda: emu.delete_job(job_id))
+        return await answer(request, lambda: emu.delete_job(job_id))
 
     @app.post("/api/v1/fine-tunes")
     async def create_fine_tune(request: Request) -> Response:
         raw = await request.body()
-        return answer(request, lambda: emu.create_fine_tune(_json(raw)))
+        return await answer(request, lambda: emu.create_fine_tune(_json(raw)))
 
     @app.get("/api/v1/fine-tunes")
     async def list_fine_tunes(request: Request) -> Response:
-        return answer(request, lambda: emu.list_fine_tunes(dict(request.query_params), resolve_lang(request)))
+        return await answer(
+            request, lambda: emu.list_fine_tunes(dict(request.query_params), resolve_lang(request))
+        )
 
     @app.get("/api/v1/fine-tunes/{job_id}")
     async def get_fine_tune(job_id: str, request: Request) -> Response:
-        return answer(request, lambda: emu._fine_tune(job_id))
+        return await answer(request, lambda: emu._fine_tune(job_id))
 
     @app.get("/api/v1/fine-tunes/{job_id}/logs")
     async def fine_tune_logs(job_id: str, request: Request) -> Response:
-        return answer(request, lambda: emu.fine_tune_logs(job_id, dict(request.query_params)))
+        return await answer(request, lambda: emu.fine_tune_logs(job_id, dict(request.query_params)))
 
     @app.post("/api/v1/fine-tunes/{job_id}/cancel")
     async def cancel_fine_tune(job_id: str, request: Request) -> Response:
-        return answer(request, lambda: emu.cancel_fine_tune(job_id))
+        return await answer(request, lambda: emu.cancel_fine_tune(job_id))
 
     @app.delete("/api/v1/fine-tunes/{job_id}")
     async def delete_fine_tune(job_id: str, request: Request) -> Response:
-        return answer(request, lambda: emu.delete_fine_tune(job_id))
+        return await answer(request, lambda: emu.delete_fine_tune(job_id))
 
     @app.post("/api/v1/deployments")
     async def create_deployment(request: Request) -> Response:
         raw = await request.body()
-        return answer(request, lambda: emu.create_deployment(_json(raw)))
+        return await answer(request, lambda: emu.create_deployment(_json(raw)))
 
     @app.get("/api/v1/deployments")
     async def list_deployments(request: Request) -> Response:
-        return answer(request, lambda: emu.list_deployments(dict(request.query_params)))
+        return await answer(request, lambda: emu.list_deployments(dict(request.query_params)))
 
     @app.get("/api/v1/deployments/{deployed_model}")
     async def get_deployment(deployed_model: str, request: Request) -> Response:
-        return answer(request, lambda: emu._deployment(deployed_model))
+        return await answer(request, lambda: emu._deployment(deployed_model))
 
     @app.put("/api/v1/deployments/{deployed_model}/scale")
     async def scale_deployment(deployed_model: str, request: Request) -> Response:
         raw = await request.body()
-        return answer(request, lambda: emu.scale_deployment(deployed_model, _json(raw)))
+        return await answer(request, lambda: emu.scale_deployment(deployed_model, _json(raw)))
 
     @app.delete("/api/v1/deployments/{deployed_model}")
     async def delete_deployment(deployed_model: str, request: Request) -> Response:
-        return answer(request, lambda: emu.delete_deployment(deployed_model))
+        return await answer(request, lambda: emu.delete_deployment(deployed_model))
 
     # --- admin: not part of the API
 
     @app.post("/_emulator/fail-next")
     async def fail_next(request: Request) -> Response:
-        """Make the next ``count`` API requests answer ``status`` (429 or 5xx), ``after`` serving them."""
+        """The next ``count`` API requests get fault ``kind`` (or ``status``: 429, 500, 502, 503);
+        a status fault with ``after`` is served first and only its answer fails."""
         spec = await request.json()
-        status = int(spec.get("status", 503))
-        if status != 429 and not 500 <= status <= 599:
-            return JSONResponse({"error": "status must be 429 or 5xx"}, status_code=400)
-        fault = Fault(status, spec.get("retry_after"), bool(spec.get("after", False)))
-        emu.faults.extend(fault for _ in range(int(spec.get("count", 1))))
-        return JSONResponse({"queued": len(emu.faults)})
+        kind = str(spec.get("kind") or spec.get("status") or 503)
+        if kind not in KINDS:
+            return JSONResponse({"error": f"kind must be one of {', '.join(KINDS)}"}, status_code=400)
+        fault = Fault(kind, spec.get("retry_after"), bool(spec.get("after", False)))
+        emu.faults.queue.extend(fault for _ in range(int(spec.get("count", 1))))
+        return JSONResponse({"queued": len(emu.faults.queue)})
+
+    @app.get("/_emulator/faults")
+    async def show_faults() -> Response:
+        return JSONResponse(emu.faults.summary())
+
+    @app.post("/_emulator/faults")
+    async def set_faults(request: Request) -> Response:
+        """Change the random faults at run time (rate, kinds, slow_seconds, retry_after, seed)."""
+        spec = await request.json()
+        try:
+            emu.faults.configure(
+                **{k: spec.get(k) for k in ("rate", "kinds", "slow_seconds", "retry_after", "seed")}
+            )
+        except (TypeError, ValueError) as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
+        return JSONResponse(emu.faults.summary())
 
     @app.get("/_emulator/state")
     async def show_state() -> Response:
@@ -674,7 +698,8 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         emu.jobs.clear()
         emu.fine_tunes.clear()
         emu.deployments.clear()
-        emu.faults.clear()
+        emu.faults.queue.clear()
+        emu.faults.injected.clear()
         emu.requests = emu.creates = emu.fine_tune_creates = emu.deployment_creates = 0
         return JSONResponse({"status": "reset"})
 

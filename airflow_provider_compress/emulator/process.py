@@ -93,10 +93,17 @@ class EmulatorProcess:
         return requests.get(f"{self.url}/_emulator/jobs/{job_id}/logs", timeout=10).json()["logs"]
 
     def fail_next(
-        self, count: int, status: int = 503, retry_after: float | None = None, after: bool = False
+        self, count: int, status: int | str = 503, retry_after: float | None = None, after: bool = False
     ) -> None:
-        spec = {"count": count, "status": status, "retry_after": retry_after, "after": after}
+        """Queue ``count`` faults: a status (429, 500, 502, 503) or a kind (reset, slow, lost, ...)."""
+        spec = {"count": count, "kind": str(status), "retry_after": retry_after, "after": after}
         requests.post(f"{self.url}/_emulator/fail-next", json=spec, timeout=10).raise_for_status()
+
+    def set_faults(self, **plan: Any) -> dict[str, Any]:
+        """Random faults from now on: rate, kinds, slow_seconds, retry_after, seed."""
+        answer = requests.post(f"{self.url}/_emulator/faults", json=plan, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
 
     def reset(self) -> None:
         requests.post(f"{self.url}/_emulator/reset", timeout=10).raise_for_status()
