@@ -70,3 +70,11 @@ class RawClient:
 @pytest.fixture
 def raw(slow_emulator):
     return RawClient(slow_emulator)
+
+
+def files_containing(root, secret: str) -> list:
+    """Every file below ``root`` whose bytes contain ``secret`` (logs, SQLite databases, configs)."""
+    from pathlib import Path
+
+    needle = secret.encode()
+    return [p for p in Path(root).rglob("*") if p.is_file() and needle in p.read_bytes()]

@@ -196,6 +196,11 @@ def test_lora_error_message_matches_the_document(raw):
     )
 
 
+def test_missing_body(raw):
+    resp = raw.call("POST", "/jobs")
+    assert resp.status_code == 400 and resp.json()["code"] == "MissingParameter"
+
+
 def test_invalid_json_body(raw):
     resp = raw.call("POST", "/jobs", data=b"{not json", headers={"Content-Type": "application/json"})
     assert resp.status_code == 400 and resp.json()["code"] == "InvalidParameter"

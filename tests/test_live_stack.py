@@ -20,12 +20,14 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from conftest import files_containing
 
 from airflow_provider_compress._compat import AIRFLOW_VERSION
 from airflow_provider_compress.emulator.process import EmulatorProcess
 
 pytestmark = pytest.mark.live
 DAGS = Path(__file__).parent / "live_dags"
+AUDIT_KEY = "sk-LIVE-AUDIT-7c1e9f3a"  # recognisable, so that any leak is found by a plain search
 NEWEST_ONLY = pytest.mark.skipif(
     AIRFLOW_VERSION < (3, 3), reason="runs on the newest Airflow only; (b) and (c) run on every version"
 )
@@ -164,7 +166,7 @@ def wait_until(check, timeout: float, what: str, every: float = 0.5):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     home = tmp_path_factory.mktemp("live-airflow")
-    with EmulatorProcess(job_seconds=25, log_lines=10, cancel_seconds=1) as emulator:
+    with EmulatorProcess(api_key=AUDIT_KEY, job_seconds=25, log_lines=10, cancel_seconds=1) as emulator:
         live = Stack(home, emulator)
         live.airflow("db", "migrate")
         try:
@@ -331,3 +333,11 @@ def test_the_standalone_command_serves_the_examples_and_cleans_up(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_z_the_api_key_is_nowhere_in_logs_or_the_metadata_database(stack):
+    """After everything above ran: task, trigger and component logs, and the SQLite database
+    (trigger kwargs, XCom, rendered template fields) never hold the key."""
+    assert stack.emulator.api_key == AUDIT_KEY
+    assert (stack.home / "airflow.db").exists() and list((stack.home / "logs").rglob("*.log"))
+    assert files_containing(stack.home, AUDIT_KEY) == []

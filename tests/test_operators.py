@@ -12,11 +12,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import FAST_RETRY
+from conftest import FAST_RETRY, files_containing
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
 
 DAGS = Path(__file__).parent / "dags"
+AUDIT_KEY = "sk-DAGS-AUDIT-5b2d8e61"  # recognisable, so that any leak is found by a plain search
 FAIL_MODEL = "qwen3.5-flash-2026-02-23-ft-202603150000-fail"
 
 
@@ -34,7 +35,7 @@ def airflow(tmp_path_factory):
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True
     )
-    with EmulatorProcess(job_seconds=3, log_lines=6, cancel_seconds=0.5) as emulator:
+    with EmulatorProcess(api_key=AUDIT_KEY, job_seconds=3, log_lines=6, cancel_seconds=0.5) as emulator:
         env["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json(lang="en-US", **FAST_RETRY)
         yield Airflow(home, env, emulator)
 
@@ -230,3 +231,10 @@ def test_deploy_timeout_deletes_the_deployment(airflow, mode):
     deployed = airflow.xcom(dag_id, "deploy", "deployed_model")
     assert "and was deleted" in output and "could NOT" not in output
     assert airflow.emulator.state()["deployments"].get(deployed, {}).get("status") in (None, "DELETING")
+
+
+def test_z_the_api_key_is_nowhere_in_logs_or_the_metadata_database(airflow):
+    """After every DAG above ran: no task log, no XCom, no rendered field, no trigger row holds it."""
+    assert airflow.emulator.api_key == AUDIT_KEY
+    assert airflow.query("SELECT count(*) FROM xcom")[0][0] > 0
+    assert files_containing(airflow.home, AUDIT_KEY) == []

@@ -125,6 +125,8 @@ class Emulator:
         }
 
     def create_job(self, body: Any) -> s.Job:
+        if body is None:
+            raise ApiError("MissingParameter", detail="the request body")
         if not isinstance(body, dict):
             raise ApiError("InvalidParameter", detail="the body must be a JSON object")
         model, template_id = body.get("model"), body.get("template_id")

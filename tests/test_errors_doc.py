@@ -1,0 +1,33 @@
+"""docs/errors.md is complete and every row points at a test that exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from airflow_provider_compress.emulator.state import ERRORS
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = (ROOT / "docs" / "errors.md").read_text()
+
+
+def rows() -> list[list[str]]:
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in DOC.splitlines()
+        if line.startswith("| ") and not line.startswith("| ---") and "test |" not in line
+    ]
+
+
+def test_every_row_names_a_test_that_exists():
+    defined = set()
+    for path in (ROOT / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^(?:async )?def (test_\w+)", path.read_text(), re.MULTILINE))
+    named = [row[-1].strip("`") for row in rows()]
+    assert len(named) > 40
+    assert [name for name in named if name not in defined] == []
+
+
+def test_every_error_code_of_the_emulator_has_a_row():
+    documented = set(re.findall(r"`(\w+)`", " ".join(row[0] for row in rows())))
+    assert set(ERRORS) - documented == set()
