@@ -33,9 +33,12 @@ SHOWN = re.compile(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--job-seconds", type=float, default=8, help="how long each remote stage takes")
+    parser.add_argument("--api-key", default="sk-emulator", help="the emulator's (and connection's) key")
+    parser.add_argument("--home", help="AIRFLOW_HOME to use and keep (default: a temporary one, removed)")
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="compress-demo-airflow-"))
+    home = Path(args.home or tempfile.mkdtemp(prefix="compress-demo-airflow-"))
+    home.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -43,7 +46,7 @@ def main() -> int:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     }
     try:
-        with EmulatorProcess(job_seconds=args.job_seconds, log_lines=6) as emulator:
+        with EmulatorProcess(api_key=args.api_key, job_seconds=args.job_seconds, log_lines=6) as emulator:
             print(f"emulator:     {emulator.url}")
             print(f"AIRFLOW_HOME: {home}")
             env["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json(lang="en-US")
@@ -82,7 +85,8 @@ def main() -> int:
         print(f"deployed model: {json.loads(row[0])}")
         return 0
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        if not args.home:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -104,3 +105,30 @@ def test_nightly_example_compresses_the_newest_model(examples):
     assert model == "qwen3.5-flash-2026-02-23-ft-202604020000-c3d4", output[-3000:]  # the newest stamp
     (compressed,) = xcoms(home, "example_compress_nightly", "compress")
     assert compressed.startswith("qwen3.5-flash-2026-02-23-nightly-quant-")
+
+
+def test_the_demo_command_runs_the_pipeline_and_leaks_no_key(tmp_path):
+    """scripts/demo.py (the README's first command, after set-up) with a recognisable key."""
+    from conftest import files_containing
+
+    key, home = "sk-DEMO-AUDIT-3e8a61c0", tmp_path / "home"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "demo.py"),
+            "--job-seconds",
+            "3",
+            "--api-key",
+            key,
+            "--home",
+            str(home),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "deployed model: qwen3.5-flash-2026-02-23-demo-quant-" in done.stdout
+    assert re.search(r"\[ft-\S+ #1\] ", done.stdout) and re.search(r"\[quant-\S+ #1\] ", done.stdout)
+    assert key not in done.stdout + done.stderr
+    assert (home / "airflow.db").exists() and files_containing(home, key) == []
