@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlsplit
 
-from tenacity import retry_if_exception, stop_after_attempt, stop_before_delay
-
 from airflow_provider_compress import validation as v
 from airflow_provider_compress.exceptions import (
     CompressConnectionError,
@@ -673,6 +671,7 @@ def is_transient(error: BaseException, request: ApiRequest) -> bool:
 
 def retry_arguments(policy: RetryPolicy, request: ApiRequest, log: logging.Logger | Any) -> dict[str, Any]:
     """Keyword arguments for tenacity's ``Retrying`` or ``AsyncRetrying``."""
+    from tenacity import retry_if_exception, stop_after_attempt, stop_before_delay  # not at DAG parse
 
     def wait(state) -> float:
         error = state.outcome.exception() if state.outcome else None

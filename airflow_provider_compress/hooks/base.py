@@ -13,11 +13,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
-from typing import Any, ClassVar, TypeVar
-
-import aiohttp
-import requests
-from tenacity import AsyncRetrying, Retrying
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress._compat import BaseHook
@@ -31,6 +27,11 @@ from airflow_provider_compress.exceptions import (
 from airflow_provider_compress.models import JobLogs
 from airflow_provider_compress.protocol import ApiCall, ClientSettings, JobKind
 
+if TYPE_CHECKING:
+    import requests
+
+# requests, aiohttp and tenacity are imported where they are used, not here: DAG files import
+# the operators, and these cost more to import than the rest of the provider (benchmarks/).
 T = TypeVar("T")
 LOG_PAGE = 1000  # the most lines one logs request may ask for
 LIST_PAGE = 100  # the most items one list request may ask for
@@ -71,6 +72,8 @@ class DashScopeHook(_HookBase):
 
     @cached_property
     def session(self) -> requests.Session:
+        import requests
+
         session = requests.Session()
         session.headers.update(self.settings.headers())
         return session
@@ -79,6 +82,8 @@ class DashScopeHook(_HookBase):
         return self.session
 
     def _send(self, call: ApiCall[T]) -> T:
+        import requests
+
         request, settings = call.request, self.settings
         try:
             response = self.session.request(
@@ -98,6 +103,8 @@ class DashScopeHook(_HookBase):
 
     def run(self, call: ApiCall[T]) -> T:
         """Send ``call`` with the connection's retry policy and return its parsed output."""
+        from tenacity import Retrying
+
         retrying = Retrying(**protocol.retry_arguments(self.settings.retry, call.request, self.log))
         try:
             return retrying(self._send, call)
@@ -203,6 +210,8 @@ class JobHookMixin:
 
 def _never_sent(err: requests.RequestException) -> bool:
     """True when the connection failed before the request left (refused, DNS, connect timeout)."""
+    import requests
+
     if isinstance(err, requests.ConnectTimeout):
         return True
     if isinstance(err, requests.ConnectionError):
@@ -218,6 +227,8 @@ class _AsyncClient:
     """One aiohttp session and the connection's settings, shared on one event loop."""
 
     def __init__(self, settings: ClientSettings) -> None:
+        import aiohttp
+
         self.settings = settings
         self.stale = False  # the API rejected the key: read the connection again before the next call
         self.users = 0  # hooks inside ``async with``; the last to leave closes the session
@@ -276,6 +287,8 @@ class DashScopeAsyncHook(_HookBase):
         return _AsyncClient(_settings(await self.aget_connection(self.dashscope_conn_id)))
 
     async def _send(self, client: _AsyncClient, call: ApiCall[T]) -> T:
+        import aiohttp
+
         request, settings = call.request, client.settings
         try:
             async with client.session.request(
@@ -298,6 +311,8 @@ class DashScopeAsyncHook(_HookBase):
         return call.parse(protocol.parse_response(response.status, body, response.headers))
 
     async def run(self, call: ApiCall[T]) -> T:
+        from tenacity import AsyncRetrying
+
         client = await self._client()
         if client.stale:
             client.stale = False
