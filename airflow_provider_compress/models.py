@@ -35,7 +35,6 @@ class JobStatus(str, Enum):
 
 
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
-ACTIVE_STATUSES = frozenset(set(JobStatus) - TERMINAL_STATUSES)
 CANCELLABLE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.QUEUING, JobStatus.RUNNING})
 
 

@@ -25,6 +25,7 @@ from airflow_provider_compress.exceptions import (
     error_for_status,
 )
 from airflow_provider_compress.models import (
+    CANCELLABLE_STATUSES,
     ApiModel,
     Deployment,
     DeploymentPage,
@@ -239,7 +240,6 @@ class JobKind:
 
 _JOB_FAILED = frozenset({JobStatus.FAILED, JobStatus.CANCELED})
 _JOB_WAITING = frozenset({JobStatus.PENDING, JobStatus.QUEUING})
-_JOB_CANCELLABLE = frozenset({JobStatus.PENDING, JobStatus.QUEUING, JobStatus.RUNNING})
 
 COMPRESS = JobKind(
     key="compress",
@@ -255,7 +255,7 @@ COMPRESS = JobKind(
     succeeded=frozenset({JobStatus.SUCCEEDED}),
     failed=_JOB_FAILED,
     not_started=_JOB_WAITING,
-    stoppable=_JOB_CANCELLABLE,
+    stoppable=CANCELLABLE_STATUSES,
     stopping=frozenset({JobStatus.CANCELING}),
     stop_by_delete=False,
     has_logs=True,
@@ -313,6 +313,8 @@ def get_resource(kind: JobKind, resource_id: str, lang: str | None = None) -> Ap
 
 
 def list_resources(kind: JobKind, *, page_no: int = 1, page_size: int = 10, **filters: Any) -> ApiCall[Any]:
+    if kind is COMPRESS:  # its filters have rules and formats of their own
+        return list_jobs(page_no=page_no, page_size=page_size, **filters)
     v.check_int_range("page_no", page_no, 1)
     v.check_int_range("page_size", page_size, 1, v.PAGE_SIZE_MAX)
     params = {**filters, "page_no": page_no, "page_size": page_size}

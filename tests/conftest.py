@@ -78,3 +78,20 @@ def files_containing(root, secret: str) -> list:
 
     needle = secret.encode()
     return [p for p in Path(root).rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def migrated_airflow_home(home, dags_folder) -> dict:
+    """The environment of a fresh Airflow home on SQLite reading ``dags_folder``, its database migrated."""
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True
+    )
+    return env

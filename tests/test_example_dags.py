@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import socket
 import subprocess
@@ -12,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import migrated_airflow_home
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
 
@@ -51,15 +51,7 @@ def test_example_parses_without_network_or_connections(monkeypatch, filename):
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-examples")
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True
-    )
+    env = migrated_airflow_home(home, EXAMPLES)
     with EmulatorProcess(job_seconds=2, log_lines=3) as emulator:
         env["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json(retry_delay=0.01)
         yield home, env, emulator

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import subprocess
@@ -12,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import FAST_RETRY, files_containing
+from conftest import FAST_RETRY, files_containing, migrated_airflow_home
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
 
@@ -25,16 +24,7 @@ FAIL_MODEL = "qwen3.5-flash-2026-02-23-ft-202603150000-fail"
 def airflow(tmp_path_factory):
     """An Airflow home on SQLite with tests/dags, and an emulator whose jobs take 3 s."""
     home = tmp_path_factory.mktemp("airflow-home")
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True
-    )
+    env = {**migrated_airflow_home(home, DAGS), "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
     with EmulatorProcess(api_key=AUDIT_KEY, job_seconds=3, log_lines=6, cancel_seconds=0.5) as emulator:
         env["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json(lang="en-US", **FAST_RETRY)
         yield Airflow(home, env, emulator)

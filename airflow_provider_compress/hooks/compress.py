@@ -121,15 +121,6 @@ class CompressHook(JobHookMixin, DashScopeHook):
         """One page of jobs; filters as in the API (status, model, start_time, page_no, ...)."""
         return self.run(protocol.list_jobs(**filters))
 
-    def iter_jobs(self, **filters: Any):
-        """Every job matching the list filters, walking all pages."""
-        filters.setdefault("page_size", 100)
-        page_no: int | None = filters.pop("page_no", 1)
-        while page_no is not None:
-            page = self.list_jobs(page_no=page_no, **filters)
-            yield from page.jobs
-            page_no = protocol.next_page_no(page, page.jobs)
-
 
 class CompressAsyncHook(AsyncJobHookMixin, DashScopeAsyncHook):
     """The async twin of CompressHook for triggers: same methods, awaitable, aiohttp transport."""
@@ -182,12 +173,3 @@ class CompressAsyncHook(AsyncJobHookMixin, DashScopeAsyncHook):
 
     async def list_jobs(self, **filters: Any) -> JobPage:
         return await self.run(protocol.list_jobs(**filters))
-
-    async def iter_jobs(self, **filters: Any):
-        filters.setdefault("page_size", 100)
-        page_no: int | None = filters.pop("page_no", 1)
-        while page_no is not None:
-            page = await self.list_jobs(page_no=page_no, **filters)
-            for job in page.jobs:
-                yield job
-            page_no = protocol.next_page_no(page, page.jobs)
