@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
-from conftest import PLAIN_TEMPLATE, SFT_MODEL
+from conftest import PARAM_TEMPLATE, PLAIN_TEMPLATE, SFT_MODEL
 
 from airflow_provider_compress.emulator.state import JOB_NAME_PATTERN
 from airflow_provider_compress.hooks.compress import CompressHook
@@ -124,18 +126,50 @@ def test_a_stop_whose_answer_was_lost_is_not_an_error(slow_conn):
     assert slow_conn.job(job.job_id)["status"] == "CANCELING"
 
 
-def test_kill_during_the_create_finds_the_job_by_name(slow_conn):
+def task_context() -> dict:
+    ti = SimpleNamespace(dag_id="parts", run_id=f"manual__{uuid.uuid4().hex}", task_id="t", map_index=-1)
+    return {"ti": ti}
+
+
+def test_reattach_refuses_a_job_made_with_other_arguments(slow_conn):
+    name = f"changed-{uuid.uuid4().hex[:8]}"
+    earlier = CompressHook().create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name)
+    creates = slow_conn.state()["creates"]
+    changed = CreateCompressJobOperator(
+        task_id="t",
+        model=SFT_MODEL,
+        template_id=PARAM_TEMPLATE,
+        hyper_parameters={"calib_seq_len": 2048},
+        job_name=name,
+    )
+    expected = (
+        f"{earlier.job_id} .* compresses {SFT_MODEL} with {PLAIN_TEMPLATE}.* if_job_exists='create_new'"
+    )
+    with pytest.raises(AirflowException, match=expected):
+        changed._create_or_reattach(task_context())
+    assert slow_conn.state()["creates"] == creates  # nothing made either
+    same = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=name)
+    assert same._create_or_reattach(task_context()).job_id == earlier.job_id
+
+
+def test_kill_while_the_create_is_in_flight_cancels_the_job_it_made(slow_conn):
+    """The create is served, its answer held back 3 s: a kill then must find the job by name."""
     name = f"inflight-{uuid.uuid4().hex[:8]}"
-    created = CompressHook().create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name)
-    operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
-    operator._creating = name  # killed before the create call returned
-    operator.on_kill()
-    assert slow_conn.job(created.job_id)["status"] == "CANCELING"
-
-
-def test_reattach_refuses_a_job_made_with_other_arguments():
-    operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
-    same = Job.from_api({"job_id": "j", "model": SFT_MODEL, "template_id": PLAIN_TEMPLATE})
-    other = Job.from_api({"job_id": "j", "model": "other-model", "template_id": PLAIN_TEMPLATE})
-    assert operator.mismatch(same) is None
-    assert "other-model" in operator.mismatch(other)
+    slow_conn.set_faults(slow_seconds=3)
+    slow_conn.fail_next(1, "slow", method="POST")
+    operator = CreateCompressJobOperator(
+        task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=name
+    )
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            creating = pool.submit(operator._create_or_reattach, task_context())
+            made = None
+            while made is None:
+                jobs = slow_conn.state()["jobs"].values()
+                made = next((job for job in jobs if job["job_name"] == name), None)
+            assert not creating.done()
+            operator.on_kill()
+            creating.result(timeout=30)
+    finally:
+        slow_conn.set_faults(slow_seconds=35)
+    assert slow_conn.job(made["job_id"])["status"] in ("CANCELING", "CANCELED")

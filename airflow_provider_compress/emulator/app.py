@@ -10,6 +10,7 @@ import dataclasses
 import json
 import secrets
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +63,9 @@ class Emulator:
         self.creates = 0
         self.fine_tune_creates = 0
         self.deployment_creates = 0
+        # compress-job reads by endpoint and the job's status then ("logs RUNNING"): how many
+        # requests a watcher makes per poll, before and after the job starts (benchmarks/)
+        self.job_reads: Counter[str] = Counter()
 
     # --- helpers
 
@@ -255,8 +259,15 @@ class Emulator:
             "jobs": [j.to_api(lang, brief=True) for j in jobs[first : first + page_size]],
         }
 
+    def read_job(self, job_id: str) -> s.Job:
+        job = self._job(job_id)
+        self.job_reads[f"status {job.status}"] += 1
+        return job
+
     def get_logs(self, job_id: str, q: dict[str, str]) -> dict[str, Any]:
-        return _log_page(self._job(job_id).lines, q)
+        job = self._job(job_id)
+        self.job_reads[f"logs {job.status}"] += 1
+        return _log_page(job.lines, q)
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)
@@ -532,7 +543,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         request_id = str(uuid.uuid4())
         lang = resolve_lang(request)
         emu.requests += 1
-        fault = emu.faults.draw()
+        fault = emu.faults.draw(request.method)
         if fault and fault.kind == "reset":
             return ResetResponse()
         try:
@@ -572,7 +583,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
 
     @app.get(f"{API}/jobs/{{job_id}}")
     async def get_job(job_id: str, request: Request) -> Response:
-        return await answer(request, lambda: emu._job(job_id))
+        return await answer(request, lambda: emu.read_job(job_id))
 
     @app.get(f"{API}/jobs/{{job_id}}/logs")
     async def get_logs(job_id: str, request: Request) -> Response:
@@ -640,12 +651,14 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     @app.post("/_emulator/fail-next")
     async def fail_next(request: Request) -> Response:
         """The next ``count`` API requests get fault ``kind`` (or ``status``: 429, 500, 502, 503);
-        a status fault with ``after`` is served first and only its answer fails."""
+        a status fault with ``after`` is served first and only its answer fails; with ``method``
+        only requests of that method (``POST``: creates and cancels) get it."""
         spec = await request.json()
         kind = str(spec.get("kind") or spec.get("status") or 503)
         if kind not in KINDS:
             return JSONResponse({"error": f"kind must be one of {', '.join(KINDS)}"}, status_code=400)
-        fault = Fault(kind, spec.get("retry_after"), bool(spec.get("after", False)))
+        method = str(spec["method"]).upper() if spec.get("method") else None
+        fault = Fault(kind, spec.get("retry_after"), bool(spec.get("after", False)), method)
         emu.faults.queue.extend(fault for _ in range(int(spec.get("count", 1))))
         return JSONResponse({"queued": len(emu.faults.queue)})
 
@@ -681,6 +694,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
                 "creates": emu.creates,
                 "fine_tune_creates": emu.fine_tune_creates,
                 "deployment_creates": emu.deployment_creates,
+                "job_reads": dict(emu.job_reads),
                 "jobs": jobs,
                 "fine_tunes": fine_tunes,
                 "deployments": deployments,
@@ -703,6 +717,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         emu.faults.queue.clear()
         emu.faults.injected.clear()
         emu.requests = emu.creates = emu.fine_tune_creates = emu.deployment_creates = 0
+        emu.job_reads.clear()
         return JSONResponse({"status": "reset"})
 
     return app

@@ -26,6 +26,7 @@ class Fault:
     kind: str  # one of KINDS
     retry_after: float | None = None  # for 429
     after: bool = False  # for status faults: serve the request first, then fail the answer
+    method: str | None = None  # only for requests of this HTTP method (a queued fault waits for one)
 
     @property
     def status(self) -> int | None:
@@ -68,9 +69,10 @@ class FaultPlan:
             raise ValueError(f"rate must be 0..1 and kinds among {', '.join(KINDS)} (got {sorted(unknown)})")
         self._random = random.Random(self.seed)
 
-    def draw(self) -> Fault | None:
-        if self.queue:
-            fault = self.queue.pop(0)
+    def draw(self, method: str) -> Fault | None:
+        queued = next((i for i, f in enumerate(self.queue) if f.method in (None, method)), None)
+        if queued is not None:
+            fault = self.queue.pop(queued)
         elif self.rate and self._random.random() < self.rate:
             kind = self._random.choice(self.kinds)
             fault = Fault(kind, self.retry_after if kind == "429" else None)

@@ -93,10 +93,17 @@ class EmulatorProcess:
         return requests.get(f"{self.url}/_emulator/jobs/{job_id}/logs", timeout=10).json()["logs"]
 
     def fail_next(
-        self, count: int, status: int | str = 503, retry_after: float | None = None, after: bool = False
+        self,
+        count: int,
+        status: int | str = 503,
+        retry_after: float | None = None,
+        after: bool = False,
+        method: str | None = None,
     ) -> None:
-        """Queue ``count`` faults: a status (429, 500, 502, 503) or a kind (reset, slow, lost, ...)."""
+        """Queue ``count`` faults: a status (429, 500, 502, 503) or a kind (reset, slow, lost, ...),
+        for the next requests of any method or only of ``method``."""
         spec = {"count": count, "kind": str(status), "retry_after": retry_after, "after": after}
+        spec["method"] = method
         requests.post(f"{self.url}/_emulator/fail-next", json=spec, timeout=10).raise_for_status()
 
     def set_faults(self, **plan: Any) -> dict[str, Any]:

@@ -216,11 +216,19 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         generation, existing = latest_generation(self.hook.named(kind, base), base, kind.name_field)
         reattach, name = plan_create(kind, base, generation, existing, self.if_job_exists)
         if reattach is not None:
-            self.log.info(
-                "Reattaching to %s %s (%r, %s)", kind.noun, kind.resource_id(reattach), base, reattach.status
-            )
+            found_id = kind.resource_id(reattach)
+            differs = self.mismatch(reattach)
+            if differs:
+                # Its output would not be what this task asks for (its arguments changed since).
+                raise AirflowException(
+                    f"{kind.noun} {found_id} ({getattr(reattach, kind.name_field)!r}, {reattach.status}) "
+                    f"of an earlier try {differs}, not what this task asks for: stop or delete it, "
+                    "or set if_job_exists='create_new' to make a new one"
+                )
+            self.log.info("Reattaching to %s %s (%r, %s)", kind.noun, found_id, base, reattach.status)
             return reattach
         self.log.info("Creating %s %r", kind.noun, name)
+        self._creating = name  # a kill from now on looks the name up: the create may go through
         try:
             resource = self.create(name)
         except (ServerError, CompressConnectionError, InvalidResponseError) as err:
