@@ -671,8 +671,42 @@ def is_transient(error: BaseException, request: ApiRequest) -> bool:
     return False
 
 
+def retry_delay(
+    policy: RetryPolicy, request: ApiRequest, error: BaseException, attempt: int, elapsed: float
+) -> float | None:
+    """Seconds to wait before trying ``request`` again after try ``attempt`` failed with
+    ``error``, ``elapsed`` seconds after the first try began; None to give up.
+
+    The rule ``retry_arguments`` gives tenacity, as one function for the async hook's own loop
+    (tenacity's ``AsyncRetrying`` cost a third of a trigger's CPU per poll: benchmarks/).
+    """
+    if attempt >= policy.attempts or not is_transient(error, request):
+        return None
+    delay = policy.wait_seconds(attempt, getattr(error, "retry_after", None))
+    return None if elapsed + delay >= policy.max_elapsed else delay
+
+
+def log_retry(
+    log: logging.Logger | Any,
+    request: ApiRequest,
+    error: BaseException | None,
+    attempt: int,
+    policy: RetryPolicy,
+    delay: float,
+) -> None:
+    log.warning(
+        "%s %s failed (%s); try %d of %d in %.1fs",
+        request.method,
+        request.path,
+        error,
+        attempt + 1,
+        policy.attempts,
+        delay,
+    )
+
+
 def retry_arguments(policy: RetryPolicy, request: ApiRequest, log: logging.Logger | Any) -> dict[str, Any]:
-    """Keyword arguments for tenacity's ``Retrying`` or ``AsyncRetrying``."""
+    """Keyword arguments for tenacity's ``Retrying``: the rule of ``retry_delay``."""
     from tenacity import retry_if_exception, stop_after_attempt, stop_before_delay  # not at DAG parse
 
     def wait(state) -> float:
@@ -681,15 +715,7 @@ def retry_arguments(policy: RetryPolicy, request: ApiRequest, log: logging.Logge
 
     def before_sleep(state) -> None:
         error = state.outcome.exception() if state.outcome else None
-        log.warning(
-            "%s %s failed (%s); try %d of %d in %.1fs",
-            request.method,
-            request.path,
-            error,
-            state.attempt_number + 1,
-            policy.attempts,
-            state.upcoming_sleep,
-        )
+        log_retry(log, request, error, state.attempt_number, policy, state.upcoming_sleep)
 
     return {
         "stop": stop_after_attempt(policy.attempts) | stop_before_delay(policy.max_elapsed),

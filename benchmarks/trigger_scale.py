@@ -1,10 +1,13 @@
 """The triggerer at scale: N CompressJobTriggers in one event loop, as Airflow's triggerer runs them,
 against the emulator in another process (each pinned to its own core when there are two).
 
-Measures, for each N: CPU per request of the trigger loop against a floor (one shared aiohttp
-session doing one GET per job per interval with the same JSON parse and nothing else), RSS per
-trigger, event-loop lag (a 10 ms ticker in the same loop: p50/p99/max), the delay from a job's end
-to its event (p50/p99), and requests per poll. JSON report.
+For each N, in a fresh process (so that RSS is not memory freed by a previous size): CPU per
+request of the trigger loop against a floor (one shared aiohttp session doing one GET per job per
+interval with the same JSON parse and nothing else), RSS per trigger, event-loop lag (a 10 ms
+ticker in the same loop: p50/p99/max), the delay from a job's end to its event (p50/p99),
+requests per poll before and after the job starts (counted by the emulator), and how busy the
+emulator's core was. Then the emulator's own capacity: requests/s on its one core when it is
+kept saturated. JSON report.
 
     python benchmarks/trigger_scale.py --sizes 100 500 1000 --output trigger_scale.json
 """
@@ -17,10 +20,11 @@ import json
 import logging
 import os
 import resource
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="scale-airflow-"))
 
@@ -33,6 +37,7 @@ from airflow_provider_compress.triggers.compress import CompressJobTrigger
 
 MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
+NOT_STARTED = ("PENDING", "QUEUING")
 
 
 def cpu_seconds() -> float:
@@ -40,50 +45,69 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def process_cpu(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def ticker(lags: list[float], stop: asyncio.Event) -> None:
+def pin(emulator: EmulatorProcess) -> None:
+    """The emulator on core 1, this process on core 0: neither steals the other's CPU."""
+    if len(os.sched_getaffinity(0)) > 1 and emulator.pid:
+        os.sched_setaffinity(emulator.pid, {1})
+        os.sched_setaffinity(0, {0})
+
+
+async def ticker(lags: list[tuple[float, float]], stop: asyncio.Event) -> None:
+    """(seconds since start, lag in ms) every 10 ms."""
+    first = time.perf_counter()
     while not stop.is_set():
         started = time.perf_counter()
         await asyncio.sleep(0.01)
-        lags.append((time.perf_counter() - started - 0.01) * 1000)
+        lags.append((started - first, (time.perf_counter() - started - 0.01) * 1000))
 
 
-async def run_triggers(jobs: dict[str, float], job_seconds: float, poll: float) -> dict:
-    lags: list[float] = []
+async def run_triggers(jobs: dict[str, float], job_seconds: float, poll: float) -> dict[str, Any]:
+    lags: list[tuple[float, float]] = []
     stop = asyncio.Event()
     tick = asyncio.ensure_future(ticker(lags, stop))
+    # Lines go nowhere: the cost measured is the polling; writing lines is log_throughput's.
     quiet = logging.getLogger("scale")
     quiet.disabled = True
     delays: list[float] = []
+    outcomes: dict[str, int] = {}
 
     async def one(job_id: str, created: float) -> None:
         trigger = CompressJobTrigger("dashscope_default", job_id, poll_interval=poll, forward_logs=True)
         trigger._log = quiet
-        async for _event in trigger.run():
+        async for event in trigger.run():
             delays.append((time.time() - (created + job_seconds)) * 1000)
-            return
+            outcomes[event.payload["status"]] = outcomes.get(event.payload["status"], 0) + 1
 
     rss_before = psutil.Process().memory_info().rss
     cpu_before = cpu_seconds()
     tasks = [asyncio.ensure_future(one(job_id, created)) for job_id, created in jobs.items()]
-    await asyncio.sleep(poll * 2)
+    await asyncio.sleep(min(poll * 3, job_seconds / 2))
     rss_running = psutil.Process().memory_info().rss
     await asyncio.gather(*tasks)
     cpu = cpu_seconds() - cpu_before
     stop.set()
     await tick
     await close_async_clients()
+    worst = max(lags, key=lambda sample: sample[1])
     return {
         "cpu_seconds": cpu,
+        "outcomes": outcomes,
         "rss_per_trigger_kb": round((rss_running - rss_before) / 1024 / len(jobs), 1),
         "loop_lag_ms": {
-            "p50": round(percentile(lags, 0.5), 1),
-            "p99": round(percentile(lags, 0.99), 1),
-            "max": round(max(lags), 1),
+            "p50": round(percentile([lag for _, lag in lags], 0.5), 1),
+            "p99": round(percentile([lag for _, lag in lags], 0.99), 1),
+            "max": round(worst[1], 1),
+            "max_at_second": round(worst[0], 1),
         },
         "event_delay_ms": {"p50": round(percentile(delays, 0.5)), "p99": round(percentile(delays, 0.99))},
     }
@@ -110,34 +134,102 @@ async def run_floor(url: str, key: str, job_ids: list[str], seconds: float, poll
         return cpu_seconds() - cpu_before, requests_made
 
 
-def measure(size: int, job_seconds: float, poll: float) -> dict:
+def per_poll(reads: dict[str, int], started: bool) -> float:
+    """Requests per status poll, among the polls that found the job started (or not yet)."""
+
+    def counted(kind: str) -> int:
+        return sum(
+            n
+            for key, n in reads.items()
+            if key.split()[0] == kind and (key.split()[1] not in NOT_STARTED) == started
+        )
+
+    polls = counted("status")
+    return round((polls + counted("logs")) / polls, 3) if polls else float("nan")
+
+
+def measure(size: int, job_seconds: float, poll: float) -> dict[str, Any]:
+    """One size, in this process."""
+    import aiohttp  # noqa: F401  (loaded once per triggerer, by its first trigger: not a per-poll cost)
+
     with EmulatorProcess(job_seconds=job_seconds, log_lines=20) as emulator:
-        if len(os.sched_getaffinity(0)) > 1 and emulator.pid:
-            os.sched_setaffinity(emulator.pid, {1})
-            os.sched_setaffinity(0, {0})
+        pin(emulator)
         os.environ["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json()
         hook = CompressHook()
         jobs = {}
         for i in range(size):
             jobs[hook.create_job(MODEL, TEMPLATE, job_name=f"scale-{size}-{i}").job_id] = time.time()
         before = emulator.state()["requests"]
+        emulator_cpu, started = process_cpu(emulator.pid), time.monotonic()
         result = asyncio.run(run_triggers(jobs, job_seconds, poll))
-        trigger_requests = emulator.state()["requests"] - before
-        polls = size * (job_seconds / poll)
+        emulator_busy = (process_cpu(emulator.pid) - emulator_cpu) / (time.monotonic() - started)
+        state = emulator.state()
+        trigger_requests = state["requests"] - before
         floor_cpu, floor_requests = asyncio.run(
             run_floor(emulator.url, emulator.api_key, list(jobs), job_seconds, poll)
         )
-    cpu_per_request = result["cpu_seconds"] / trigger_requests * 1000
+    cpu_per_request = result.pop("cpu_seconds") / trigger_requests * 1000
     floor_per_request = floor_cpu / floor_requests * 1000
+    reads = state["job_reads"]
     return {
         "triggers": size,
         "requests": trigger_requests,
-        "requests_per_poll": round(trigger_requests / polls, 2),
+        "requests_per_poll": {
+            "before_start": per_poll(reads, started=False),
+            "after_start": per_poll(reads, started=True),
+        },
         "cpu_ms_per_request": round(cpu_per_request, 3),
         "floor_cpu_ms_per_request": round(floor_per_request, 3),
         "ratio_to_floor": round(cpu_per_request / floor_per_request, 2),
-        **{k: v for k, v in result.items() if k != "cpu_seconds"},
+        "emulator_core_busy": round(emulator_busy, 2),
+        **result,
     }
+
+
+def emulator_capacity(seconds: float = 5.0, concurrency: int = 64) -> dict[str, Any]:
+    """Requests/s the emulator serves on its one core when kept saturated with job polls."""
+    with EmulatorProcess(job_seconds=3600, log_lines=20) as emulator:
+        pin(emulator)
+        os.environ["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json()
+        hook = CompressHook()
+        job_ids = [hook.create_job(MODEL, TEMPLATE, job_name=f"cap-{i}").job_id for i in range(100)]
+
+        async def hammer() -> int:
+            import aiohttp
+
+            done = 0
+            headers = {"Authorization": f"Bearer {emulator.api_key}"}
+            async with aiohttp.ClientSession(headers=headers) as session:
+
+                async def worker(n: int) -> None:
+                    nonlocal done
+                    deadline = time.monotonic() + seconds
+                    while time.monotonic() < deadline:
+                        path = f"jobs/{job_ids[(n + done) % len(job_ids)]}" + ("/logs" if done % 2 else "")
+                        async with session.get(f"{emulator.url}/api/v1/fine-tunes/compress/{path}") as r:
+                            await r.read()
+                        done += 1
+
+                await asyncio.gather(*(worker(n) for n in range(concurrency)))
+            return done
+
+        cpu, started = process_cpu(emulator.pid), time.monotonic()
+        served = asyncio.run(hammer())
+        wall = time.monotonic() - started
+        busy = (process_cpu(emulator.pid) - cpu) / wall
+    cpu_ms = busy * wall / served * 1000
+    return {
+        "requests_per_second": round(served / wall),
+        "core_busy": round(busy, 2),  # below 1: the load generator on the other core was the limit
+        "cpu_ms_per_request": round(cpu_ms, 3),
+        "requests_per_second_at_full_core": round(1000 / cpu_ms),
+    }
+
+
+def in_fresh_process(size: int, job_seconds: float, poll: float) -> dict[str, Any]:
+    args = [sys.executable, __file__, "--one", str(size), "--job-seconds", str(job_seconds)]
+    out = subprocess.run([*args, "--poll", str(poll)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> int:
@@ -147,10 +239,18 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 1000])
     parser.add_argument("--job-seconds", type=float, default=20)
     parser.add_argument("--poll", type=float, default=1.0)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one size, in this process
     parser.add_argument("--output")
     args = parser.parse_args()
-    report = {"runs": [measure(size, args.job_seconds, args.poll) for size in args.sizes]}
-    report["median_ratio_to_floor"] = statistics.median(run["ratio_to_floor"] for run in report["runs"])
+    if args.one:
+        print(json.dumps(measure(args.one, args.job_seconds, args.poll)))
+        return 0
+    report = {
+        "job_seconds": args.job_seconds,
+        "poll_interval": args.poll,
+        "runs": [in_fresh_process(size, args.job_seconds, args.poll) for size in args.sizes],
+        "emulator_capacity": emulator_capacity(),
+    }
     text = json.dumps(report, indent=2)
     print(text)
     if args.output:

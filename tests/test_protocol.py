@@ -150,6 +150,16 @@ def test_wait_grows_is_bounded_and_honours_retry_after():
     assert policy.wait_seconds(1, retry_after=600, rand=0.0) == 60  # never beyond the total budget
 
 
+def test_retry_delay_is_the_async_retry_rule():
+    policy = protocol.RetryPolicy(attempts=3, initial_delay=1, max_delay=8, max_elapsed=10)
+    get = protocol.get_job("j").request
+    assert 0.5 <= protocol.retry_delay(policy, get, ServerError(503), 1, 0.0) <= 1
+    assert protocol.retry_delay(policy, get, ServerError(503), 3, 0.0) is None  # the attempt limit
+    assert protocol.retry_delay(policy, get, ServerError(503), 1, 9.9) is None  # the time budget
+    assert protocol.retry_delay(policy, get, BadRequestError(400), 1, 0.0) is None  # not transient
+    assert protocol.retry_delay(policy, get, RateLimitError(429, retry_after=4), 1, 0.0) == 4
+
+
 @pytest.mark.parametrize(
     ("error", "named_create", "plain_get"),
     [

@@ -10,6 +10,7 @@ pool and reads the connection once.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
@@ -311,21 +312,27 @@ class DashScopeAsyncHook(_HookBase):
         return call.parse(protocol.parse_response(response.status, body, response.headers))
 
     async def run(self, call: ApiCall[T]) -> T:
-        from tenacity import AsyncRetrying
-
+        """Send ``call`` with the connection's retry policy (``protocol.retry_delay``)."""
         client = await self._client()
         if client.stale:
             client.stale = False
             client.settings = _settings(await self.aget_connection(self.dashscope_conn_id))
-        retrying = AsyncRetrying(**protocol.retry_arguments(client.settings.retry, call.request, self.log))
-        try:
-            return await retrying(self._send, client, call)
-        except AuthenticationError:
-            client.stale = True  # the key may have been rotated: the next call reads it again
-            raise
-        except CompressError as err:
-            protocol.note_attempts(err, retrying.statistics.get("attempt_number", 1))
-            raise
+        policy, started = client.settings.retry, time.monotonic()
+        attempt = 1
+        while True:
+            try:
+                return await self._send(client, call)
+            except AuthenticationError:
+                client.stale = True  # the key may have been rotated: the next call reads it again
+                raise
+            except CompressError as err:
+                delay = protocol.retry_delay(policy, call.request, err, attempt, time.monotonic() - started)
+                if delay is None:
+                    protocol.note_attempts(err, attempt)
+                    raise
+                protocol.log_retry(self.log, call.request, err, attempt, policy, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
 
     # --- any job-shaped resource
 

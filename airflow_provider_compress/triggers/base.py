@@ -4,6 +4,7 @@ log live, stop it on kill or deadline. A resource's trigger is a subclass naming
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -98,9 +99,10 @@ class DashScopeJobTrigger(BaseTrigger):
                 yield event
 
     async def _watch(self, hook: DashScopeAsyncHook) -> AsyncIterator[TriggerEvent]:
-        failed_polls = 0
+        failed_polls = polls = 0
         try:
             while True:
+                polls += 1
                 try:
                     job = await hook.get_resource(self.kind, self.job_id)
                     if job.status not in self.kind.not_started:
@@ -127,7 +129,7 @@ class DashScopeJobTrigger(BaseTrigger):
                     message = f"{self.kind.noun} {self.job_id} did not finish in time and {outcome}"
                     yield self._event("timeout", job, message)
                     return
-                await asyncio.sleep(self._next_sleep())
+                await asyncio.sleep(self._next_sleep(polls))
         except asyncio.CancelledError:
             # Before Airflow 3.3 a kill reaches a trigger only as CancelledError, which a triggerer
             # restart raises too: cancel only when the task itself has left the deferred state.
@@ -158,10 +160,15 @@ class DashScopeJobTrigger(BaseTrigger):
     async def _task_state(self) -> Any:
         return await _compat.task_instance_state(getattr(self, "task_instance", None))
 
-    def _next_sleep(self) -> float:
+    def _next_sleep(self, polls: int) -> float:
+        interval = self.poll_interval
+        if polls == 1:
+            # A random phase: triggers started together (a mapped task deferring, a triggerer
+            # restart) would otherwise poll in lock-step and stall the event loop in bursts.
+            interval *= random.random()
         if self.deadline is None:
-            return self.poll_interval
-        return max(0.0, min(self.poll_interval, self.deadline - time.time()))
+            return interval
+        return max(0.0, min(interval, self.deadline - time.time()))
 
     async def _forward_logs(self, hook: DashScopeAsyncHook) -> None:
         if not (self.forward_logs and self.kind.has_logs):
