@@ -32,6 +32,7 @@ with DAG(
     render_template_as_native_obj=True,
 ) as dag:
     # [START howto_pipeline]
+    # [START howto_operator_finetune]
     fine_tune = CreateFineTuneJobOperator(
         task_id="fine_tune",
         model="{{ params.base_model }}",
@@ -40,6 +41,8 @@ with DAG(
         deferrable=True,
         poll_interval=5,
     )
+    # [END howto_operator_finetune]
+    # [START howto_operator_compress]
     compress = CreateCompressJobOperator(
         task_id="compress",
         model=fine_tune.output,
@@ -50,6 +53,8 @@ with DAG(
         timeout=6 * 3600,
         outlets=[COMPRESSED_MODELS],
     )
+    # [END howto_operator_compress]
+    # [START howto_operator_deploy]
     deploy = DeployModelOperator(
         task_id="deploy",
         model_name=compress.output,
@@ -60,4 +65,5 @@ with DAG(
         poll_interval=5,
         timeout=3600,
     )
+    # [END howto_operator_deploy]
     # [END howto_pipeline]

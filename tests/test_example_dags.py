@@ -21,6 +21,7 @@ EXPECTED = {
     "example_compress_pipeline.py": "example_compress_pipeline",
     "example_compress_mapped.py": "example_compress_mapped",
     "example_compress_nightly.py": "example_compress_nightly",
+    "example_compress_sensor.py": "example_compress_sensor",
     "example_deploy_on_asset.py": "example_deploy_on_asset",
 }
 

@@ -51,13 +51,15 @@ class CreateCompressJobOperator(DashScopeJobOperator):
     :param hyper_parameters: overrides of the template's hyper-parameters.
     :param custom_calibration_file_ids: calibration dataset file ids.
     :param output_model_suffix: 1 to 8 of a-z0-9, part of the output model's name.
-    :param dashscope_conn_id: the ``dashscope`` connection.
-    :param wait_for_completion: wait for the job's end (else return right after creating it).
+    :param str dashscope_conn_id: the ``dashscope`` connection.
+    :param bool wait_for_completion: wait for the job's end (else return right after creating it).
+    :type deferrable: bool | None
     :param deferrable: wait in the triggerer instead of a worker slot.
-    :param poll_interval: seconds between status polls.
+    :param float poll_interval: seconds between status polls.
+    :type timeout: float | None
     :param timeout: seconds to wait before the job is cancelled and the task fails; None: no limit.
-    :param forward_logs: copy the job's log lines into the task log as they appear.
-    :param cancel_on_kill: cancel the job when the task is killed (mark failed/success, clear).
+    :param bool forward_logs: copy the job's log lines into the task log as they appear.
+    :param bool cancel_on_kill: cancel the job when the task is killed (mark failed/success, clear).
     :param if_job_exists: when a job with this task's name exists: ``reattach`` to it unless it
         FAILED or was CANCELED (then create a new generation), ``fail``, or ``create_new``.
     """
