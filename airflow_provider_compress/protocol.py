@@ -733,3 +733,18 @@ def note_attempts(error: CompressError, attempts: int) -> None:
 
 def attempts_of(error: BaseException) -> int:
     return getattr(error, "attempts", 1)
+
+
+def describe(kind: JobKind, resource: Any) -> str:
+    """One line on how a resource ended, with the API's error code and message when it failed."""
+    name = f"{kind.noun} {kind.resource_id(resource)}"
+    status = getattr(resource, "status", None)
+    outcome = kind.outcome(status)
+    if outcome == "succeeded":
+        return f"{name} reached {status}: {kind.output(resource)}"
+    error = getattr(resource, "error", None)
+    code = getattr(error, "code", None) or getattr(resource, "code", None)
+    message = getattr(error, "message", None) or getattr(resource, "message", None)
+    if status in ("FAILED", "UPDATING_FAILED"):
+        return f"{name} failed: {code or '-'}: {message or 'no error details'}"
+    return f"{name} ended {status}"

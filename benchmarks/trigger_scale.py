@@ -24,7 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="scale-airflow-"))
 
@@ -38,6 +39,7 @@ from airflow_provider_compress.triggers.compress import CompressJobTrigger
 MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
 NOT_STARTED = ("PENDING", "QUEUING")
+T = TypeVar("T")
 
 
 def cpu_seconds() -> float:
@@ -62,19 +64,32 @@ def pin(emulator: EmulatorProcess) -> None:
         os.sched_setaffinity(0, {0})
 
 
-async def ticker(lags: list[tuple[float, float]], stop: asyncio.Event) -> None:
-    """(seconds since start, lag in ms) every 10 ms."""
-    first = time.perf_counter()
-    while not stop.is_set():
-        started = time.perf_counter()
-        await asyncio.sleep(0.01)
-        lags.append((started - first, (time.perf_counter() - started - 0.01) * 1000))
+async def with_lag_probe(work: Awaitable[T]) -> tuple[T, dict[str, float]]:
+    """Await ``work`` while a 10 ms ticker in the same loop records how late it wakes up."""
+    lags: list[tuple[float, float]] = []  # (seconds since start, lag in ms)
+    done = False
+
+    async def ticker() -> None:
+        first = time.perf_counter()
+        while not done:
+            started = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append((started - first, (time.perf_counter() - started - 0.01) * 1000))
+
+    tick = asyncio.ensure_future(ticker())
+    result = await work
+    done = True
+    await tick
+    worst = max(lags, key=lambda sample: sample[1])
+    return result, {
+        "p50": round(percentile([lag for _, lag in lags], 0.5), 1),
+        "p99": round(percentile([lag for _, lag in lags], 0.99), 1),
+        "max": round(worst[1], 1),
+        "max_at_second": round(worst[0], 1),
+    }
 
 
 async def run_triggers(jobs: dict[str, float], job_seconds: float, poll: float) -> dict[str, Any]:
-    lags: list[tuple[float, float]] = []
-    stop = asyncio.Event()
-    tick = asyncio.ensure_future(ticker(lags, stop))
     # Lines go nowhere: the cost measured is the polling; writing lines is log_throughput's.
     quiet = logging.getLogger("scale")
     quiet.disabled = True
@@ -90,31 +105,29 @@ async def run_triggers(jobs: dict[str, float], job_seconds: float, poll: float) 
 
     rss_before = psutil.Process().memory_info().rss
     cpu_before = cpu_seconds()
-    tasks = [asyncio.ensure_future(one(job_id, created)) for job_id, created in jobs.items()]
-    await asyncio.sleep(min(poll * 3, job_seconds / 2))
-    rss_running = psutil.Process().memory_info().rss
-    await asyncio.gather(*tasks)
+
+    async def all_triggers() -> int:
+        tasks = [asyncio.ensure_future(one(job_id, created)) for job_id, created in jobs.items()]
+        await asyncio.sleep(min(poll * 3, job_seconds / 2))
+        rss_running = psutil.Process().memory_info().rss
+        await asyncio.gather(*tasks)
+        return rss_running
+
+    rss_running, lag = await with_lag_probe(all_triggers())
     cpu = cpu_seconds() - cpu_before
-    stop.set()
-    await tick
     await close_async_clients()
-    worst = max(lags, key=lambda sample: sample[1])
     return {
         "cpu_seconds": cpu,
         "outcomes": outcomes,
         "rss_per_trigger_kb": round((rss_running - rss_before) / 1024 / len(jobs), 1),
-        "loop_lag_ms": {
-            "p50": round(percentile([lag for _, lag in lags], 0.5), 1),
-            "p99": round(percentile([lag for _, lag in lags], 0.99), 1),
-            "max": round(worst[1], 1),
-            "max_at_second": round(worst[0], 1),
-        },
+        "loop_lag_ms": lag,
         "event_delay_ms": {"p50": round(percentile(delays, 0.5)), "p99": round(percentile(delays, 0.99))},
     }
 
 
-async def run_floor(url: str, key: str, job_ids: list[str], seconds: float, poll: float) -> tuple[float, int]:
-    """One shared aiohttp session, one GET per job per interval, the JSON parsed: nothing else."""
+async def run_floor(url: str, key: str, job_ids: list[str], seconds: float, poll: float) -> dict[str, Any]:
+    """One shared aiohttp session, one GET per job per interval, the JSON parsed: nothing else
+    (but the same lag probe)."""
     import aiohttp
 
     requests_made = 0
@@ -130,8 +143,8 @@ async def run_floor(url: str, key: str, job_ids: list[str], seconds: float, poll
                 await asyncio.sleep(poll)
 
         cpu_before = cpu_seconds()
-        await asyncio.gather(*(one(j) for j in job_ids))
-        return cpu_seconds() - cpu_before, requests_made
+        _, lag = await with_lag_probe(asyncio.gather(*(one(j) for j in job_ids)))
+        return {"cpu_ms_per_request": (cpu_seconds() - cpu_before) / requests_made * 1000, "loop_lag_ms": lag}
 
 
 def per_poll(reads: dict[str, int], started: bool) -> float:
@@ -165,11 +178,9 @@ def measure(size: int, job_seconds: float, poll: float) -> dict[str, Any]:
         emulator_busy = (process_cpu(emulator.pid) - emulator_cpu) / (time.monotonic() - started)
         state = emulator.state()
         trigger_requests = state["requests"] - before
-        floor_cpu, floor_requests = asyncio.run(
-            run_floor(emulator.url, emulator.api_key, list(jobs), job_seconds, poll)
-        )
+        floor = asyncio.run(run_floor(emulator.url, emulator.api_key, list(jobs), job_seconds, poll))
     cpu_per_request = result.pop("cpu_seconds") / trigger_requests * 1000
-    floor_per_request = floor_cpu / floor_requests * 1000
+    floor_per_request = floor["cpu_ms_per_request"]
     reads = state["job_reads"]
     return {
         "triggers": size,
@@ -183,6 +194,7 @@ def measure(size: int, job_seconds: float, poll: float) -> dict[str, Any]:
         "ratio_to_floor": round(cpu_per_request / floor_per_request, 2),
         "emulator_core_busy": round(emulator_busy, 2),
         **result,
+        "floor_loop_lag_ms": floor["loop_lag_ms"],
     }
 
 

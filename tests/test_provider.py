@@ -63,15 +63,16 @@ def test_connection_form_as_the_ui_gets_it():
     assert {"workspace_id", "lang", "timeout", "retry_limit", "retry_delay"} <= set(ours.extra_fields)
 
 
-def test_dag_files_do_not_pay_for_the_http_clients():
-    """Importing the operators and the sensor (what a DAG file does) loads no HTTP client library:
-    they are imported on first use (benchmarks/import_cost.py measures the time; tenacity comes
-    with Airflow itself)."""
+def test_dag_files_do_not_pay_for_the_http_clients_or_the_triggers():
+    """Importing the operators and the sensor (what a DAG file does) loads no HTTP client library
+    and no trigger: they are imported on first use (benchmarks/import_cost.py measures the time;
+    tenacity comes with Airflow itself)."""
     probe = (
         "import sys\n"
         "import airflow_provider_compress.operators.compress, airflow_provider_compress.operators.finetune\n"
         "import airflow_provider_compress.operators.deployment, airflow_provider_compress.sensors.compress\n"
-        "print(sorted(m for m in ('aiohttp', 'requests') if m in sys.modules))"
+        "heavy = ('aiohttp', 'requests', 'airflow.triggers.base', 'airflow_provider_compress.triggers')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip().splitlines()[-1] == "[]"

@@ -25,11 +25,12 @@ from airflow_provider_compress.exceptions import (
 from airflow_provider_compress.hooks.base import DashScopeHook
 from airflow_provider_compress.models import ApiModel
 from airflow_provider_compress.protocol import JobKind
-from airflow_provider_compress.triggers.base import DashScopeJobTrigger, describe
 from airflow_provider_compress.validation import JOB_NAME_MAX
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
 
 IfJobExists = Literal["reattach", "fail", "create_new"]
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -111,18 +112,17 @@ class LogForwarding:
 
 def fail_unless_succeeded(kind: JobKind, resource: ApiModel) -> None:
     if kind.outcome(resource.status) != "succeeded":
-        raise AirflowException(describe(kind, resource))
+        raise AirflowException(protocol.describe(kind, resource))
 
 
 class DashScopeJobOperator(LogForwarding, BaseOperator):
     """Create a resource (or reattach to the one an earlier try made) and wait until it settles.
 
-    Subclasses set ``kind``, ``hook_class`` and ``trigger_class``, and implement ``create`` and
+    Subclasses set ``kind`` and ``hook_class``, and implement ``trigger_class``, ``create`` and
     ``requested_name``. See CreateCompressJobOperator for the parameters.
     """
 
     hook_class: ClassVar[type[DashScopeHook]]
-    trigger_class: ClassVar[type[DashScopeJobTrigger]]
     ui_color = "#ff6a00"
 
     def __init__(
@@ -171,6 +171,10 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
     def create(self, name: str) -> ApiModel:
         raise NotImplementedError
 
+    def trigger_class(self) -> type[DashScopeJobTrigger]:
+        """The trigger to defer to; imported on first use, not when a DAG file is parsed."""
+        raise NotImplementedError
+
     def on_created(self, context: Context, resource: ApiModel) -> None:
         """After the resource exists (created or reattached): e.g. persist an extra link."""
 
@@ -197,7 +201,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         deadline = time.time() + self.timeout if self.timeout else None
         if self.deferrable and not self.kind.outcome(resource.status):
             self.defer(
-                trigger=self.trigger_class(
+                trigger=self.trigger_class()(
                     dashscope_conn_id=self.dashscope_conn_id,
                     job_id=self.job_id,
                     poll_interval=self.poll_interval,
@@ -284,7 +288,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             self.on_failed(resource)
         fail_unless_succeeded(self.kind, resource)
         output = self.kind.output(resource)
-        self.log.info("%s", describe(self.kind, resource))
+        self.log.info("%s", protocol.describe(self.kind, resource))
         extra = self.asset_extra(resource)
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = extra

@@ -22,10 +22,11 @@ from airflow_provider_compress.operators.base import (
     latest_generation,
     plan_create,
 )
-from airflow_provider_compress.triggers.compress import CompressJobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
 
 __all__ = [
     "CancelCompressJobOperator",
@@ -66,7 +67,6 @@ class CreateCompressJobOperator(DashScopeJobOperator):
 
     kind = protocol.COMPRESS
     hook_class = CompressHook
-    trigger_class = CompressJobTrigger
     template_fields: Sequence[str] = (
         "model",
         "template_id",
@@ -103,6 +103,11 @@ class CreateCompressJobOperator(DashScopeJobOperator):
 
     def requested_name(self) -> str | None:
         return self.job_name or None
+
+    def trigger_class(self) -> type[DashScopeJobTrigger]:
+        from airflow_provider_compress.triggers.compress import CompressJobTrigger
+
+        return CompressJobTrigger
 
     def create(self, name: str) -> Job:
         self.log.info("Compressing model %s with template %s", self.model, self.template_id)

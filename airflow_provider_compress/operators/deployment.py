@@ -14,10 +14,11 @@ from airflow_provider_compress.exceptions import CompressError, NotFoundError
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.models import ApiModel, Deployment
 from airflow_provider_compress.operators.base import DashScopeJobOperator, IfJobExists
-from airflow_provider_compress.triggers.deployment import DeploymentTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
 
 
 class DeployModelOperator(DashScopeJobOperator):
@@ -44,7 +45,6 @@ class DeployModelOperator(DashScopeJobOperator):
 
     kind = protocol.DEPLOYMENT
     hook_class = DeploymentHook
-    trigger_class = DeploymentTrigger
     template_fields: Sequence[str] = ("model_name", "name", "deploy_spec", "suffix", "capacity")
 
     def __init__(
@@ -89,6 +89,11 @@ class DeployModelOperator(DashScopeJobOperator):
 
     def mismatch(self, resource: ApiModel) -> str | None:
         return None if resource.model_name == self.model_name else f"serves {resource.model_name}"
+
+    def trigger_class(self) -> type[DashScopeJobTrigger]:
+        from airflow_provider_compress.triggers.deployment import DeploymentTrigger
+
+        return DeploymentTrigger
 
     def create(self, name: str) -> Deployment:
         hook: DeploymentHook = self.hook  # type: ignore[assignment]

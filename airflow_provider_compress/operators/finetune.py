@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.finetune import FineTuneHook
 from airflow_provider_compress.models import ApiModel, FineTuneJob
 from airflow_provider_compress.operators.base import DashScopeJobOperator
-from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
+
+if TYPE_CHECKING:
+    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
 
 
 class CreateFineTuneJobOperator(DashScopeJobOperator):
@@ -26,7 +28,6 @@ class CreateFineTuneJobOperator(DashScopeJobOperator):
 
     kind = protocol.FINE_TUNE
     hook_class = FineTuneHook
-    trigger_class = FineTuneJobTrigger
     template_fields: Sequence[str] = (
         "model",
         "training_file_ids",
@@ -76,6 +77,11 @@ class CreateFineTuneJobOperator(DashScopeJobOperator):
 
     def mismatch(self, resource: ApiModel) -> str | None:
         return None if resource.model == self.model else f"trains {resource.model}"
+
+    def trigger_class(self) -> type[DashScopeJobTrigger]:
+        from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
+
+        return FineTuneJobTrigger
 
     def create(self, name: str) -> FineTuneJob:
         hook: FineTuneHook = self.hook  # type: ignore[assignment]

@@ -14,7 +14,6 @@ from airflow_provider_compress import _compat, protocol
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.models import Job
 from airflow_provider_compress.operators.base import LogForwarding, fail_unless_succeeded
-from airflow_provider_compress.triggers.compress import CompressJobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -60,6 +59,8 @@ class CompressJobSensor(LogForwarding, BaseSensorOperator):
             if self.forward_logs:
                 self.forward_logs_from(self.job_id, 0)
             return self._done(job)
+        from airflow_provider_compress.triggers.compress import CompressJobTrigger  # not at DAG parse
+
         self.defer(
             trigger=CompressJobTrigger(
                 dashscope_conn_id=self.dashscope_conn_id,

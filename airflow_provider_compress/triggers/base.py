@@ -21,7 +21,7 @@ from airflow_provider_compress.exceptions import (
 )
 from airflow_provider_compress.hooks.base import DashScopeAsyncHook
 from airflow_provider_compress.models import ApiModel
-from airflow_provider_compress.protocol import JobKind
+from airflow_provider_compress.protocol import JobKind, describe
 
 # Polls in a row that may fail (after the hook's own retries) before the trigger gives up.
 MAX_FAILED_POLLS = 5
@@ -199,18 +199,3 @@ class DashScopeJobTrigger(BaseTrigger):
 
     def _event(self, status: str, job: ApiModel | None, message: str) -> TriggerEvent:
         return job_event(status, self.job_id, job, self.log_offset, message)
-
-
-def describe(kind: JobKind, resource: ApiModel) -> str:
-    """One line on how a resource ended, with the API's error code and message when it failed."""
-    name = f"{kind.noun} {kind.resource_id(resource)}"
-    status = getattr(resource, "status", None)
-    outcome = kind.outcome(status)
-    if outcome == "succeeded":
-        return f"{name} reached {status}: {kind.output(resource)}"
-    error = getattr(resource, "error", None)
-    code = getattr(error, "code", None) or getattr(resource, "code", None)
-    message = getattr(error, "message", None) or getattr(resource, "message", None)
-    if status in ("FAILED", "UPDATING_FAILED"):
-        return f"{name} failed: {code or '-'}: {message or 'no error details'}"
-    return f"{name} ended {status}"
