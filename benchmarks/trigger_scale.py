@@ -108,7 +108,7 @@ async def run_triggers(jobs: dict[str, float], job_seconds: float, poll: float) 
 
     async def all_triggers() -> int:
         tasks = [asyncio.ensure_future(one(job_id, created)) for job_id, created in jobs.items()]
-        await asyncio.sleep(min(poll * 3, job_seconds / 2))
+        await asyncio.sleep(job_seconds / 2)  # every job running, its lines being forwarded
         rss_running = psutil.Process().memory_info().rss
         await asyncio.gather(*tasks)
         return rss_running
@@ -240,8 +240,10 @@ def emulator_capacity(seconds: float = 5.0, concurrency: int = 64) -> dict[str, 
 
 def in_fresh_process(size: int, job_seconds: float, poll: float) -> dict[str, Any]:
     args = [sys.executable, __file__, "--one", str(size), "--job-seconds", str(job_seconds)]
-    out = subprocess.run([*args, "--poll", str(poll)], capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    run = subprocess.run([*args, "--poll", str(poll)], capture_output=True, text=True)
+    if run.returncode:
+        raise RuntimeError(f"trigger_scale --one {size} failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:

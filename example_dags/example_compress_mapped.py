@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 
 from airflow.sdk import DAG, Param, task
 
@@ -39,9 +40,18 @@ with DAG(
     ).expand(model=models_to_compress())
 
     @task(trigger_rule="all_done")
-    def succeeded(models: list[str | None]) -> list[str]:
-        """Compressed model ids of the map indexes that succeeded (failed ones return nothing)."""
-        return [model for model in models if model]
+    def deployments(models: list[str | None], run_id=None) -> list[dict[str, str]]:
+        """A deployment for each compressed model (failed map indexes return nothing), named
+        after the run and the model: clearing a failed index and running again shifts the
+        positions, and the name, not the position, is what a deploy reattaches by."""
+        return [
+            {
+                "model_name": model,
+                "name": "deploy-" + hashlib.sha256(f"{run_id}/{model}".encode()).hexdigest()[:16],
+            }
+            for model in models
+            if model
+        ]
 
     DeployModelOperator.partial(
         task_id="deploy",
@@ -50,5 +60,5 @@ with DAG(
         capacity=1,
         deferrable=True,
         poll_interval=5,
-    ).expand(model_name=succeeded(compressed.output))
+    ).expand_kwargs(deployments(compressed.output))
     # [END howto_mapped]

@@ -94,5 +94,6 @@ def test_random_faults_at_a_rate_and_their_counts(kind, monkeypatch, slow_emulat
 def test_fault_admin_rejects_unknown_kinds(slow_emulator):
     answer = requests.post(f"{slow_emulator.url}/_emulator/faults", json={"kinds": ["flood"]}, timeout=10)
     assert answer.status_code == 400 and "flood" in answer.text
+    assert "flood" not in slow_emulator.set_faults()["kinds"]  # a refused change changes nothing
     answer = requests.post(f"{slow_emulator.url}/_emulator/fail-next", json={"kind": "flood"}, timeout=10)
     assert answer.status_code == 400 and all(k in answer.text for k in KINDS)

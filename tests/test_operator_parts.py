@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
+import requests
 from airflow.sdk.exceptions import AirflowException
-from conftest import PARAM_TEMPLATE, PLAIN_TEMPLATE, SFT_MODEL
+from conftest import API, PARAM_TEMPLATE, PLAIN_TEMPLATE, SFT_MODEL
 
 from airflow_provider_compress.emulator.state import JOB_NAME_PATTERN
 from airflow_provider_compress.hooks.compress import CompressHook
@@ -152,6 +154,12 @@ def test_reattach_refuses_a_job_made_with_other_arguments(slow_conn):
     assert same._create_or_reattach(task_context()).job_id == earlier.job_id
 
 
+def test_a_field_the_api_left_out_is_no_mismatch():
+    operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
+    assert operator.mismatch(Job.from_api({"job_id": "j", "model": SFT_MODEL})) is None
+    assert "other-model" in operator.mismatch(Job.from_api({"job_id": "j", "model": "other-model"}))
+
+
 def test_kill_while_the_create_is_in_flight_cancels_the_job_it_made(slow_conn):
     """The create is served, its answer held back 3 s: a kill then must find the job by name."""
     name = f"inflight-{uuid.uuid4().hex[:8]}"
@@ -163,13 +171,16 @@ def test_kill_while_the_create_is_in_flight_cancels_the_job_it_made(slow_conn):
     try:
         with ThreadPoolExecutor(1) as pool:
             creating = pool.submit(operator._create_or_reattach, task_context())
-            made = None
-            while made is None:
+            made, deadline = None, time.monotonic() + 10
+            while made is None and time.monotonic() < deadline:
                 jobs = slow_conn.state()["jobs"].values()
                 made = next((job for job in jobs if job["job_name"] == name), None)
-            assert not creating.done()
+                time.sleep(0.05)
+            assert made is not None and not creating.done()
             operator.on_kill()
             creating.result(timeout=30)
     finally:
+        if slow_conn.set_faults()["queued"]:  # the test failed before its create: spend the fault
+            requests.post(f"{slow_conn.url}{API}/jobs/none/cancel", timeout=10)
         slow_conn.set_faults(slow_seconds=35)
     assert slow_conn.job(made["job_id"])["status"] in ("CANCELING", "CANCELED")

@@ -61,12 +61,15 @@ class FaultPlan:
         self.configure()
 
     def configure(self, **changes: Any) -> None:
-        for name, value in changes.items():
-            if value is not None:
-                setattr(self, name, tuple(value) if name == "kinds" else value)
-        unknown = set(self.kinds) - set(KINDS)
-        if unknown or not 0 <= self.rate <= 1:
+        """Apply ``changes`` (None: keep) if the result is valid; a refused change changes nothing."""
+        new: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
+        if "kinds" in new:
+            new["kinds"] = tuple(new["kinds"])
+        unknown = set(new.get("kinds", self.kinds)) - set(KINDS)
+        if unknown or not 0 <= new.get("rate", self.rate) <= 1:
             raise ValueError(f"rate must be 0..1 and kinds among {', '.join(KINDS)} (got {sorted(unknown)})")
+        for name, value in new.items():
+            setattr(self, name, value)
         self._random = random.Random(self.seed)
 
     def draw(self, method: str) -> Fault | None:

@@ -110,6 +110,11 @@ class LogForwarding:
         return offset
 
 
+def differs(resource: ApiModel, **asked: Any) -> bool:
+    """Whether a field the API returned differs from what the task asks (one it left out does not)."""
+    return any(getattr(resource, field, None) not in (None, value) for field, value in asked.items())
+
+
 def fail_unless_succeeded(kind: JobKind, resource: ApiModel) -> None:
     if kind.outcome(resource.status) != "succeeded":
         raise AirflowException(protocol.describe(kind, resource))
@@ -304,9 +309,13 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             return
         if self.job_id is None and self._creating:
             # Killed while creating: the create may have gone through.
-            found = protocol.exact_name_match(
-                self.hook.named(self.kind, self._creating), self._creating, self.kind.name_field
-            )
+            try:
+                found = protocol.exact_name_match(
+                    self.hook.named(self.kind, self._creating), self._creating, self.kind.name_field
+                )
+            except CompressError as err:
+                self.log.error("Could not look up %r to stop it: %s", self._creating, err)
+                return
             self.job_id = self.kind.resource_id(found) if found is not None else None
         if self.job_id:
             self._stop("the task was killed")

@@ -19,6 +19,7 @@ from airflow_provider_compress.operators.base import (
     DashScopeJobOperator,
     IfJobExists,
     derive_job_name,
+    differs,
     latest_generation,
     plan_create,
 )
@@ -122,7 +123,7 @@ class CreateCompressJobOperator(DashScopeJobOperator):
         )
 
     def mismatch(self, resource: ApiModel) -> str | None:
-        if (resource.model, resource.template_id) != (self.model, self.template_id):
+        if differs(resource, model=self.model, template_id=self.template_id):
             return f"compresses {resource.model} with {resource.template_id}"
         return None
 

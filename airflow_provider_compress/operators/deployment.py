@@ -13,7 +13,7 @@ from airflow_provider_compress import protocol
 from airflow_provider_compress.exceptions import CompressError, NotFoundError
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.models import ApiModel, Deployment
-from airflow_provider_compress.operators.base import DashScopeJobOperator, IfJobExists
+from airflow_provider_compress.operators.base import DashScopeJobOperator, IfJobExists, differs
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -88,7 +88,7 @@ class DeployModelOperator(DashScopeJobOperator):
         return self.name or None
 
     def mismatch(self, resource: ApiModel) -> str | None:
-        return None if resource.model_name == self.model_name else f"serves {resource.model_name}"
+        return f"serves {resource.model_name}" if differs(resource, model_name=self.model_name) else None
 
     def trigger_class(self) -> type[DashScopeJobTrigger]:
         from airflow_provider_compress.triggers.deployment import DeploymentTrigger

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.finetune import FineTuneHook
 from airflow_provider_compress.models import ApiModel, FineTuneJob
-from airflow_provider_compress.operators.base import DashScopeJobOperator
+from airflow_provider_compress.operators.base import DashScopeJobOperator, differs
 
 if TYPE_CHECKING:
     from airflow_provider_compress.triggers.base import DashScopeJobTrigger
@@ -76,7 +76,7 @@ class CreateFineTuneJobOperator(DashScopeJobOperator):
         return self.job_name or None
 
     def mismatch(self, resource: ApiModel) -> str | None:
-        return None if resource.model == self.model else f"trains {resource.model}"
+        return f"trains {resource.model}" if differs(resource, model=self.model) else None
 
     def trigger_class(self) -> type[DashScopeJobTrigger]:
         from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
