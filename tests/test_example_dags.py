@@ -100,6 +100,32 @@ def test_nightly_example_compresses_the_newest_model(examples):
     assert compressed.startswith("qwen3.5-flash-2026-02-23-nightly-quant-")
 
 
+def test_sensor_example_waits_then_tidies_up(examples):
+    """Create without waiting, a reschedule-mode sensor (one 60 s reschedule), no cancel after a
+    successful wait, the job record deleted, a trial deployment made and deleted again."""
+    import sqlite3
+
+    home, env, emulator = examples
+    output = dags_test(env, "example_compress_sensor")
+    with sqlite3.connect(home / "airflow.db") as db:
+        query = "SELECT task_id, state FROM task_instance WHERE dag_id = 'example_compress_sensor'"
+        states = dict(db.execute(query).fetchall())
+    assert states == {
+        "start": "success",
+        "wait": "success",
+        "cancel": "skipped",  # the wait did not fail: the finished job is left alone
+        "delete_job_record": "success",
+        "trial_deploy": "success",
+        "check": "success",
+        "undeploy": "success",
+    }, output[-3000:]
+    (job_id,) = xcoms(home, "example_compress_sensor", "start")
+    (deployed,) = xcoms(home, "example_compress_sensor", "trial_deploy")
+    state = emulator.state()
+    assert job_id not in state["jobs"]  # its record deleted
+    assert state["deployments"].get(deployed, {"status": "gone"})["status"] in ("DELETING", "gone")
+
+
 def test_the_demo_command_runs_the_pipeline_and_leaks_no_key(tmp_path):
     """scripts/demo.py (the README's first command, after set-up) with a recognisable key."""
     from conftest import files_containing
