@@ -67,27 +67,21 @@ class TaskInstanceStub:
 
 @contextlib.contextmanager
 def count_retries() -> Iterator[collections.Counter[str]]:
-    """Count the hooks' retries by wrapping the protocol's before_sleep (benchmark instrumentation)."""
+    """Count the hooks' retries, sync and async, by wrapping ``protocol.log_retry``, which both
+    call before each retry (benchmark instrumentation)."""
     retries: collections.Counter[str] = collections.Counter()
-    original = protocol.retry_arguments
+    original = protocol.log_retry
 
-    def counted(policy, request, log):
-        arguments = original(policy, request, log)
-        sleep = arguments["before_sleep"]
+    def counted(log, request, *args, **kwargs):
+        endpoint = re.sub(r"/jobs/[^/]+", "/jobs/{id}", request.path)
+        retries[f"{request.method} {endpoint}"] += 1
+        original(log, request, *args, **kwargs)
 
-        def before_sleep(state):
-            endpoint = re.sub(r"/jobs/[^/]+", "/jobs/{id}", request.path)
-            retries[f"{request.method} {endpoint}"] += 1
-            sleep(state)
-
-        arguments["before_sleep"] = before_sleep
-        return arguments
-
-    protocol.retry_arguments = counted  # type: ignore[assignment]
+    protocol.log_retry = counted  # type: ignore[assignment]
     try:
         yield retries
     finally:
-        protocol.retry_arguments = original  # type: ignore[assignment]
+        protocol.log_retry = original  # type: ignore[assignment]
 
 
 def run(jobs: int, fault_rate: float, job_seconds: float, seed: int) -> dict[str, Any]:
