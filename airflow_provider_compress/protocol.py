@@ -198,7 +198,6 @@ class JobKind:
     deployments. Adding a resource means adding one of these, not copying the machinery.
     """
 
-    key: str  # stable id, e.g. in messages and the emulator
     noun: str  # for messages: "compression job"
     collection: str  # path of the collection under /api/v1
     model: type[ApiModel]
@@ -242,7 +241,6 @@ _JOB_FAILED = frozenset({JobStatus.FAILED, JobStatus.CANCELED})
 _JOB_WAITING = frozenset({JobStatus.PENDING, JobStatus.QUEUING})
 
 COMPRESS = JobKind(
-    key="compress",
     noun="compression job",
     collection=f"{COMPRESS_PATH}/jobs",
     model=Job,
@@ -263,7 +261,6 @@ COMPRESS = JobKind(
 # Fine-tune jobs live and behave like compression jobs; the list has no name filter.
 FINE_TUNE = dataclasses.replace(
     COMPRESS,
-    key="fine-tune",
     noun="fine-tune job",
     collection="/fine-tunes",
     model=FineTuneJob,
@@ -272,7 +269,6 @@ FINE_TUNE = dataclasses.replace(
     output_field="finetuned_output",
 )
 DEPLOYMENT = JobKind(
-    key="deployment",
     noun="deployment",
     collection="/deployments",
     model=Deployment,
@@ -300,7 +296,6 @@ DEPLOYMENT = JobKind(
     stop_by_delete=True,
     has_logs=False,
 )
-KINDS = {kind.key: kind for kind in (COMPRESS, FINE_TUNE, DEPLOYMENT)}
 
 
 def _item_path(kind: JobKind, resource_id: str, tail: str = "") -> str:
@@ -347,10 +342,6 @@ def stop_resource(kind: JobKind, resource_id: str) -> ApiCall[Any]:
 # --- the seven endpoints -------------------------------------------------------------------
 
 
-def _job_path(job_id: str, tail: str = "") -> str:
-    return _item_path(COMPRESS, job_id, tail)
-
-
 def list_templates(model: str | None = None, lang: str | None = None) -> ApiCall[TemplateList]:
     request = ApiRequest("GET", f"{COMPRESS_PATH}/templates", {"model": model, "lang": lang})
     return ApiCall(request, TemplateList.from_api)
@@ -376,17 +367,19 @@ def create_job(
         custom_calibration_file_ids=custom_calibration_file_ids,
         output_model_suffix=output_model_suffix,
     )
-    body: dict[str, Any] = {"model": model, "template_id": template_id}
-    optional = {
-        "job_name": job_name,
-        "job_description": job_description,
-        "hyper_parameters": dict(hyper_parameters) if hyper_parameters is not None else None,
-        "custom_calibration_file_ids": list(custom_calibration_file_ids)
-        if custom_calibration_file_ids is not None
-        else None,
-        "output_model_suffix": output_model_suffix,
-    }
-    body.update({k: val for k, val in optional.items() if val is not None})
+    body = _without_none(
+        {
+            "model": model,
+            "template_id": template_id,
+            "job_name": job_name,
+            "job_description": job_description,
+            "hyper_parameters": dict(hyper_parameters) if hyper_parameters is not None else None,
+            "custom_calibration_file_ids": list(custom_calibration_file_ids)
+            if custom_calibration_file_ids is not None
+            else None,
+            "output_model_suffix": output_model_suffix,
+        }
+    )
     # Job names are unique per user: repeating a named create cannot make a second job, so it
     # may be retried after an unknown outcome. An unnamed one may not.
     request = ApiRequest("POST", COMPRESS.collection, {"lang": lang}, body, idempotent=job_name is not None)
@@ -602,7 +595,7 @@ def remote_log_line(job_id: str, number: int, line: str) -> str:
     return f"[{job_id} #{number}] {line}"
 
 
-def exact_name_match(jobs: Sequence[Any], job_name: str, field: str = "job_name") -> Any:
+def exact_name_match(jobs: Sequence[Any], job_name: str, field: str) -> Any:
     """The API's name filters are fuzzy (or absent); pick the one named exactly ``job_name``."""
     return next((job for job in jobs if getattr(job, field, None) == job_name), None)
 

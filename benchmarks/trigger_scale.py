@@ -34,11 +34,11 @@ import psutil
 from airflow_provider_compress.emulator.process import EmulatorProcess
 from airflow_provider_compress.hooks.base import close_async_clients
 from airflow_provider_compress.hooks.compress import CompressHook
+from airflow_provider_compress.protocol import COMPRESS
 from airflow_provider_compress.triggers.compress import CompressJobTrigger
 
 MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
-NOT_STARTED = ("PENDING", "QUEUING")
 T = TypeVar("T")
 
 
@@ -154,7 +154,7 @@ def per_poll(reads: dict[str, int], started: bool) -> float:
         return sum(
             n
             for key, n in reads.items()
-            if key.split()[0] == kind and (key.split()[1] not in NOT_STARTED) == started
+            if key.split()[0] == kind and (key.split()[1] not in COMPRESS.not_started) == started
         )
 
     polls = counted("status")

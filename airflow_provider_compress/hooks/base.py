@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from airflow_provider_compress import protocol
+from airflow_provider_compress import protocol, validation
 from airflow_provider_compress._compat import BaseHook
 from airflow_provider_compress.exceptions import (
     AuthenticationError,
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 # requests, aiohttp and tenacity are imported where they are used, not here: DAG files import
 # the operators, and these cost more to import than the rest of the provider (benchmarks/).
 T = TypeVar("T")
-LOG_PAGE = 1000  # the most lines one logs request may ask for
-LIST_PAGE = 100  # the most items one list request may ask for
+LOG_PAGE = validation.LOG_LINES_MAX  # read as many lines and items per request as the API allows
+LIST_PAGE = validation.PAGE_SIZE_MAX
 
 
 def _settings(conn: Any) -> ClientSettings:
@@ -136,6 +136,10 @@ class DashScopeHook(_HookBase):
             if name in (getattr(r, kind.name_field) or "")
         ]
 
+    def find_named(self, kind: JobKind, name: str) -> Any:
+        """The resource named exactly ``name``, or None."""
+        return protocol.exact_name_match(self.named(kind, name), name, kind.name_field)
+
     def iter_resource_logs(self, kind: JobKind, resource_id: str, offset: int = 0) -> Iterator[str]:
         """Log lines from ``offset`` to the end of the log as it is now, 1000 per request."""
         next_offset: int | None = offset
@@ -183,7 +187,7 @@ class JobHookMixin:
     get_resource: Any
     iter_resources: Any
     iter_resource_logs: Any
-    named: Any
+    find_named: Any
     run: Any
 
     def get_job(self, job_id: str, lang: str | None = None) -> Any:
@@ -194,7 +198,7 @@ class JobHookMixin:
 
     def find_job_by_name(self, job_name: str) -> Any:
         """The job named exactly ``job_name``, or None."""
-        return protocol.exact_name_match(self.named(self.kind, job_name), job_name)
+        return self.find_named(self.kind, job_name)
 
     def get_logs(self, job_id: str, offset: int = 0, line: int = 100, lang: str | None = None) -> JobLogs:
         return self.run(protocol.resource_logs(self.kind, job_id, offset, line, lang))
@@ -230,10 +234,18 @@ class _AsyncClient:
     def __init__(self, settings: ClientSettings) -> None:
         import aiohttp
 
-        self.settings = settings
+        self.use(settings)
         self.stale = False  # the API rejected the key: read the connection again before the next call
         self.users = 0  # hooks inside ``async with``; the last to leave closes the session
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300))
+
+    def use(self, settings: ClientSettings) -> None:
+        """Take (new) settings; what every request sends is built here once, not per request."""
+        import aiohttp
+
+        self.settings = settings
+        self.headers = settings.headers()
+        self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
 
 
 # loop -> connection id -> the client being opened or open on that loop
@@ -297,8 +309,8 @@ class DashScopeAsyncHook(_HookBase):
                 settings.url(request),
                 params=settings.params(request),
                 json=request.body,
-                headers=settings.headers(),
-                timeout=aiohttp.ClientTimeout(total=settings.timeout),
+                headers=client.headers,
+                timeout=client.timeout,
             ) as response:
                 body = await response.read()
         except aiohttp.ClientConnectorError as err:
@@ -316,7 +328,7 @@ class DashScopeAsyncHook(_HookBase):
         client = await self._client()
         if client.stale:
             client.stale = False
-            client.settings = _settings(await self.aget_connection(self.dashscope_conn_id))
+            client.use(_settings(await self.aget_connection(self.dashscope_conn_id)))
         policy, started = client.settings.retry, time.monotonic()
         attempt = 1
         while True:
@@ -356,6 +368,9 @@ class DashScopeAsyncHook(_HookBase):
             if name in (getattr(r, kind.name_field) or "")
         ]
 
+    async def find_named(self, kind: JobKind, name: str) -> Any:
+        return protocol.exact_name_match(await self.named(kind, name), name, kind.name_field)
+
     async def iter_resource_logs(
         self, kind: JobKind, resource_id: str, offset: int = 0
     ) -> AsyncIterator[str]:
@@ -389,7 +404,7 @@ class AsyncJobHookMixin:
     kind: ClassVar[JobKind]
     iter_resources: Any
     iter_resource_logs: Any
-    named: Any
+    find_named: Any
     run: Any
 
     async def get_job(self, job_id: str, lang: str | None = None) -> Any:
@@ -399,7 +414,7 @@ class AsyncJobHookMixin:
         return self.iter_resources(self.kind, **filters)
 
     async def find_job_by_name(self, job_name: str) -> Any:
-        return protocol.exact_name_match(await self.named(self.kind, job_name), job_name)
+        return await self.find_named(self.kind, job_name)
 
     async def get_logs(
         self, job_id: str, offset: int = 0, line: int = 100, lang: str | None = None

@@ -51,7 +51,7 @@ class DeploymentHook(DashScopeHook):
         return self.iter_resources(self.kind, **filters)
 
     def find_deployment_by_name(self, name: str) -> Deployment | None:
-        return protocol.exact_name_match(self.named(self.kind, name), name, "name")
+        return self.find_named(self.kind, name)
 
     def get_deployment(self, deployed_model: str) -> Deployment:
         return self.get_resource(self.kind, deployed_model)

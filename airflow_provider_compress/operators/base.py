@@ -226,12 +226,12 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         reattach, name = plan_create(kind, base, generation, existing, self.if_job_exists)
         if reattach is not None:
             found_id = kind.resource_id(reattach)
-            differs = self.mismatch(reattach)
-            if differs:
+            made_otherwise = self.mismatch(reattach)
+            if made_otherwise:
                 # Its output would not be what this task asks for (its arguments changed since).
                 raise AirflowException(
                     f"{kind.noun} {found_id} ({getattr(reattach, kind.name_field)!r}, {reattach.status}) "
-                    f"of an earlier try {differs}, not what this task asks for: stop or delete it, "
+                    f"of an earlier try {made_otherwise}, not what this task asks for: stop or delete it, "
                     "or set if_job_exists='create_new' to make a new one"
                 )
             self.log.info("Reattaching to %s %s (%r, %s)", kind.noun, found_id, base, reattach.status)
@@ -242,7 +242,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             resource = self.create(name)
         except (ServerError, CompressConnectionError, InvalidResponseError) as err:
             # The create may have happened even though no answer came: look before failing.
-            found = protocol.exact_name_match(self.hook.named(kind, name), name, kind.name_field)
+            found = self.hook.find_named(kind, name)
             if found is None:
                 raise
             self.log.warning(
@@ -310,9 +310,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         if self.job_id is None and self._creating:
             # Killed while creating: the create may have gone through.
             try:
-                found = protocol.exact_name_match(
-                    self.hook.named(self.kind, self._creating), self._creating, self.kind.name_field
-                )
+                found = self.hook.find_named(self.kind, self._creating)
             except CompressError as err:
                 self.log.error("Could not look up %r to stop it: %s", self._creating, err)
                 return

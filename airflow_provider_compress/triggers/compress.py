@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.compress import CompressAsyncHook
-from airflow_provider_compress.triggers.base import MAX_FAILED_POLLS, DashScopeJobTrigger, job_event
+from airflow_provider_compress.triggers.base import MAX_FAILED_POLLS, DashScopeJobTrigger
 
-__all__ = ["MAX_FAILED_POLLS", "CompressJobTrigger", "job_event"]
+__all__ = ["MAX_FAILED_POLLS", "CompressJobTrigger"]
 
 
 class CompressJobTrigger(DashScopeJobTrigger):
