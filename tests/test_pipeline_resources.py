@@ -167,6 +167,17 @@ def test_deployment_lifecycle_scale_delete(conn):
         raise AssertionError("the deployment did not go away")
 
 
+def test_a_compressed_model_outlives_its_deleted_job_record(conn):
+    """Section 5.7: deleting a finished job's record keeps the model it produced, deployable."""
+    hook = CompressHook()
+    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE)
+    done = wait(hook.get_job, job.job_id, lambda s: s == JobStatus.SUCCEEDED)
+    hook.delete_job(job.job_id)
+    assert job.job_id not in conn.state()["jobs"]
+    deployed = DeploymentHook().create_deployment(done.quantized_output, capacity=1, deploy_spec="MU1")
+    assert deployed.model_name == done.quantized_output
+
+
 def test_deploying_the_same_model_twice_needs_a_suffix(slow_conn):
     hook = DeploymentHook()
     tag = suffix()

@@ -49,6 +49,9 @@ class Emulator:
         self.clock = clock
         self.templates = {t.template_id: t for t in s.seed_templates()}
         self.models = s.seed_models()
+        # model id -> base model of what finished jobs produced: a deleted job record leaves its
+        # model behind (section 5.7), so deleting the record must not make the model undeployable
+        self.outputs: dict[str, str] = {}
         self.jobs: dict[str, s.Job] = {}
         self.fine_tunes: dict[str, s.FineTuneJob] = {}
         self.deployments: dict[str, s.Deployment] = {}
@@ -280,6 +283,7 @@ class Emulator:
         job = self._job(job_id)
         if job.status not in s.TERMINAL:
             raise ApiError("InvalidJobState", job_id=job_id, status=job.status)
+        self._keep_output(job)
         del self.jobs[job_id]
         return {"status": "success"}
 
@@ -381,18 +385,25 @@ class Emulator:
         job = self._fine_tune(job_id)
         if job.status not in s.TERMINAL:
             raise ApiError("UnsupportedOperation", detail=f"job {job_id} is {job.status}; cancel it first")
+        self._register_outputs()  # a full fine-tune's model stays compressible too
+        self._keep_output(job)
         del self.fine_tunes[job_id]
         return {"status": "success"}
 
     # --- deployments
+
+    def _keep_output(self, job: s.TimedJob) -> None:
+        if job.status == "SUCCEEDED":
+            self.outputs[job.output()] = job.base_model
 
     def _deployable(self) -> dict[str, str]:
         """model id -> base model, for everything a deployment may serve."""
         self._register_outputs()
         models = {m: m for m in s.CATALOG}
         models.update(dict.fromkeys(self.models, s.BASE_MODEL))
-        finished: list[s.TimedJob] = [*self._advanced_fine_tunes(), *self._advanced()]
-        models.update({job.output(): job.base_model for job in finished if job.status == "SUCCEEDED"})
+        for job in [*self._advanced_fine_tunes(), *self._advanced()]:
+            self._keep_output(job)
+        models.update(self.outputs)
         return models
 
     def _advanced_deployments(self) -> list[s.Deployment]:
@@ -718,6 +729,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         emu.faults.injected.clear()
         emu.requests = emu.creates = emu.fine_tune_creates = emu.deployment_creates = 0
         emu.job_reads.clear()
+        emu.outputs.clear()
         return JSONResponse({"status": "reset"})
 
     return app
