@@ -47,6 +47,12 @@ CONN_FIELDS: dict[str, Any] = {
         "label": "Retry: give up after (seconds)",
         "schema": {"type": ["number", "null"], "default": 300, "minimum": 0},
     },
+    "proxy": {
+        "label": "Proxy URL",
+        "description": "http://[user:password@]host:port for this connection only; "
+        "overrides HTTP(S)_PROXY and NO_PROXY. Empty: the environment's proxy settings.",
+        "schema": {"type": ["string", "null"]},
+    },
     "console_url": {
         "label": "Console job URL",
         "description": "Pattern of the 'Compression job' link, with {job_id}. Empty: the region's console.",

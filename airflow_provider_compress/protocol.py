@@ -102,6 +102,9 @@ class ClientSettings:
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
     console_url: str | None = None  # pattern with {job_id}, for the operator's extra link
+    # Forward proxy for this connection only; wins over HTTP(S)_PROXY and NO_PROXY. May hold
+    # credentials, so it is kept out of repr (and the hooks mask its password in logs).
+    proxy: str | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
     def from_connection(
@@ -130,6 +133,7 @@ class ClientSettings:
             timeout=_number(extra, "timeout", cls.timeout, minimum=0.001),
             retry=retry,
             console_url=extra.get("console_url") or None,
+            proxy=_proxy_url(extra.get("proxy")),
         )
 
     def url(self, request: ApiRequest) -> str:
@@ -163,6 +167,16 @@ def _number(extra: Mapping[str, Any], key: str, default: float, minimum: float =
     if value < minimum:
         raise CompressValidationError(f"extra.{key}", f"must be >= {minimum:g}", raw)
     return value
+
+
+def _proxy_url(raw: Any) -> str | None:
+    if raw in (None, ""):
+        return None
+    parts = urlsplit(str(raw).strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # The value may hold a password: name the rule, never echo it.
+        raise CompressValidationError("extra.proxy", "must be an http:// or https:// URL with a host")
+    return str(raw).strip()
 
 
 def base_url_from(host: str | None, schema: str | None = None, port: int | None = None) -> str:

@@ -5,6 +5,12 @@
 # start-up); their outputs are printed one after the other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The live tests run Airflow on PostgreSQL: Debian's server binaries (tests/postgres.py starts a
+# private cluster of its own; nothing is configured system-wide).
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
 scripts/setup.sh .venv "apache-airflow>=3.3,<3.4" test,docs
 scripts/setup.sh .venv-3.1 "apache-airflow>=3.1,<3.2"
 .venv/bin/ruff check .

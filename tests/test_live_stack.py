@@ -1,5 +1,6 @@
-"""A real Airflow stack: api-server, scheduler (LocalExecutor), dag-processor and triggerer on
-127.0.0.1 with SQLite, driven through the REST API, against the emulator.
+"""A real Airflow stack as production runs it: api-server, scheduler (LocalExecutor),
+dag-processor and two triggerers on 127.0.0.1, on PostgreSQL (a private cluster, tests/postgres.py),
+driven through the REST API, against the emulator.
 
 Marked ``live``: ``pytest -m live`` runs only these. Every process a test starts is stopped by it.
 """
@@ -21,6 +22,7 @@ from urllib.parse import quote
 import pytest
 import requests
 from conftest import files_containing
+from postgres import PostgresCluster
 
 from airflow_provider_compress._compat import AIRFLOW_VERSION
 from airflow_provider_compress.emulator.process import EmulatorProcess
@@ -28,6 +30,14 @@ from airflow_provider_compress.emulator.process import EmulatorProcess
 pytestmark = pytest.mark.live
 DAGS = Path(__file__).parent / "live_dags"
 AUDIT_KEY = "sk-LIVE-AUDIT-7c1e9f3a"  # recognisable, so that any leak is found by a plain search
+DAG_IDS = (
+    "live_deferred",
+    "live_worker",
+    "live_asset_producer",
+    "live_asset_consumer",
+    "live_takeover",
+    "live_takeover_deploy",
+)
 NEWEST_ONLY = pytest.mark.skipif(
     AIRFLOW_VERSION < (3, 3), reason="runs on the newest Airflow only; (b) and (c) run on every version"
 )
@@ -40,18 +50,26 @@ def free_port() -> int:
 
 
 class Stack:
-    """The Airflow components as process groups, so that stopping one stops its children too."""
+    """The Airflow components as process groups, so that stopping one stops its children too.
 
-    COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+    Two triggerers, as in an HA deployment: ``triggerer`` and ``triggerer-2``. They heartbeat every
+    second and one takes the other's triggers over after 8 s without a heartbeat.
+    """
 
-    def __init__(self, home: Path, emulator: EmulatorProcess) -> None:
+    COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "triggerer-2")
+
+    def __init__(
+        self, home: Path, db: PostgresCluster, emulator: EmulatorProcess, slow: EmulatorProcess
+    ) -> None:
         port = free_port()
-        self.home, self.emulator = home, emulator
+        self.home, self.db, self.emulator, self.slow = home, db, emulator, slow
         self.url = f"http://127.0.0.1:{port}"
+        self.triggerer_ids: dict[str, int] = {}  # triggerer name -> its job id
         self.env = {
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.url,
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -64,9 +82,11 @@ class Stack:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "8",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW_CONN_DASHSCOPE_DEFAULT": emulator.connection_json(lang="en-US", retry_delay=0.2),
+            "AIRFLOW_CONN_DASHSCOPE_SLOW": slow.connection_json(lang="en-US", retry_delay=0.2),
         }
         self.procs: dict[str, subprocess.Popen] = {}
         self.token = ""
@@ -76,19 +96,47 @@ class Stack:
             [sys.executable, "-m", "airflow", *args], env=self.env, check=True, capture_output=True
         )
 
-    def start(self, component: str) -> None:
-        log = open(self.home / f"{component}.log", "a")  # noqa: SIM115 - closed with the process
-        self.procs[component] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", component],
-            env=self.env,
+    def start(self, name: str) -> None:
+        """Start a component (``triggerer-2``: a second triggerer) in a process group of its own."""
+        command, env = name.split("-2")[0], dict(self.env)
+        if command == "triggerer":
+            env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
+            known = set(self.running_triggerers())
+        log = open(self.home / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", command],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
+        if command == "triggerer":  # its job row tells which triggerer owns a trigger
+            new = wait_until(lambda: set(self.running_triggerers()) - known, 120, f"{name}'s job")
+            self.triggerer_ids[name] = max(new)
+
+    def running_triggerers(self) -> list[int]:
+        rows = self.db.query("SELECT id FROM job WHERE job_type = 'TriggererJob' AND state = 'running'")
+        return [row[0] for row in rows]
+
+    def trigger_owner(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        """The name of the triggerer running the task's trigger, None while none is."""
+        rows = self.db.query(
+            "SELECT t.triggerer_id FROM task_instance ti JOIN trigger t ON t.id = ti.trigger_id"
+            " WHERE ti.dag_id = %s AND ti.run_id = %s AND ti.task_id = %s",
+            dag_id,
+            run_id,
+            task_id,
+        )
+        owner = rows[0][0] if rows else None
+        return next((name for name, job_id in self.triggerer_ids.items() if job_id == owner), None)
+
+    def send_signal(self, name: str, sig: int) -> None:
+        os.killpg(self.procs[name].pid, sig)
 
     def stop(self, component: str, sig: int = signal.SIGTERM, wait: float = 30) -> None:
         proc = self.procs.pop(component)
+        self.triggerer_ids.pop(component, None)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -166,8 +214,12 @@ def wait_until(check, timeout: float, what: str, every: float = 0.5):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     home = tmp_path_factory.mktemp("live-airflow")
-    with EmulatorProcess(api_key=AUDIT_KEY, job_seconds=25, log_lines=10, cancel_seconds=1) as emulator:
-        live = Stack(home, emulator)
+    with (
+        PostgresCluster() as db,
+        EmulatorProcess(api_key=AUDIT_KEY, job_seconds=25, log_lines=10, cancel_seconds=1) as emulator,
+        EmulatorProcess(api_key=AUDIT_KEY, job_seconds=60, log_lines=30, cancel_seconds=1) as slow,
+    ):
+        live = Stack(home, db, emulator, slow)
         live.airflow("db", "migrate")
         try:
             for component in Stack.COMPONENTS:
@@ -176,7 +228,7 @@ def stack(tmp_path_factory):
                 lambda: requests.get(f"{live.url}/api/v2/monitor/health", timeout=5).ok, 120, "the api-server"
             )
             wait_until(live.login, 60, "a token")
-            for dag_id in ("live_deferred", "live_worker", "live_asset_producer", "live_asset_consumer"):
+            for dag_id in DAG_IDS:
                 wait_until(lambda d=dag_id: live.api("GET", f"/dags/{d}").ok, 120, f"{dag_id} to be parsed")
             yield live
         finally:
@@ -207,12 +259,15 @@ def test_a_deferred_task_streams_the_job_log_into_its_task_log(stack):
     assert final == list(range(1, len(stack.emulator.full_log(job_id)) + 1))
 
 
-def start_job(stack: Stack) -> tuple[str, str]:
-    run_id = stack.trigger("live_deferred")
-    job_id = job_of(stack, "live_deferred", run_id)
-    wait_until(lambda: stack.ti("live_deferred", run_id)["state"] == "deferred", 60, "the task to defer")
-    wait_until(lambda: stack.emulator.job(job_id)["status"] == "RUNNING", 30, "the job to run")
-    time.sleep(2)  # the trigger is polling in the triggerer by now
+def start_job(stack: Stack, dag_id: str = "live_deferred") -> tuple[str, str]:
+    """A run of ``dag_id`` whose task is deferred, its trigger running in a triggerer, its job RUNNING."""
+    run_id = stack.trigger(dag_id)
+    job_id = job_of(stack, dag_id, run_id)
+    wait_until(lambda: stack.ti(dag_id, run_id)["state"] == "deferred", 60, "the task to defer")
+    owner = wait_until(lambda: stack.trigger_owner(dag_id, run_id, "compress"), 60, "a triggerer")
+    wait_until(lambda: trigger_log(stack, owner, dag_id, run_id, "compress"), 60, f"{owner} to run it")
+    emulator = stack.slow if dag_id == "live_takeover" else stack.emulator
+    wait_until(lambda: emulator.job(job_id)["status"] == "RUNNING", 30, "the job to run")
     return run_id, job_id
 
 
@@ -228,38 +283,115 @@ def test_b_killing_the_deferred_task_cancels_the_job(stack, action):
         )
     else:
         stack.api("PATCH", task_path, json={"new_state": "failed" if action == "mark_failed" else "success"})
-    if action == "clear" and AIRFLOW_VERSION < (3, 3):
-        # Before 3.3 a kill is known only from the task's state. After a clear the next try may
-        # defer again before the old trigger looks: then it has reattached to the job and
-        # carries it to the end, which is fine too: no job left unwatched, none created twice.
-        def cancelled_or_taken_over():
-            if stack.emulator.job(job_id)["status"] in ("CANCELING", "CANCELED"):
-                return True
-            ti = stack.ti("live_deferred", run_id)
-            taken_over = ti["try_number"] == 2 and ti["state"] == "success"
-            return taken_over and stack.xcom("live_deferred", run_id, "job_id") == job_id
-
-        wait_until(cancelled_or_taken_over, 90, "the job to be cancelled or taken over by the next try")
-        return
     wait_until(
         lambda: stack.emulator.job(job_id)["status"] in ("CANCELING", "CANCELED"),
         30,
         f"the job to be cancelled after {action}",
     )
+    if action == "clear":  # the next try restarts the work instead of adopting the cancelled job
+        restarted = wait_until(
+            lambda: (new := stack.xcom("live_deferred", run_id, "job_id")) != job_id and new,
+            60,
+            "the next try's job",
+        )
+        assert stack.emulator.job(restarted)["job_name"] == stack.emulator.job(job_id)["job_name"] + "-g2"
 
 
 def test_c_a_triggerer_restart_neither_cancels_nor_duplicates(stack):
     run_id, job_id = start_job(stack)
     creates = stack.emulator.state()["creates"]
-    stack.stop("triggerer", signal.SIGTERM)
+    owner = wait_until(lambda: stack.trigger_owner("live_deferred", run_id, "compress"), 30, "an owner")
+    stack.stop(owner, signal.SIGTERM)
     assert stack.emulator.job(job_id)["status"] == "RUNNING"
-    stack.start("triggerer")
+    stack.start(owner)
     wait_until(lambda: stack.ti("live_deferred", run_id)["state"] == "success", 120, "the task to succeed")
     assert stack.emulator.job(job_id)["status"] == "SUCCEEDED"
     assert not any("Cancel requested" in line for line in stack.emulator.full_log(job_id))
     assert stack.emulator.state()["creates"] == creates
     assert (
         stack.xcom("live_deferred", run_id, "return_value") == stack.emulator.job(job_id)["quantized_output"]
+    )
+
+
+STOPS = {
+    "compress": "POST /api/v1/fine-tunes/compress/jobs/{job_id}/cancel",
+    "deploy": "DELETE /api/v1/deployments/{deployed_model}",
+}
+
+
+def take_over(stack: Stack, dag_id: str, run_id: str, task_id: str) -> str:
+    """Freeze the triggerer running the task's trigger until the other one has taken it over,
+    then thaw it, as after a long GC pause or a stopped container. Returns the frozen one's name."""
+    owner = wait_until(lambda: stack.trigger_owner(dag_id, run_id, task_id), 60, "a triggerer to run it")
+    wait_until(lambda: trigger_log(stack, owner, dag_id, run_id, task_id), 60, f"{owner} to run it")
+    stack.send_signal(owner, signal.SIGSTOP)
+    try:
+        wait_until(
+            lambda: stack.trigger_owner(dag_id, run_id, task_id) not in (None, owner), 90, "the takeover"
+        )
+    finally:
+        stack.send_signal(owner, signal.SIGCONT)
+    return owner
+
+
+def trigger_log(stack: Stack, name: str, dag_id: str, run_id: str, task_id: str) -> str:
+    """What the copy of the task's trigger run by triggerer ``name`` logged (a file per triggerer)."""
+    folder = stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+    log = folder / f"attempt=1.log.trigger.{stack.triggerer_ids[name]}.log"
+    return log.read_text(errors="replace") if log.exists() else ""
+
+
+def dropped_its_copy(stack: Stack, name: str, dag_id: str, run_id: str, task_id: str) -> bool:
+    """Whether the thawed triggerer has noticed that it lost the trigger and ended its copy."""
+    return '"trigger completed"' in trigger_log(stack, name, dag_id, run_id, task_id)
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "task_id"), [("live_takeover", "compress"), ("live_takeover_deploy", "deploy")]
+)
+def test_f_a_triggerer_thawed_after_a_takeover_stops_nothing(stack, dag_id, task_id):
+    slow, before = stack.slow, stack.slow.state()
+    run_id = stack.trigger(dag_id)
+    key = "job_id" if task_id == "compress" else "deployed_model"
+    resource = wait_until(lambda: stack.xcom(dag_id, run_id, key, task_id), 60, "the resource id in XCom")
+    wait_until(lambda: stack.ti(dag_id, run_id, task_id)["state"] == "deferred", 60, "the task to defer")
+    frozen = take_over(stack, dag_id, run_id, task_id)
+    wait_until(
+        lambda: dropped_its_copy(stack, frozen, dag_id, run_id, task_id), 60, f"{frozen} to drop its copy"
+    )
+    if task_id == "compress":
+        assert slow.job(resource)["status"] in ("QUEUING", "RUNNING")
+    wait_until(lambda: stack.ti(dag_id, run_id, task_id)["state"] == "success", 120, "the task to succeed")
+    after = slow.state()
+    assert after["calls"].get(STOPS[task_id], 0) == before["calls"].get(STOPS[task_id], 0)
+    if task_id == "compress":
+        assert after["creates"] == before["creates"] + 1
+        assert slow.job(resource)["status"] == "SUCCEEDED"
+        # the new owner went on forwarding: every line of the job is in the task log
+        lines = set(job_lines(stack.task_log(dag_id, run_id, 1, task_id), resource))
+        assert lines == set(range(1, len(slow.full_log(resource)) + 1))
+    else:
+        assert after["deployment_creates"] == before["deployment_creates"] + 1
+        assert slow.state()["deployments"][resource]["status"] == "RUNNING"
+        key_header = {"Authorization": f"Bearer {slow.api_key}"}
+        requests.delete(f"{slow.url}/api/v1/deployments/{resource}", headers=key_header, timeout=10)
+
+
+def test_g_after_a_takeover_marking_the_task_failed_still_cancels_the_job(stack):
+    run_id, job_id = start_job(stack, "live_takeover")
+    frozen = take_over(stack, "live_takeover", run_id, "compress")
+    wait_until(
+        lambda: dropped_its_copy(stack, frozen, "live_takeover", run_id, "compress"),
+        60,
+        f"{frozen} to drop it",
+    )
+    assert stack.slow.job(job_id)["status"] in ("QUEUING", "RUNNING")
+    task_path = f"/dags/live_takeover/dagRuns/{quote(run_id)}/taskInstances/compress"
+    stack.api("PATCH", task_path, json={"new_state": "failed"})
+    wait_until(
+        lambda: stack.slow.job(job_id)["status"] in ("CANCELING", "CANCELED"),
+        30,
+        "the job to be cancelled after mark failed",
     )
 
 
@@ -336,8 +468,11 @@ def test_the_standalone_command_serves_the_examples_and_cleans_up(tmp_path):
 
 
 def test_z_the_api_key_is_nowhere_in_logs_or_the_metadata_database(stack):
-    """After everything above ran: task, trigger and component logs, and the SQLite database
+    """After everything above ran: task, trigger and component logs, and the metadata database
     (trigger kwargs, XCom, rendered template fields) never hold the key."""
     assert stack.emulator.api_key == AUDIT_KEY
-    assert (stack.home / "airflow.db").exists() and list((stack.home / "logs").rglob("*.log"))
+    assert list((stack.home / "logs").rglob("*.log"))
     assert files_containing(stack.home, AUDIT_KEY) == []
+    dump = stack.db.dump()
+    assert b"live_deferred" in dump and b"CREATE TABLE public.trigger" in dump
+    assert AUDIT_KEY.encode() not in dump

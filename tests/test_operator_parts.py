@@ -16,6 +16,7 @@ from conftest import API, PARAM_TEMPLATE, PLAIN_TEMPLATE, SFT_MODEL
 from airflow_provider_compress.emulator.state import JOB_NAME_PATTERN
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.models import Job
+from airflow_provider_compress.operators import base
 from airflow_provider_compress.operators.base import generation_name
 from airflow_provider_compress.operators.compress import (
     CreateCompressJobOperator,
@@ -128,9 +129,37 @@ def test_a_stop_whose_answer_was_lost_is_not_an_error(slow_conn):
     assert slow_conn.job(job.job_id)["status"] == "CANCELING"
 
 
-def task_context() -> dict:
-    ti = SimpleNamespace(dag_id="parts", run_id=f"manual__{uuid.uuid4().hex}", task_id="t", map_index=-1)
+def task_context(try_number: int = 1, run_id: str | None = None) -> dict:
+    run_id = run_id or f"manual__{uuid.uuid4().hex}"
+    ti = SimpleNamespace(dag_id="parts", run_id=run_id, task_id="t", map_index=-1, try_number=try_number)
     return {"ti": ti}
+
+
+def test_a_later_try_restarts_work_that_the_cleared_try_is_stopping(slow_conn):
+    """A clear starts the next try while the old try's trigger is about to cancel the job: the
+    next try waits for the cancel to show and creates a new generation instead of adopting it."""
+    run_id = f"manual__{uuid.uuid4().hex}"
+    operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
+    earlier = operator._create_or_reattach(task_context(1, run_id))
+    with ThreadPoolExecutor(1) as pool:
+        second_try = pool.submit(operator._create_or_reattach, task_context(2, run_id))
+        time.sleep(1.5)  # the old trigger's on_kill comes a moment after the clear
+        CompressHook().cancel_job(earlier.job_id)
+        restarted = second_try.result(timeout=30)
+    assert restarted.job_id != earlier.job_id
+    assert restarted.job_name == earlier.job_name + "-g2"
+
+
+def test_a_later_try_adopts_work_that_nobody_stops(monkeypatch, slow_conn):
+    """After a crash nothing stops the earlier try's job: the next try reattaches after the grace."""
+    monkeypatch.setattr(base, "EARLIER_TRY_GRACE", 1.5)
+    run_id = f"manual__{uuid.uuid4().hex}"
+    operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
+    earlier = operator._create_or_reattach(task_context(1, run_id))
+    creates = slow_conn.state()["creates"]
+    started = time.monotonic()
+    assert operator._create_or_reattach(task_context(2, run_id)).job_id == earlier.job_id
+    assert time.monotonic() - started >= 1.5 and slow_conn.state()["creates"] == creates
 
 
 def test_reattach_refuses_a_job_made_with_other_arguments(slow_conn):

@@ -12,7 +12,6 @@ import uuid
 import pytest
 from conftest import PLAIN_TEMPLATE, SFT_MODEL
 
-from airflow_provider_compress import _compat
 from airflow_provider_compress.exceptions import (
     BadRequestError,
     CompressApiError,
@@ -25,6 +24,7 @@ from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.hooks.finetune import FineTuneHook
 from airflow_provider_compress.models import DeploymentStatus, JobStatus
+from airflow_provider_compress.triggers import task_state
 from airflow_provider_compress.triggers.deployment import DeploymentTrigger
 from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
 
@@ -273,7 +273,7 @@ async def test_deployment_on_kill_deletes(monkeypatch, slow_conn):
     async def killed(ti):
         return "failed"
 
-    monkeypatch.setattr(_compat, "task_instance_state", killed)
+    monkeypatch.setattr(task_state, "task_instance_state", killed)
     deployed = DeploymentHook().create_deployment(SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix())
     trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 0.1)
     trigger._log = logging.getLogger("test.trigger")
@@ -281,3 +281,19 @@ async def test_deployment_on_kill_deletes(monkeypatch, slow_conn):
     assert slow_conn.state()["deployments"][deployed.deployed_model]["status"] == "DELETING"
     await trigger.on_kill()  # idempotent: a DELETING deployment is left alone
     assert slow_conn.state()["deployments"][deployed.deployed_model]["status"] == "DELETING"
+
+
+async def test_deployment_on_kill_after_a_takeover_deletes_nothing(monkeypatch, slow_conn):
+    async def still_deferred(ti):
+        return "deferred"
+
+    monkeypatch.setattr(task_state, "task_instance_state", still_deferred)
+    deployed = DeploymentHook().create_deployment(SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix())
+    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 0.1)
+    trigger._log = logging.getLogger("test.trigger")
+    before = slow_conn.state()["calls"].get("DELETE /api/v1/deployments/{deployed_model}", 0)
+    await trigger.on_kill()
+    state = slow_conn.state()
+    assert state["calls"].get("DELETE /api/v1/deployments/{deployed_model}", 0) == before
+    assert state["deployments"][deployed.deployed_model]["status"] != "DELETING"
+    DeploymentHook().delete_deployment(deployed.deployed_model)

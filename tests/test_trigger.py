@@ -15,6 +15,7 @@ from conftest import FAILING_MODEL, PLAIN_TEMPLATE, SFT_MODEL, use_connection
 from airflow_provider_compress import _compat
 from airflow_provider_compress.emulator.process import EmulatorProcess
 from airflow_provider_compress.hooks.compress import CompressHook, close_async_clients
+from airflow_provider_compress.triggers import task_state
 from airflow_provider_compress.triggers.compress import MAX_FAILED_POLLS, CompressJobTrigger
 
 
@@ -151,14 +152,15 @@ def fake_task_state(monkeypatch, state):
     async def task_instance_state(ti):
         return state
 
-    monkeypatch.setattr(_compat, "task_instance_state", task_instance_state)
+    monkeypatch.setattr(task_state, "task_instance_state", task_instance_state)
 
 
 def cancel_requests(emu: EmulatorProcess, job_id: str) -> int:
     return sum("Cancel requested" in line for line in emu.full_log(job_id))
 
 
-async def test_on_kill_cancels_once(slow_conn):
+async def test_on_kill_cancels_once(monkeypatch, slow_conn):
+    fake_task_state(monkeypatch, "failed")
     job_id = new_job()
     trigger = make_trigger(job_id)
     await trigger.on_kill()
@@ -167,12 +169,34 @@ async def test_on_kill_cancels_once(slow_conn):
     assert cancel_requests(slow_conn, job_id) == 1
 
 
-async def test_on_kill_leaves_a_finished_job_alone(conn):
+async def test_on_kill_leaves_a_finished_job_alone(monkeypatch, conn):
+    fake_task_state(monkeypatch, "failed")
     job_id = new_job()
     (event,) = await events_of(make_trigger(job_id))
     assert event["status"] == "SUCCEEDED"
     await make_trigger(job_id).on_kill()
     assert conn.job(job_id)["status"] == "SUCCEEDED" and cancel_requests(conn, job_id) == 0
+
+
+@pytest.mark.parametrize(
+    ("state", "cancelled"),
+    [
+        ("failed", True),  # mark failed
+        ("success", True),  # mark success
+        (None, True),  # cleared, the next try not started yet
+        ("running", True),  # cleared, the next try starting
+        ("deferred", False),  # another triggerer took the trigger over (apache/airflow#73454)
+        (task_state.UNKNOWN, False),  # this triggerer's supervisor cannot answer
+    ],
+)
+async def test_on_kill_cancels_only_when_the_task_left_the_deferred_state(
+    monkeypatch, slow_conn, state, cancelled
+):
+    fake_task_state(monkeypatch, state)
+    job_id = new_job()
+    await make_trigger(job_id).on_kill()
+    assert (slow_conn.job(job_id)["status"] == "CANCELING") is cancelled
+    assert cancel_requests(slow_conn, job_id) == int(cancelled)
 
 
 async def test_on_kill_respects_cancel_on_kill_false(monkeypatch, slow_conn):
@@ -192,7 +216,7 @@ async def run_then_cancel(trigger: CompressJobTrigger) -> None:
 
 @pytest.mark.parametrize(
     ("state", "cancelled"),
-    [("failed", True), ("success", True), (None, True), ("deferred", False), (_compat.UNKNOWN, False)],
+    [("failed", True), ("success", True), (None, True), ("deferred", False), (task_state.UNKNOWN, False)],
 )
 async def test_before_3_3_cancelled_error_cancels_only_a_killed_task(
     monkeypatch, slow_conn, state, cancelled
@@ -213,13 +237,13 @@ async def test_from_3_3_cancelled_error_never_cancels(monkeypatch, slow_conn):
 
 
 async def test_no_task_instance_means_unknown_state():
-    assert await _compat.task_instance_state(None) is _compat.UNKNOWN
+    assert await task_state.task_instance_state(None) is task_state.UNKNOWN
 
     class TI:
         dag_id, task_id, run_id, map_index = "d", "t", "r", -1
 
     # outside a triggerer there is no supervisor to ask
-    assert await _compat.task_instance_state(TI()) is _compat.UNKNOWN
+    assert await task_state.task_instance_state(TI()) is task_state.UNKNOWN
 
 
 async def test_trigger_never_looks_a_connection_up_synchronously(monkeypatch, conn):

@@ -66,6 +66,9 @@ class Emulator:
         self.creates = 0
         self.fine_tune_creates = 0
         self.deployment_creates = 0
+        # API requests by method and route ("POST /api/v1/fine-tunes/compress/jobs/{job_id}/cancel"):
+        # what reached the API, e.g. that no cancel was sent or that every request came through a proxy
+        self.calls: Counter[str] = Counter()
         # compress-job reads by endpoint and the job's status then ("logs RUNNING"): how many
         # requests a watcher makes per poll, before and after the job starts (benchmarks/)
         self.job_reads: Counter[str] = Counter()
@@ -554,6 +557,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         request_id = str(uuid.uuid4())
         lang = resolve_lang(request)
         emu.requests += 1
+        emu.calls[f"{request.method} {request.scope['route'].path}"] += 1
         fault = emu.faults.draw(request.method)
         if fault and fault.kind == "reset":
             return ResetResponse()
@@ -706,6 +710,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
                 "fine_tune_creates": emu.fine_tune_creates,
                 "deployment_creates": emu.deployment_creates,
                 "job_reads": dict(emu.job_reads),
+                "calls": dict(emu.calls),
                 "jobs": jobs,
                 "fine_tunes": fine_tunes,
                 "deployments": deployments,
@@ -729,6 +734,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         emu.faults.injected.clear()
         emu.requests = emu.creates = emu.fine_tune_creates = emu.deployment_creates = 0
         emu.job_reads.clear()
+        emu.calls.clear()
         emu.outputs.clear()
         return JSONResponse({"status": "reset"})
 

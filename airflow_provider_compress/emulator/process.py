@@ -17,6 +17,11 @@ import requests
 
 from airflow_provider_compress.emulator.__main__ import READY
 
+# The admin API is on loopback and never goes through a proxy, whatever HTTP_PROXY says (the
+# proxy tests count what reaches the proxy).
+_admin = requests.Session()
+_admin.trust_env = False
+
 
 class EmulatorProcess:
     def __init__(
@@ -84,13 +89,13 @@ class EmulatorProcess:
 
     # --- admin API
     def state(self) -> dict[str, Any]:
-        return requests.get(f"{self.url}/_emulator/state", timeout=10).json()
+        return _admin.get(f"{self.url}/_emulator/state", timeout=10).json()
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.state()["jobs"][job_id]
 
     def full_log(self, job_id: str) -> list[str]:
-        return requests.get(f"{self.url}/_emulator/jobs/{job_id}/logs", timeout=10).json()["logs"]
+        return _admin.get(f"{self.url}/_emulator/jobs/{job_id}/logs", timeout=10).json()["logs"]
 
     def fail_next(
         self,
@@ -104,13 +109,13 @@ class EmulatorProcess:
         for the next requests of any method or only of ``method``."""
         spec = {"count": count, "kind": str(status), "retry_after": retry_after, "after": after}
         spec["method"] = method
-        requests.post(f"{self.url}/_emulator/fail-next", json=spec, timeout=10).raise_for_status()
+        _admin.post(f"{self.url}/_emulator/fail-next", json=spec, timeout=10).raise_for_status()
 
     def set_faults(self, **plan: Any) -> dict[str, Any]:
         """Random faults from now on: rate, kinds, slow_seconds, retry_after, seed."""
-        answer = requests.post(f"{self.url}/_emulator/faults", json=plan, timeout=10)
+        answer = _admin.post(f"{self.url}/_emulator/faults", json=plan, timeout=10)
         answer.raise_for_status()
         return answer.json()
 
     def reset(self) -> None:
-        requests.post(f"{self.url}/_emulator/reset", timeout=10).raise_for_status()
+        _admin.post(f"{self.url}/_emulator/reset", timeout=10).raise_for_status()

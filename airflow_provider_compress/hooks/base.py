@@ -15,6 +15,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 from airflow_provider_compress import protocol, validation
 from airflow_provider_compress._compat import BaseHook
@@ -39,9 +40,26 @@ LIST_PAGE = validation.PAGE_SIZE_MAX
 
 
 def _settings(conn: Any) -> ClientSettings:
-    return ClientSettings.from_connection(
+    settings = ClientSettings.from_connection(
         host=conn.host, password=conn.password, extra=conn.extra_dejson, schema=conn.schema, port=conn.port
     )
+    if settings.proxy and (password := urlsplit(settings.proxy).password):
+        # Airflow masks the connection's password field, not a secret inside an extra.
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(password)
+    return settings
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy that HTTP(S)_PROXY / ALL_PROXY and NO_PROXY set for ``url``, if any.
+
+    Decided by requests' own rules (CIDR ranges in NO_PROXY included), so that the async
+    transport goes through exactly the proxies the sync one does.
+    """
+    from requests.utils import get_environ_proxies, select_proxy
+
+    return select_proxy(url, get_environ_proxies(url))
 
 
 class _HookBase(BaseHook):
@@ -75,8 +93,10 @@ class DashScopeHook(_HookBase):
     def session(self) -> requests.Session:
         import requests
 
-        session = requests.Session()
+        session = requests.Session()  # HTTP(S)_PROXY and NO_PROXY apply (trust_env)
         session.headers.update(self.settings.headers())
+        if self.settings.proxy:
+            session.proxies = {"http": self.settings.proxy, "https": self.settings.proxy}
         return session
 
     def get_conn(self) -> requests.Session:
@@ -246,6 +266,9 @@ class _AsyncClient:
         self.settings = settings
         self.headers = settings.headers()
         self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
+        # Every request goes to the same host: resolve the proxy once, not per request as
+        # aiohttp's trust_env does (in a thread, for each of a thousand triggers' polls).
+        self.proxy = settings.proxy or env_proxy(settings.base_url)
 
 
 # loop -> connection id -> the client being opened or open on that loop
@@ -311,6 +334,7 @@ class DashScopeAsyncHook(_HookBase):
                 json=request.body,
                 headers=client.headers,
                 timeout=client.timeout,
+                proxy=client.proxy,
             ) as response:
                 body = await response.read()
         except aiohttp.ClientConnectorError as err:

@@ -37,6 +37,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _GENERATION = re.compile(r"-g(\d+)$")
 _DIGEST_LEN = 10
 _GENERATION_ROOM = 4  # "-g99"
+# How long a later try waits before adopting work an earlier try left running (docs/cancel.md):
+# time for the trigger of a cleared try to stop it (a triggerer notices a clear within seconds).
+EARLIER_TRY_GRACE = 10.0
 
 
 def derive_job_name(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
@@ -223,6 +226,8 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         map_index = ti.map_index if ti.map_index is not None else -1
         base = self.requested_name() or derive_job_name(ti.dag_id, ti.run_id, ti.task_id, map_index)
         generation, existing = latest_generation(self.hook.named(kind, base), base, kind.name_field)
+        if existing is not None and ti.try_number > 1 and self.if_job_exists == "reattach":
+            existing = self._unless_being_stopped(existing)
         reattach, name = plan_create(kind, base, generation, existing, self.if_job_exists)
         if reattach is not None:
             found_id = kind.resource_id(reattach)
@@ -250,6 +255,32 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             )
             resource = found
         self.log.info("Created %s %s", kind.noun, kind.resource_id(resource))
+        return resource
+
+    def _unless_being_stopped(self, resource: ApiModel) -> ApiModel:
+        """The work of an earlier try, read again until it is being stopped or a grace passed.
+
+        A clear of a deferred task starts the next try at once, while the old try's trigger is
+        still about to stop its work: adopting that work would see it cancelled under us. Waiting
+        for the stop to show makes a clear restart the work (a new generation is created). After a
+        crash nothing stops the work, and the next try reattaches once the grace has passed.
+        """
+        kind, resource_id = self.kind, self.kind.resource_id(resource)
+        deadline = time.monotonic() + EARLIER_TRY_GRACE
+        if not kind.outcome(resource.status) and resource.status not in kind.stopping:
+            self.log.info(
+                "Found %s %s (%s) of an earlier try; waiting up to %g s in case that try was "
+                "cleared and its trigger is stopping it",
+                kind.noun,
+                resource_id,
+                resource.status,
+                EARLIER_TRY_GRACE,
+            )
+        while not kind.outcome(resource.status) and resource.status not in kind.stopping:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(1)
+            resource = self.hook.get_resource(kind, resource_id)
         return resource
 
     def _wait(self, job_id: str, deadline: float | None) -> ApiModel:

@@ -22,6 +22,7 @@ from airflow_provider_compress.exceptions import (
 from airflow_provider_compress.hooks.base import DashScopeAsyncHook
 from airflow_provider_compress.models import ApiModel
 from airflow_provider_compress.protocol import JobKind, describe
+from airflow_provider_compress.triggers import task_state
 
 # Polls in a row that may fail (after the hook's own retries) before the trigger gives up.
 MAX_FAILED_POLLS = 5
@@ -94,6 +95,8 @@ class DashScopeJobTrigger(BaseTrigger):
         return self.hook_class(dashscope_conn_id=self.dashscope_conn_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        if self.cancel_on_kill:  # so that a kill's question is answered at once
+            task_state.warm_up(getattr(self, "task_instance", None))
         async with self._hook() as hook:
             async for event in self._watch(hook):
                 yield event
@@ -132,33 +135,48 @@ class DashScopeJobTrigger(BaseTrigger):
                 await asyncio.sleep(self._next_sleep(polls))
         except asyncio.CancelledError:
             # Before Airflow 3.3 a kill reaches a trigger only as CancelledError, which a triggerer
-            # restart raises too: cancel only when the task itself has left the deferred state.
+            # restart or a takeover by another triggerer raises too.
             if self.cancel_on_kill and not _compat.TRIGGER_HAS_ON_KILL:
-                state = await self._task_state()
-                self.log.info("Watching %s %s stopped; task state: %s", self.kind.noun, self.job_id, state)
-                # No answer (the triggerer is shutting down) is not a kill: never cancel on doubt.
-                if state is not _compat.UNKNOWN and state != "deferred":
-                    await self._cancel(hook, f"the deferred task was killed (task state: {state})")
+                await self._stop_if_killed(hook)
             raise
 
     async def on_kill(self) -> None:
-        """Airflow >= 3.3: a user marked the deferred task failed or success, or cleared it.
-
-        Only the job's state is checked first (``_cancel``): it must be quick and must not depend
-        on the triggerer's supervisor, which is busy tearing the trigger down.
-        """
+        """Airflow >= 3.3: the triggerer dropped this trigger, because a user killed the deferred
+        task (mark failed or success, clear) or because another triggerer took the trigger over."""
         if not self.cancel_on_kill:
             return
-        self.log.info("on_kill: stopping %s %s", self.kind.noun, self.job_id)
         try:
             async with self._hook() as hook:
-                await self._cancel(hook, "the deferred task was killed")
+                await self._stop_if_killed(hook)
         except Exception:
             self.log.exception("on_kill could not stop %s %s", self.kind.noun, self.job_id)
             raise
 
+    async def _stop_if_killed(self, hook: DashScopeAsyncHook) -> None:
+        """Stop the work only when the task really left the deferred state (docs/cancel.md)."""
+        noun, state = self.kind.noun, await self._task_state()
+        if state is task_state.UNKNOWN:
+            # Unreadable only when this triggerer's own supervisor cannot answer: the unhealthy
+            # triggerer whose triggers are being taken over. Never destroy paid work on doubt.
+            self.log.error(
+                "Watching %s %s stopped, but the task's state could not be read: NOT stopping it. "
+                "If the task was killed, stop it yourself (%s)",
+                noun,
+                self.job_id,
+                self.kind.stop_verb,
+            )
+        elif state == "deferred":
+            self.log.info(
+                "Watching %s %s stopped while the task is still deferred: another triggerer took "
+                "the trigger over; not stopping it",
+                noun,
+                self.job_id,
+            )
+        else:
+            await self._cancel(hook, f"the deferred task was killed (task state: {state})")
+
     async def _task_state(self) -> Any:
-        return await _compat.task_instance_state(getattr(self, "task_instance", None))
+        return await task_state.task_instance_state(getattr(self, "task_instance", None))
 
     def _next_sleep(self, polls: int) -> float:
         interval = self.poll_interval

@@ -7,6 +7,7 @@ import datetime
 from airflow.sdk import DAG, Asset, task
 
 from airflow_provider_compress.operators.compress import CreateCompressJobOperator
+from airflow_provider_compress.operators.deployment import DeployModelOperator
 
 MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
@@ -46,3 +47,26 @@ with DAG("live_asset_consumer", schedule=[COMPRESSED], start_date=datetime.datet
         return triggering_asset_events[COMPRESSED][-1].extra["quantized_output"]
 
     compressed_model()
+
+# Jobs and deployments on the "dashscope_slow" connection take a minute: long enough to freeze
+# the triggerer that watches them, let the other one take over, and thaw it while they still run.
+with DAG("live_takeover", **COMMON) as live_takeover:
+    CreateCompressJobOperator(
+        task_id="compress",
+        dashscope_conn_id="dashscope_slow",
+        model=MODEL,
+        template_id=TEMPLATE,
+        deferrable=True,
+        poll_interval=1,
+    )
+
+with DAG("live_takeover_deploy", **COMMON) as live_takeover_deploy:
+    DeployModelOperator(
+        task_id="deploy",
+        dashscope_conn_id="dashscope_slow",
+        model_name=MODEL,
+        deploy_spec="MU1",
+        capacity=1,
+        deferrable=True,
+        poll_interval=1,
+    )
