@@ -19,7 +19,6 @@ import time
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="logbench-airflow-"))
 
-import requests
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
 from airflow_provider_compress.hooks.base import close_async_clients
@@ -73,7 +72,7 @@ def run(lines: int) -> dict:
         requests_made = emulator.state()["requests"] - before
         forwarded = [m.split("] ", 1)[1] for m in collect.messages]
         numbers = [int(m.split(" #", 1)[1].split("]", 1)[0]) for m in collect.messages]
-        faults = requests.get(f"{emulator.url}/_emulator/faults", timeout=10).json()["injected"]
+        faults = emulator.faults()["injected"]
     log_requests = requests_made - 1  # one GET of the job itself
     report = {
         "lines": len(expected),

@@ -160,7 +160,7 @@ def run(jobs: int, fault_rate: float, job_seconds: float, seed: int) -> dict[str
             for job_id, outcome in zip(job_ids, outcomes, strict=True)
             if state["jobs"][job_id]["status"] != outcome
         ]
-        faults = requests_json(emulator.url + "/_emulator/faults")["injected"]
+        faults = emulator.faults()["injected"]
     report = {
         "jobs": jobs,
         "fault_rate": fault_rate,
@@ -184,12 +184,6 @@ def run(jobs: int, fault_rate: float, job_seconds: float, seed: int) -> dict[str
         and not outcome_mismatches
     )
     return report
-
-
-def requests_json(url: str) -> dict[str, Any]:
-    import requests
-
-    return requests.get(url, timeout=10).json()
 
 
 def main() -> int:

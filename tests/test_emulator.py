@@ -401,3 +401,71 @@ def test_quota_answers_429():
         resp = raw.call("POST", "/jobs", json={"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE})
         assert resp.status_code == 429 and resp.json()["code"] == "Throttling"
         assert emu.state()["creates"] == 1
+
+
+# --- the emulator's own surface (not the API's)
+
+
+def test_the_admin_api_needs_the_key(slow_emulator):
+    import requests
+
+    for method, path in [("GET", "/state"), ("GET", "/faults"), ("POST", "/reset"), ("POST", "/fail-next")]:
+        answer = requests.request(method, f"{slow_emulator.url}/_emulator{path}", json={}, timeout=10)
+        assert answer.status_code == 401, (method, path)
+        wrong = {"Authorization": "Bearer sk-wrong"}
+        answer = requests.request(method, f"{slow_emulator.url}/_emulator{path}", headers=wrong, timeout=10)
+        assert answer.status_code == 401, (method, path)
+    assert slow_emulator.admin("GET", "/state").status_code == 200
+
+
+def test_a_request_without_the_key_spends_no_queued_fault(raw, slow_emulator):
+    slow_emulator.fail_next(1, 503)
+    stranger = RawClient(slow_emulator, key="sk-wrong")
+    assert stranger.call("GET", "/templates").status_code == 401
+    assert raw.call("GET", "/templates").status_code == 503  # the fault is still there for the client
+    assert raw.call("GET", "/templates").status_code == 200
+
+
+def test_the_key_is_not_on_the_emulators_command_line():
+    import psutil
+
+    with EmulatorProcess(api_key="sk-PS-VISIBLE-51c2") as emu:
+        assert emu.pid is not None
+        assert "sk-PS-VISIBLE-51c2" not in " ".join(psutil.Process(emu.pid).cmdline())
+        assert RawClient(emu).call("GET", "/templates").status_code == 200
+
+
+def test_access_log_prints_each_request_without_the_key():
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    from airflow_provider_compress.emulator.__main__ import KEY_VARIABLE, READY
+
+    env = {**os.environ, KEY_VARIABLE: "sk-ACCESS-LOG-9d0e"}
+    command = [sys.executable, "-m", "airflow_provider_compress.emulator", "--port", "0", "--access-log"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert ready.startswith(READY), ready
+        url = ready.split()[-1]
+        headers = {"Authorization": "Bearer sk-ACCESS-LOG-9d0e"}
+        assert requests.get(f"{url}/api/v1/fine-tunes/compress/templates", headers=headers, timeout=10).ok
+        line = proc.stdout.readline()
+        assert "GET /api/v1/fine-tunes/compress/templates" in line and "200" in line
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=10)
+    assert "sk-ACCESS-LOG-9d0e" not in ready + line + output
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"), [("127.0.0.1", False), ("::1", False), ("localhost", False), ("0.0.0.0", True)]
+)
+def test_binding_beyond_loopback_is_warned_about(host, warned):
+    from airflow_provider_compress.emulator.__main__ import exposure_warning
+
+    assert (exposure_warning(host) is not None) is warned

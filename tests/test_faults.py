@@ -85,15 +85,15 @@ def test_random_faults_at_a_rate_and_their_counts(kind, monkeypatch, slow_emulat
         hook = Twin(kind)
         for _ in range(20):
             assert hook.list_templates().custom_models
-        injected = requests.get(f"{slow_emulator.url}/_emulator/faults", timeout=10).json()["injected"]
+        injected = slow_emulator.faults()["injected"]
         assert sum(injected.values()) > sum(before["injected"].values())
     finally:
         slow_emulator.set_faults(rate=0)
 
 
 def test_fault_admin_rejects_unknown_kinds(slow_emulator):
-    answer = requests.post(f"{slow_emulator.url}/_emulator/faults", json={"kinds": ["flood"]}, timeout=10)
+    answer = slow_emulator.admin("POST", "/faults", json={"kinds": ["flood"]})
     assert answer.status_code == 400 and "flood" in answer.text
     assert "flood" not in slow_emulator.set_faults()["kinds"]  # a refused change changes nothing
-    answer = requests.post(f"{slow_emulator.url}/_emulator/fail-next", json={"kind": "flood"}, timeout=10)
+    answer = slow_emulator.admin("POST", "/fail-next", json={"kind": "flood"})
     assert answer.status_code == 400 and all(k in answer.text for k in KINDS)

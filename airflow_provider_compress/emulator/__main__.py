@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
+import logging
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 
 import uvicorn
@@ -13,13 +17,19 @@ from airflow_provider_compress.emulator.app import Config, create_app
 from airflow_provider_compress.emulator.faults import KINDS
 
 READY = "compress emulator ready on"
+# The key can come from the environment, so that it is not on the command line (visible in ps).
+KEY_VARIABLE = "DASHSCOPE_EMULATOR_API_KEY"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_compress.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089, help="0 picks a free port (printed when ready)")
-    parser.add_argument("--api-key", default="sk-emulator", help="the only key the emulator accepts")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get(KEY_VARIABLE, "sk-emulator"),
+        help=f"the only key the emulator accepts (default: ${KEY_VARIABLE}, else sk-emulator)",
+    )
     parser.add_argument("--job-seconds", type=float, default=30.0, help="time from PENDING to the end state")
     parser.add_argument("--cancel-seconds", type=float, default=1.0, help="time spent in CANCELING")
     parser.add_argument("--log-lines", type=int, default=20, help="progress lines a job writes while RUNNING")
@@ -34,12 +44,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fault-kinds", default=",".join(KINDS), help="comma-separated: " + ",".join(KINDS))
     parser.add_argument("--slow-seconds", type=float, default=35.0, help="delay of a 'slow' answer")
     parser.add_argument("--fault-seed", type=int, default=None, help="seed of the random faults")
-    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument("--access-log", action="store_true", help="log every request (method, path, status)")
     return parser.parse_args(argv)
+
+
+def exposure_warning(host: str) -> str | None:
+    """A warning when ``host`` is reachable from other machines: the emulator is for tests."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return (
+        f"WARNING: binding {host}: the emulator is a test double, reachable from other machines on "
+        "this address. Use 127.0.0.1 unless you mean it."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if warning := exposure_warning(args.host):
+        print(warning, file=sys.stderr, flush=True)
     config = Config(
         api_key=args.api_key,
         job_seconds=args.job_seconds,
@@ -72,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", access_log=args.access_log, lifespan="on", backlog=2048)
     )
+    if args.access_log:  # at log level "warning", uvicorn's access lines (INFO) would be dropped
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     server.run(sockets=[sock])
 
 

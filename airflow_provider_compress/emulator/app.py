@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_compress.emulator import state as s
@@ -74,6 +74,10 @@ class Emulator:
         self.job_reads: Counter[str] = Counter()
 
     # --- helpers
+
+    def authorized(self, request: Request) -> bool:
+        given = request.headers.get("authorization", "").encode("utf-8", "replace")
+        return secrets.compare_digest(given, f"Bearer {self.config.api_key}".encode())
 
     def _job(self, job_id: str) -> s.Job:
         if not job_id.strip():
@@ -558,14 +562,16 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         lang = resolve_lang(request)
         emu.requests += 1
         emu.calls[f"{request.method} {request.scope['route'].path}"] += 1
-        fault = emu.faults.draw(request.method)
-        if fault and fault.kind == "reset":
-            return ResetResponse()
         try:
+            # Before any fault is drawn: a caller without the key must not spend the faults a
+            # test queued for the real client.
+            if not emu.authorized(request):
+                raise ApiError("InvalidApiKey")
+            fault = emu.faults.draw(request.method)
+            if fault and fault.kind == "reset":
+                return ResetResponse()
             if fault and not fault.served_first:
                 raise fault_error(fault)
-            if request.headers.get("authorization") != f"Bearer {emu.config.api_key}":
-                raise ApiError("InvalidApiKey")
             workspace = request.headers.get("x-dashscope-workspace")
             if workspace and emu.config.workspaces and workspace not in emu.config.workspaces:
                 raise ApiError("AccessDenied", detail=f"workspace {workspace}")
@@ -661,9 +667,15 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     async def delete_deployment(deployed_model: str, request: Request) -> Response:
         return await answer(request, lambda: emu.delete_deployment(deployed_model))
 
-    # --- admin: not part of the API
+    # --- admin: not part of the API. It changes what the API answers, so it needs the key too.
 
-    @app.post("/_emulator/fail-next")
+    def admin_key(request: Request) -> None:
+        if not emu.authorized(request):
+            raise HTTPException(401, "the admin API needs the emulator's key (Authorization: Bearer ...)")
+
+    admin = APIRouter(prefix="/_emulator", dependencies=[Depends(admin_key)])
+
+    @admin.post("/fail-next")
     async def fail_next(request: Request) -> Response:
         """The next ``count`` API requests get fault ``kind`` (or ``status``: 429, 500, 502, 503);
         a status fault with ``after`` is served first and only its answer fails; with ``method``
@@ -677,11 +689,11 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         emu.faults.queue.extend(fault for _ in range(int(spec.get("count", 1))))
         return JSONResponse({"queued": len(emu.faults.queue)})
 
-    @app.get("/_emulator/faults")
+    @admin.get("/faults")
     async def show_faults() -> Response:
         return JSONResponse(emu.faults.summary())
 
-    @app.post("/_emulator/faults")
+    @admin.post("/faults")
     async def set_faults(request: Request) -> Response:
         """Change the random faults at run time (rate, kinds, slow_seconds, retry_after, seed)."""
         spec = await request.json()
@@ -693,7 +705,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             return JSONResponse({"error": str(err)}, status_code=400)
         return JSONResponse(emu.faults.summary())
 
-    @app.get("/_emulator/state")
+    @admin.get("/state")
     async def show_state() -> Response:
         jobs = {j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)} for j in emu._advanced()}
         fine_tunes = {
@@ -717,7 +729,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             }
         )
 
-    @app.get("/_emulator/jobs/{job_id}/logs")
+    @admin.get("/jobs/{job_id}/logs")
     async def full_log(job_id: str) -> Response:
         job = emu.jobs.get(job_id) or emu.fine_tunes.get(job_id)
         if job is None:
@@ -725,7 +737,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         job.advance(emu.clock(), emu.config.cancel_seconds)
         return JSONResponse({"logs": job.lines})
 
-    @app.post("/_emulator/reset")
+    @admin.post("/reset")
     async def reset() -> Response:
         emu.jobs.clear()
         emu.fine_tunes.clear()
@@ -738,4 +750,5 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         emu.outputs.clear()
         return JSONResponse({"status": "reset"})
 
+    app.include_router(admin)
     return app

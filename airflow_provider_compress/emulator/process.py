@@ -8,6 +8,7 @@ with EmulatorProcess(job_seconds=5) as emulator:
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,12 +16,7 @@ from typing import Any
 
 import requests
 
-from airflow_provider_compress.emulator.__main__ import READY
-
-# The admin API is on loopback and never goes through a proxy, whatever HTTP_PROXY says (the
-# proxy tests count what reaches the proxy).
-_admin = requests.Session()
-_admin.trust_env = False
+from airflow_provider_compress.emulator.__main__ import KEY_VARIABLE, READY
 
 
 class EmulatorProcess:
@@ -29,25 +25,23 @@ class EmulatorProcess:
     ) -> None:
         self.api_key = api_key
         self.options = options
+        # The admin API needs the key too. It is on loopback and never goes through a proxy,
+        # whatever HTTP_PROXY says (the proxy tests count what reaches the proxy).
+        self._admin = requests.Session()
+        self._admin.trust_env = False
+        self._admin.headers["Authorization"] = f"Bearer {api_key}"
         self.startup_timeout = startup_timeout
         self.url = ""
         self._proc: subprocess.Popen[str] | None = None
 
     def start(self) -> EmulatorProcess:
-        args = [
-            sys.executable,
-            "-m",
-            "airflow_provider_compress.emulator",
-            "--port",
-            "0",
-            "--api-key",
-            self.api_key,
-        ]
+        args = [sys.executable, "-m", "airflow_provider_compress.emulator", "--port", "0"]
         for name, value in self.options.items():
             flag = "--" + name.replace("_", "-")
             for item in value if isinstance(value, (list, tuple)) else [value]:
                 args += [flag] if item is True else [flag, str(item)]
-        self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+        env = {**os.environ, KEY_VARIABLE: self.api_key}  # not on the command line, visible in ps
+        self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
         deadline = time.monotonic() + self.startup_timeout
         assert self._proc.stdout is not None
         while time.monotonic() < deadline:
@@ -70,6 +64,7 @@ class EmulatorProcess:
                 self._proc.wait()
         if self._proc is not None and self._proc.stdout:
             self._proc.stdout.close()
+        self._admin.close()
 
     @property
     def pid(self) -> int | None:
@@ -88,14 +83,22 @@ class EmulatorProcess:
         )
 
     # --- admin API
+    def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """A request to the admin API (``/_emulator/...``), with the key it needs."""
+        return self._admin.request(method, f"{self.url}/_emulator{path}", timeout=10, **kwargs)
+
+    def faults(self) -> dict[str, Any]:
+        """The fault plan and what was injected so far, by kind."""
+        return self.admin("GET", "/faults").json()
+
     def state(self) -> dict[str, Any]:
-        return _admin.get(f"{self.url}/_emulator/state", timeout=10).json()
+        return self._admin.get(f"{self.url}/_emulator/state", timeout=10).json()
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.state()["jobs"][job_id]
 
     def full_log(self, job_id: str) -> list[str]:
-        return _admin.get(f"{self.url}/_emulator/jobs/{job_id}/logs", timeout=10).json()["logs"]
+        return self._admin.get(f"{self.url}/_emulator/jobs/{job_id}/logs", timeout=10).json()["logs"]
 
     def fail_next(
         self,
@@ -109,13 +112,13 @@ class EmulatorProcess:
         for the next requests of any method or only of ``method``."""
         spec = {"count": count, "kind": str(status), "retry_after": retry_after, "after": after}
         spec["method"] = method
-        _admin.post(f"{self.url}/_emulator/fail-next", json=spec, timeout=10).raise_for_status()
+        self._admin.post(f"{self.url}/_emulator/fail-next", json=spec, timeout=10).raise_for_status()
 
     def set_faults(self, **plan: Any) -> dict[str, Any]:
         """Random faults from now on: rate, kinds, slow_seconds, retry_after, seed."""
-        answer = _admin.post(f"{self.url}/_emulator/faults", json=plan, timeout=10)
+        answer = self._admin.post(f"{self.url}/_emulator/faults", json=plan, timeout=10)
         answer.raise_for_status()
         return answer.json()
 
     def reset(self) -> None:
-        _admin.post(f"{self.url}/_emulator/reset", timeout=10).raise_for_status()
+        self._admin.post(f"{self.url}/_emulator/reset", timeout=10).raise_for_status()
