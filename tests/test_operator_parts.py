@@ -18,6 +18,7 @@ from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.models import Job
 from airflow_provider_compress.operators.base import generation_name
 from airflow_provider_compress.operators.compress import (
+    CancelCompressJobOperator,
     CreateCompressJobOperator,
     derive_job_name,
     latest_generation,
@@ -158,6 +159,13 @@ def test_a_field_the_api_left_out_is_no_mismatch():
     operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
     assert operator.mismatch(Job.from_api({"job_id": "j", "model": SFT_MODEL})) is None
     assert "other-model" in operator.mismatch(Job.from_api({"job_id": "j", "model": "other-model"}))
+
+
+def test_cancel_without_waiting_returns_the_status_after_the_cancel(slow_conn):
+    job = CompressHook().create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
+    assert slow_conn.job(job.job_id)["status"] == "PENDING"
+    status = CancelCompressJobOperator(task_id="c", job_id=job.job_id).execute({})
+    assert status == "CANCELING" == slow_conn.job(job.job_id)["status"]
 
 
 def test_kill_while_the_create_is_in_flight_cancels_the_job_it_made(slow_conn):

@@ -150,7 +150,8 @@ class _CompressJobTask(BaseOperator):
 class CancelCompressJobOperator(_CompressJobTask):
     """Cancel a job (no-op when it already ended); optionally wait until it is CANCELED.
 
-    Returns the job's status at the end.
+    Returns the job's status after the cancel: CANCELING (or later) without
+    ``wait_for_cancellation``, the status it ended in with it.
     """
 
     template_fields: Sequence[str] = ("job_id",)
@@ -177,6 +178,7 @@ class CancelCompressJobOperator(_CompressJobTask):
         if job.status in protocol.COMPRESS.stoppable:
             self.hook.stop_resource(protocol.COMPRESS, self.job_id)  # tolerates a lost first answer
             self.log.info("Cancel of job %s requested", self.job_id)
+            job = self.hook.get_job(self.job_id)  # CANCELING (or later): what is returned without a wait
         else:
             self.log.info("Job %s is %s: nothing to cancel", self.job_id, job.status)
         deadline = time.monotonic() + self.timeout
