@@ -60,11 +60,26 @@ class ApiRequest:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reply:
+    """A successful answer: its ``output`` and the ``request_id`` support asks for."""
+
+    output: Any
+    request_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ApiCall(Generic[T]):
-    """A request and the parser of its ``output``."""
+    """A request and the reader of its ``output``."""
 
     request: ApiRequest
-    parse: Callable[[Any], T]
+    read: Callable[[Any], T]
+
+    def parse(self, reply: Reply) -> T:
+        """The typed answer; a model keeps the answer's ``request_id``."""
+        result = self.read(reply.output)
+        if isinstance(result, ApiModel) and reply.request_id:
+            result = dataclasses.replace(result, request_id=reply.request_id)
+        return result
 
 
 # --- connection settings -------------------------------------------------------------------
@@ -603,8 +618,8 @@ def exact_name_match(jobs: Sequence[Any], job_name: str, field: str) -> Any:
 # --- responses ------------------------------------------------------------------------------
 
 
-def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Any:
-    """Return the envelope's ``output``, or raise the error the answer stands for."""
+def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Reply:
+    """Return the envelope's ``output`` and ``request_id``, or raise the error the answer stands for."""
     try:
         payload = json.loads(body) if body else None
     except (ValueError, UnicodeDecodeError):
@@ -624,7 +639,7 @@ def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Any:
         raise InvalidResponseError(
             status, None, f"expected a JSON object with 'output', got: {_snippet(body)!r}", request_id
         )
-    return envelope["output"]
+    return Reply(envelope["output"], request_id)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -214,6 +214,16 @@ def test_api_errors_carry_status_code_message_request_id(hook, change, error, st
     assert str(status) in text and err.code in text and err.message in text and err.request_id in text
 
 
+def test_successful_answers_keep_their_request_id(hook, conn):
+    job = CompressHook().create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name())
+    assert job.request_id == conn.state()["last_request_id"]
+    read = hook.get_job(job.job_id)
+    assert read.request_id == conn.state()["last_request_id"] != job.request_id
+    page = hook.list_jobs(job_id=job.job_id)
+    assert page.request_id == conn.state()["last_request_id"] and page.jobs[0].job_id == job.job_id
+    assert "request_id" not in read.to_dict()  # the object as the API sent it
+
+
 def test_not_found(hook):
     with pytest.raises(NotFoundError) as raised:
         hook.get_job("quant-000000000000-none")
