@@ -47,6 +47,11 @@ CONN_FIELDS: dict[str, Any] = {
         "label": "Retry: give up after (seconds)",
         "schema": {"type": ["number", "null"], "default": 300, "minimum": 0},
     },
+    "service_timezone": {
+        "label": "Service time zone",
+        "description": "Zone the API reads time filters in, e.g. +08:00 (default) or Asia/Shanghai.",
+        "schema": {"type": ["string", "null"]},
+    },
     "console_url": {
         "label": "Console job URL",
         "description": "Pattern of the 'Compression job' link, with {job_id}. Empty: the region's console.",

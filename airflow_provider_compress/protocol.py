@@ -7,6 +7,7 @@ send an ``ApiRequest`` and hand the status, headers and body back to ``parse_res
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import random
@@ -117,6 +118,8 @@ class ClientSettings:
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
     console_url: str | None = None  # pattern with {job_id}, for the operator's extra link
+    # The zone the service reads time filters in; aware datetimes are converted to it.
+    service_tz: dt.tzinfo = v.SERVICE_TZ
 
     @classmethod
     def from_connection(
@@ -137,6 +140,7 @@ class ClientSettings:
             max_delay=_number(extra, "retry_max_delay", RetryPolicy.max_delay),
             max_elapsed=_number(extra, "retry_max_elapsed", RetryPolicy.max_elapsed),
         )
+        zone = extra.get("service_timezone")
         return cls(
             api_key=password,
             base_url=base_url_from(host, schema, port),
@@ -145,13 +149,15 @@ class ClientSettings:
             timeout=_number(extra, "timeout", cls.timeout, minimum=0.001),
             retry=retry,
             console_url=extra.get("console_url") or None,
+            service_tz=v.parse_timezone("extra.service_timezone", zone) if zone else v.SERVICE_TZ,
         )
 
     def url(self, request: ApiRequest) -> str:
         return self.base_url + API_ROOT + request.path
 
     def params(self, request: ApiRequest) -> dict[str, str]:
-        params = {k: _query_value(val) for k, val in (request.params or {}).items() if val is not None}
+        given = (request.params or {}).items()
+        params = {k: _query_value(val, self.service_tz) for k, val in given if val is not None}
         if self.lang and "lang" not in params:
             params["lang"] = self.lang
         return params
@@ -197,9 +203,11 @@ def base_url_from(host: str | None, schema: str | None = None, port: int | None 
     return f"{parts.scheme}://{netloc}{path}"
 
 
-def _query_value(value: Any) -> str:
+def _query_value(value: Any, service_tz: dt.tzinfo) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dt.date):  # a time filter: written in the service's zone when sent
+        return v.render_time(value, service_tz)
     return str(value)
 
 
@@ -430,8 +438,8 @@ def list_jobs(
         "template_id": template_id,
         "quant_spec": quant_spec,
         "quant_method": quant_method,
-        "start_time": v.format_time_filter("start_time", start_time),
-        "end_time": v.format_time_filter("end_time", end_time),
+        "start_time": v.time_filter("start_time", start_time),
+        "end_time": v.time_filter("end_time", end_time),
         "job_name": job_name,
         "job_id": job_id,
         "search_key": search_key,

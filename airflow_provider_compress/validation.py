@@ -23,7 +23,8 @@ PAGE_SIZE_MAX = 100
 LOG_LINES_MAX = 1000
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 API_DATE_FORMAT = "%Y-%m-%d"
-# The service reports and filters times in China Standard Time; aware datetimes are converted to it.
+# The service reports and filters times in China Standard Time (both regions): the default of the
+# connection extra ``service_timezone``, to which aware time filters are converted.
 SERVICE_TZ = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
 
 
@@ -52,35 +53,57 @@ def check_int_range(field: str, value: Any, low: int, high: int | None = None) -
         raise CompressValidationError(field, rule, value)
 
 
-def format_time_filter(field: str, value: Any) -> str | None:
-    """Render a time filter as the API expects: ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS``.
-
-    Accepts those strings (an ISO ``T`` separator too), dates, datetimes and pendulum objects
-    (pendulum's types subclass the standard ones). Aware datetimes are converted to the
-    service's time zone (UTC+08:00); naive ones are taken as already in it.
+def time_filter(field: str, value: Any) -> dt.date | None:
+    """Read a time filter: a date, a datetime (pendulum's types subclass both), or an ISO 8601
+    string (``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, a ``T`` separator, fractions, an offset or
+    ``Z``). ``render_time`` writes it in the service's time zone when the request is sent.
     """
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(SERVICE_TZ)
-        return value.strftime(API_TIME_FORMAT)
-    if isinstance(value, dt.date):
-        return value.strftime(API_DATE_FORMAT)
+    if value is None or isinstance(value, dt.date):  # a datetime is a date too
+        return value
     if isinstance(value, str):
         text = value.strip()
-        for fmt in (API_TIME_FORMAT, "%Y-%m-%dT%H:%M:%S", API_DATE_FORMAT):
-            try:
-                parsed = dt.datetime.strptime(text, fmt)
-            except ValueError:
-                continue
-            return parsed.strftime(API_DATE_FORMAT if fmt == API_DATE_FORMAT else API_TIME_FORMAT)
-        try:  # offsets and fractions: 2026-04-01T12:00:00+00:00
-            return format_time_filter(field, dt.datetime.fromisoformat(text))
+        if text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read it
+            text = text[:-1] + "+00:00"
+        try:
+            return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
         except ValueError:
             pass
     raise CompressValidationError(
-        field, "must be a date, a datetime, or a string 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'", value
+        field, "must be a date, a datetime, or an ISO 8601 string 'YYYY-MM-DD[ HH:MM:SS][+08:00]'", value
+    )
+
+
+def render_time(value: dt.date, service_tz: dt.tzinfo) -> str:
+    """A time filter as the API reads it: ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS`` in the
+    service's time zone. An aware datetime is converted; a naive one is taken as already in it.
+    """
+    if not isinstance(value, dt.datetime):
+        return value.strftime(API_DATE_FORMAT)
+    if value.tzinfo is not None:
+        value = value.astimezone(service_tz)
+    return value.strftime(API_TIME_FORMAT)
+
+
+def parse_timezone(field: str, value: Any) -> dt.tzinfo:
+    """``+08:00``, ``UTC+8``, ``UTC``, ``Z`` or an IANA name such as ``Asia/Shanghai``."""
+    text = str(value).strip()
+    offset = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?", text, re.IGNORECASE)
+    if offset:
+        sign, hours, minutes = offset.groups()
+        delta = dt.timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if delta < dt.timedelta(hours=24):
+            return dt.timezone(-delta if sign == "-" else delta)
+    elif text.upper() in ("UTC", "GMT", "Z"):
+        return dt.timezone.utc
+    elif text:
+        import zoneinfo  # only for zone names
+
+        try:
+            return zoneinfo.ZoneInfo(text)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    raise CompressValidationError(
+        field, "must be an offset such as '+08:00' or a zone name such as 'Asia/Shanghai'", value
     )
 
 

@@ -174,6 +174,8 @@ def test_list_and_iterate_every_page(slow_hook):
         dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc),
         pendulum.datetime(2000, 1, 1, tz="Asia/Shanghai"),
         pendulum.date(2000, 1, 1),
+        "2000-01-01T00:00:00Z",
+        "2000-01-01T00:00:00.250+05:30",
     ],
 )
 def test_time_filters_accept_strings_dates_and_datetimes(hook, since):
@@ -182,6 +184,25 @@ def test_time_filters_accept_strings_dates_and_datetimes(hook, since):
     assert [j.job_id for j in found.jobs] == [job.job_id]
     later = hook.list_jobs(job_id=job.job_id, start_time=pendulum.now().add(days=2))
     assert later.jobs == []
+
+
+def test_the_service_time_zone_comes_from_the_connection(kind, monkeypatch, emulator):
+    use_connection(monkeypatch, emulator)
+    job = wait_terminal(
+        Twin(kind), CompressHook().create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name()).job_id
+    )
+    # the emulator, like the service, writes and reads times in UTC+08:00
+    ended = dt.datetime.strptime(job.end_time, "%Y-%m-%d %H:%M:%S") + dt.timedelta(seconds=1)
+    just_after = ended.replace(tzinfo=dt.timezone(dt.timedelta(hours=8))).astimezone(dt.timezone.utc)
+
+    def found(end_time) -> list[str]:
+        return [j.job_id for j in Twin(kind).list_jobs(job_id=job.job_id, end_time=end_time).jobs]
+
+    assert found(just_after) == [job.job_id]  # an aware UTC value, converted to the service's zone
+    assert found(just_after - dt.timedelta(seconds=2)) == []
+    use_connection(monkeypatch, emulator, service_timezone="UTC")  # a zone the emulator does not use
+    assert found(just_after) == []  # written as UTC wall time: read 8 hours early
+    assert found(ended) == [job.job_id]  # a naive value is the service's own wall time
 
 
 def test_unknown_fields_are_kept(hook, emulator):

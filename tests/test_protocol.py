@@ -22,7 +22,7 @@ from airflow_provider_compress.exceptions import (
     ServerError,
 )
 from airflow_provider_compress.models import Job, JobStatus, Template
-from airflow_provider_compress.validation import check_hyper_parameters, format_time_filter
+from airflow_provider_compress.validation import check_hyper_parameters
 
 
 @pytest.mark.parametrize(
@@ -70,6 +70,8 @@ def test_settings_from_connection_extras_and_no_key_in_repr():
         ({"timeout": "soon"}, "extra.timeout"),
         ({"retry_limit": 0}, "extra.retry_limit"),
         ({"retry_delay": -1}, "extra.retry_delay"),
+        ({"service_timezone": "Mars/Olympus"}, "extra.service_timezone"),
+        ({"service_timezone": "+25:00"}, "extra.service_timezone"),
     ],
 )
 def test_bad_connection_extras_are_named(extra, field):
@@ -185,6 +187,15 @@ def test_transient_errors(error, named_create, plain_get):
     assert protocol.is_transient(error, unnamed) is expected_unnamed
 
 
+SHANGHAI = protocol.ClientSettings(api_key="k")  # the default service zone: UTC+08:00
+UTC = protocol.ClientSettings.from_connection(host=None, password="k", extra={"service_timezone": "UTC"})
+
+
+def rendered(settings: protocol.ClientSettings, **filters) -> dict[str, str]:
+    """The query parameters as the hooks send them."""
+    return settings.params(protocol.list_jobs(**filters).request)
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -192,29 +203,53 @@ def test_transient_errors(error, named_create, plain_get):
         ("2026-04-01 12:30:00", "2026-04-01 12:30:00"),
         ("2026-04-01T12:30:00", "2026-04-01 12:30:00"),
         ("2026-04-01T04:30:00+00:00", "2026-04-01 12:30:00"),
+        ("2026-04-01T04:30:00Z", "2026-04-01 12:30:00"),
+        ("2026-04-01T04:30:00.500-00:00", "2026-04-01 12:30:00"),
+        ("2026-04-01T12:30:00+08:00", "2026-04-01 12:30:00"),
         (dt.date(2026, 4, 1), "2026-04-01"),
         (dt.datetime(2026, 4, 1, 12, 30), "2026-04-01 12:30:00"),
         (dt.datetime(2026, 4, 1, 4, 30, tzinfo=dt.timezone.utc), "2026-04-01 12:30:00"),
         (pendulum.datetime(2026, 4, 1, 4, 30, tz="UTC"), "2026-04-01 12:30:00"),
+        (pendulum.datetime(2026, 4, 1, 6, 30, tz="Europe/Berlin"), "2026-04-01 12:30:00"),
         (pendulum.date(2026, 4, 1), "2026-04-01"),
     ],
 )
 def test_time_filters(value, expected):
-    assert format_time_filter("start_time", value) == expected
+    assert rendered(SHANGHAI, start_time=value)["start_time"] == expected
 
 
-@pytest.mark.parametrize("value", ["2026/04/01", "tomorrow", 20260401, "2026-13-01"])
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, "2026-04-01 12:30:00"),
+        ({"service_timezone": "UTC"}, "2026-04-01 04:30:00"),
+        ({"service_timezone": "+05:30"}, "2026-04-01 10:00:00"),
+        ({"service_timezone": "UTC-3"}, "2026-04-01 01:30:00"),
+        ({"service_timezone": "Asia/Shanghai"}, "2026-04-01 12:30:00"),
+    ],
+)
+def test_time_filters_are_written_in_the_connections_service_zone(extra, expected):
+    settings = protocol.ClientSettings.from_connection(host=None, password="k", extra=extra)
+    aware = pendulum.datetime(2026, 4, 1, 4, 30, tz="UTC")
+    assert rendered(settings, end_time=aware)["end_time"] == expected
+    # naive values and bare dates are the service's own wall time, whatever its zone
+    naive = rendered(settings, start_time="2026-04-01 12:30:00", end_time=dt.date(2026, 4, 2))
+    assert (naive["start_time"], naive["end_time"]) == ("2026-04-01 12:30:00", "2026-04-02")
+
+
+@pytest.mark.parametrize("value", ["2026/04/01", "tomorrow", 20260401, "2026-13-01", ""])
 def test_bad_time_filters(value):
     with pytest.raises(CompressValidationError) as raised:
-        format_time_filter("end_time", value)
+        protocol.list_jobs(end_time=value)
     assert raised.value.field == "end_time" and "YYYY-MM-DD" in raised.value.rule
 
 
 def test_list_jobs_request_renders_filters():
     call = protocol.list_jobs(status=JobStatus.RUNNING, start_time=dt.date(2026, 4, 1), page_size=50)
-    params = call.request.params
+    params = SHANGHAI.params(call.request)
     assert params["status"] == "RUNNING" and params["start_time"] == "2026-04-01"
-    assert params["sort_by"] == "create_time" and params["sort_order"] == "desc" and params["page_no"] == 1
+    assert params["sort_by"] == "create_time" and params["sort_order"] == "desc" and params["page_no"] == "1"
+    assert UTC.params(call.request)["start_time"] == "2026-04-01"
 
 
 def test_hyper_parameters_numbers_and_bounds():

@@ -118,7 +118,16 @@ class CompressHook(JobHookMixin, DashScopeHook):
             return job
 
     def list_jobs(self, **filters: Any) -> JobPage:
-        """One page of jobs; filters as in the API (status, model, start_time, page_no, ...)."""
+        """One page of jobs; filters as in the API (``status``, ``model``, ``template_id``,
+        ``quant_spec``, ``quant_method``, ``start_time``, ``end_time``, ``job_name``, ``job_id``,
+        ``search_key``, ``select_key``, ``sort_by``, ``sort_order``, ``page_no``, ``page_size``).
+
+        ``start_time`` (the job started at or after) and ``end_time`` (it ended at or before) take
+        a ``date``, a ``datetime`` or pendulum object (Airflow's ``data_interval_start`` works as
+        is), or an ISO 8601 string, with or without an offset. Aware values are converted to the
+        service's time zone, the connection extra ``service_timezone`` (default ``+08:00``); a
+        naive value is taken as already in it; a bare date is the whole day.
+        """
         return self.run(protocol.list_jobs(**filters))
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, Asset, Param
+from airflow.sdk import DAG, Asset, Param, task
 
+from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.operators.compress import (
     CancelCompressJobOperator,
     CreateCompressJobOperator,
@@ -139,3 +140,23 @@ for mode in ("deferred", "worker"):
             poll_interval=0.5,
             timeout=1,
         )
+
+# Hourly data intervals (with [scheduler] create_cron_data_intervals): `airflow dags test
+# test_list_by_interval <logical date>` lists the jobs that started in the hour before it, through
+# Airflow's data_interval_start and data_interval_end (aware, in UTC).
+with DAG(
+    "test_list_by_interval",
+    schedule=datetime.timedelta(hours=1),
+    start_date=datetime.datetime(2026, 1, 1),
+    catchup=False,
+    params={"job_name": Param("", type="string")},
+):
+
+    @task
+    def started_in_interval(data_interval_start=None, data_interval_end=None, params=None) -> list[str]:
+        jobs = CompressHook().iter_jobs(
+            job_name=params["job_name"], start_time=data_interval_start, end_time=data_interval_end
+        )
+        return [job.job_id for job in jobs]
+
+    started_in_interval()
