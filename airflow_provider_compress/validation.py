@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from airflow_provider_compress.exceptions import CompressValidationError
-from airflow_provider_compress.models import Template
+from airflow_provider_compress.models import HyperParameter, Template
 
 JOB_NAME_MAX = 50
 JOB_DESCRIPTION_MAX = 200
@@ -139,20 +139,32 @@ def check_create(
         )
 
 
-def _as_number(name: str, value: Any) -> Decimal:
-    if isinstance(value, bool):
-        raise CompressValidationError(f"hyper_parameters.{name}", "must be a number", value)
+def _number(value: Any) -> Decimal | None:
+    """``value`` as a finite number (a numeric string too), or None; a bool is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        return None
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise CompressValidationError(f"hyper_parameters.{name}", "must be a number", value) from None
-    if not number.is_finite():
-        raise CompressValidationError(f"hyper_parameters.{name}", "must be a finite number", value)
-    return number
+        return None
+    return number if number.is_finite() else None
+
+
+def same_value(given: Any, other: Any) -> bool:
+    """Whether two hyper-parameter values are the same value: numbers by value (``128``,
+    ``128.0`` and ``"128"`` are one value), anything else by type and content (``True`` is not
+    ``"True"``). Templates list their enum values as strings; answers may echo numbers.
+    """
+    if isinstance(given, bool) or isinstance(other, bool):
+        return type(given) is type(other) and given == other
+    numbers = _number(given), _number(other)
+    if None not in numbers:
+        return numbers[0] == numbers[1]
+    return type(given) is type(other) and given == other
 
 
 def check_hyper_parameters(template: Template, values: Mapping[str, Any] | None) -> None:
-    """Check overrides against the template's schema: names, required, enum, range, numbers."""
+    """Check overrides against the template's schema: names, required, enum, range, step, numbers."""
     values = values or {}
     schema = {p.name: p for p in template.hyper_parameters}
     for name in values:
@@ -163,31 +175,40 @@ def check_hyper_parameters(template: Template, values: Mapping[str, Any] | None)
                 f"is not a hyper-parameter of template {template.template_id} (allowed: {allowed})",
             )
     for name, param in schema.items():
-        if name not in values:
-            if param.required:
-                raise CompressValidationError(
-                    f"hyper_parameters.{name}", f"is required by template {template.template_id}"
-                )
-            continue
-        value = values[name]
-        if param.support_values:
-            if str(value) not in [str(v) for v in param.support_values]:
-                raise CompressValidationError(
-                    f"hyper_parameters.{name}", f"must be one of {', '.join(param.support_values)}", value
-                )
-        elif param.data_range or (param.type or "").lower() in {
-            "int",
-            "integer",
-            "float",
-            "number",
-            "double",
-        }:
-            number = _as_number(name, value)
-            if param.data_range and len(param.data_range) == 2:
-                low, high = (_as_number(name, b) for b in param.data_range)
-                if not low <= number <= high:
-                    raise CompressValidationError(
-                        f"hyper_parameters.{name}",
-                        f"must be between {param.data_range[0]} and {param.data_range[1]}",
-                        value,
-                    )
+        if name in values:
+            _check_value(f"hyper_parameters.{name}", param, values[name])
+        elif param.required:
+            raise CompressValidationError(
+                f"hyper_parameters.{name}", f"is required by template {template.template_id}"
+            )
+
+
+_NUMERIC_TYPES = {"int", "integer", "long", "float", "number", "double"}
+_INTEGER_TYPES = {"int", "integer", "long"}
+
+
+def _check_value(field: str, param: HyperParameter, value: Any) -> None:
+    if param.support_values:
+        if not any(same_value(value, allowed) for allowed in param.support_values):
+            raise CompressValidationError(field, f"must be one of {', '.join(param.support_values)}", value)
+        return
+    kind = (param.type or "").lower()
+    if not (param.data_range or param.step or kind in _NUMERIC_TYPES):
+        return
+    number = _number(value)
+    if number is None:
+        raise CompressValidationError(field, "must be a number", value)
+    if kind in _INTEGER_TYPES and number != number.to_integral_value():
+        raise CompressValidationError(field, "must be a whole number", value)
+    low = None
+    if param.data_range and len(param.data_range) == 2:
+        low, high = (_number(bound) for bound in param.data_range)
+        if low is not None and high is not None and not low <= number <= high:
+            raise CompressValidationError(
+                field, f"must be between {param.data_range[0]} and {param.data_range[1]}", value
+            )
+    step = _number(param.step)
+    # Steps count from the range's lower bound (a slider), or from 0 without a range.
+    if step is not None and step > 0 and (number - (low or 0)) % step != 0:
+        start = f" from {low}" if low else ""
+        raise CompressValidationError(field, f"must go in steps of {param.step}{start}", value)

@@ -435,19 +435,31 @@ HYPER_ERRORS = [
     ({"calib_seq_len": 1024, "nope": 1}, "hyper_parameters.nope", "is not a hyper-parameter"),
     ({}, "hyper_parameters.calib_seq_len", "is required"),
     ({"calib_seq_len": 1024, "group_size": "96"}, "hyper_parameters.group_size", "must be one of"),
+    ({"calib_seq_len": 1024, "group_size": True}, "hyper_parameters.group_size", "must be one of"),
     ({"calib_seq_len": 100}, "hyper_parameters.calib_seq_len", "must be between 512 and 8192"),
     ({"calib_seq_len": "long"}, "hyper_parameters.calib_seq_len", "must be a number"),
+    ({"calib_seq_len": 1000}, "hyper_parameters.calib_seq_len", "must go in steps of 512 from 512"),
+    ({"calib_seq_len": 1024.5}, "hyper_parameters.calib_seq_len", "must be a whole number"),
+    ({"calib_seq_len": 1024, "damp_percent": "x"}, "hyper_parameters.damp_percent", "must be a number"),
 ]
 
 
 @pytest.mark.parametrize(("values", "field", "rule"), HYPER_ERRORS)
-def test_hyper_parameters_checked_against_the_template_before_create(hook, emulator, values, field, rule):
+def test_hyper_parameters_checked_against_the_template_before_create(conn, values, field, rule):
+    hook = CompressHook()
     hook.get_template(SFT_MODEL, PARAM_TEMPLATE)  # the lookup is cached on the hook
-    creates, before = emulator.state()["creates"], requests_served(emulator)
+    creates, before = conn.state()["creates"], requests_served(conn)
     with pytest.raises(CompressValidationError) as raised:
         hook.create_job(SFT_MODEL, PARAM_TEMPLATE, job_name=name(), hyper_parameters=values)
     assert raised.value.field == field and rule in raised.value.rule
-    assert requests_served(emulator) == before and emulator.state()["creates"] == creates
+    assert requests_served(conn) == before and conn.state()["creates"] == creates
+
+
+def test_enum_and_numbers_compare_by_value(conn):
+    """128.0 is the template's "128" and 1536.0 a whole step: the client and the emulator accept them."""
+    values = {"calib_seq_len": 1536.0, "group_size": 128.0, "damp_percent": "0.05"}
+    job = CompressHook().create_job(SFT_MODEL, PARAM_TEMPLATE, job_name=name(), hyper_parameters=values)
+    assert job.hyper_parameters == values  # effective values, as given
 
 
 def test_test_connection(kind, monkeypatch, emulator):
