@@ -370,45 +370,6 @@ def list_templates(model: str | None = None, lang: str | None = None) -> ApiCall
     return ApiCall(request, TemplateList.from_api)
 
 
-def create_job(
-    *,
-    model: str,
-    template_id: str,
-    job_name: str | None = None,
-    job_description: str | None = None,
-    hyper_parameters: Mapping[str, Any] | None = None,
-    custom_calibration_file_ids: Sequence[str] | None = None,
-    output_model_suffix: str | None = None,
-    lang: str | None = None,
-) -> ApiCall[Job]:
-    v.check_create(
-        model=model,
-        template_id=template_id,
-        job_name=job_name,
-        job_description=job_description,
-        hyper_parameters=hyper_parameters,
-        custom_calibration_file_ids=custom_calibration_file_ids,
-        output_model_suffix=output_model_suffix,
-    )
-    body = _without_none(
-        {
-            "model": model,
-            "template_id": template_id,
-            "job_name": job_name,
-            "job_description": job_description,
-            "hyper_parameters": dict(hyper_parameters) if hyper_parameters is not None else None,
-            "custom_calibration_file_ids": list(custom_calibration_file_ids)
-            if custom_calibration_file_ids is not None
-            else None,
-            "output_model_suffix": output_model_suffix,
-        }
-    )
-    # Job names are unique per user: repeating a named create cannot make a second job, so it
-    # may be retried after an unknown outcome. An unnamed one may not.
-    request = ApiRequest("POST", COMPRESS.collection, {"lang": lang}, body, idempotent=job_name is not None)
-    return ApiCall(request, Job.from_api)
-
-
 def list_jobs(
     *,
     status: str | None = None,
@@ -469,118 +430,7 @@ def delete_job(job_id: str, lang: str | None = None) -> ApiCall[OperationResult]
     return delete_resource(COMPRESS, job_id, lang)
 
 
-# --- fine-tunes -------------------------------------------------------------------------------
-
-TRAINING_TYPES = ("cpt", "sft", "efficient_sft", "dpo_full", "dpo_lora")
-
-
-def _file_ids(field: str, value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) or not all(isinstance(i, str) and i.strip() for i in value):
-        raise CompressValidationError(field, "must be a list of non-empty file id strings", value)
-    return list(value)
-
-
-def create_fine_tune(
-    *,
-    model: str,
-    training_file_ids: Sequence[str] | None = None,
-    training_datasets: Sequence[Mapping[str, Any]] | None = None,
-    validation_file_ids: Sequence[str] | None = None,
-    validation_datasets: Sequence[Mapping[str, Any]] | None = None,
-    hyper_parameters: Mapping[str, Any] | None = None,
-    training_type: str | None = None,
-    job_name: str | None = None,
-    model_name: str | None = None,
-    finetuned_output_suffix: str | None = None,
-) -> ApiCall[FineTuneJob]:
-    v.check_required("model", model)
-    training = _file_ids("training_file_ids", training_file_ids)
-    if not training and not training_datasets:
-        raise CompressValidationError(
-            "training_file_ids", "training_file_ids or training_datasets is required"
-        )
-    if training_type is not None and training_type not in TRAINING_TYPES:
-        raise CompressValidationError(
-            "training_type", f"must be one of {', '.join(TRAINING_TYPES)}", training_type
-        )
-    if hyper_parameters is not None and not isinstance(hyper_parameters, Mapping):
-        raise CompressValidationError(
-            "hyper_parameters", "must be a mapping of name to value", hyper_parameters
-        )
-    if job_name is not None:
-        v.check_required("job_name", job_name)
-    body = {
-        "model": model,
-        "training_file_ids": training,
-        "training_datasets": list(training_datasets) if training_datasets else None,
-        "validation_file_ids": _file_ids("validation_file_ids", validation_file_ids),
-        "validation_datasets": list(validation_datasets) if validation_datasets else None,
-        "hyper_parameters": dict(hyper_parameters) if hyper_parameters is not None else None,
-        "training_type": training_type,
-        "job_name": job_name,
-        "model_name": model_name,
-        "finetuned_output_suffix": finetuned_output_suffix,
-    }
-    # No documented uniqueness or idempotency key: a create is never repeated blindly.
-    request = ApiRequest("POST", FINE_TUNE.collection, None, _without_none(body), idempotent=False)
-    return ApiCall(request, FineTuneJob.from_api)
-
-
 # --- deployments ------------------------------------------------------------------------------
-
-PLANS = ("mu", "ptu", "lora", "cu")
-
-
-def create_deployment(
-    *,
-    model_name: str,
-    name: str | None = None,
-    plan: str = "mu",
-    capacity: int | None = None,
-    deploy_spec: str | None = None,
-    billing_method: str | None = None,
-    template_id: str | None = None,
-    suffix: str | None = None,
-    ptu_capacity: Mapping[str, int] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> ApiCall[Deployment]:
-    """Deploy ``model_name``. ``extra`` carries the plan-specific fields not named here."""
-    v.check_required("model_name", model_name)
-    if plan not in PLANS:
-        raise CompressValidationError("plan", f"must be one of {', '.join(PLANS)}", plan)
-    if capacity is not None:
-        v.check_int_range("capacity", capacity, 0, 999)
-    if plan == "mu":
-        if capacity is None or capacity < 1:
-            raise CompressValidationError(
-                "capacity", "is required for plan 'mu' (model units, >= 1)", capacity
-            )
-        if not deploy_spec and not template_id:
-            raise CompressValidationError("deploy_spec", "is required for plan 'mu' (e.g. MU1)")
-        billing_method = billing_method or "POST_PAY"
-    if plan == "cu" and capacity is None:
-        raise CompressValidationError("capacity", "is required for plan 'cu' (instances)")
-    if plan == "ptu" and not ptu_capacity:
-        raise CompressValidationError("ptu_capacity", "is required for plan 'ptu' (input_tpm, output_tpm)")
-    if suffix is not None and not v.SUFFIX_PATTERN.fullmatch(suffix):
-        raise CompressValidationError("suffix", "must be 1 to 8 characters of a-z and 0-9", suffix)
-    body = {
-        **(extra or {}),
-        "model_name": model_name,
-        "name": name,
-        "plan": plan,
-        "capacity": capacity,
-        "deploy_spec": deploy_spec,
-        "billing_method": billing_method,
-        "template_id": template_id,
-        "suffix": suffix,
-        "ptu_capacity": dict(ptu_capacity) if ptu_capacity else None,
-    }
-    # Billed once running and no idempotency key: a create is never repeated blindly.
-    request = ApiRequest("POST", DEPLOYMENT.collection, None, _without_none(body), idempotent=False)
-    return ApiCall(request, Deployment.from_api)
 
 
 def scale_deployment(deployed_model: str, capacity: int) -> ApiCall[Deployment]:
@@ -589,10 +439,6 @@ def scale_deployment(deployed_model: str, capacity: int) -> ApiCall[Deployment]:
         "PUT", _item_path(DEPLOYMENT, deployed_model, "/scale"), None, {"capacity": capacity}
     )
     return ApiCall(request, Deployment.from_api)
-
-
-def _without_none(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: val for k, val in body.items() if val is not None}
 
 
 # --- paging ---------------------------------------------------------------------------------

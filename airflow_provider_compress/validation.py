@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,10 +38,21 @@ def check_required(field: str, value: Any) -> None:
         raise CompressValidationError(field, "is required and must not be empty")
 
 
-def check_suffix(value: str | None) -> None:
-    if value is not None and not SUFFIX_PATTERN.fullmatch(value):
+def check_text(field: str, value: Any, *, required: bool = False, limit: int | None = None) -> None:
+    """A string (not blank when given), at most ``limit`` characters; None when not ``required``."""
+    if value is None and not required:
+        return
+    check_required(field, value)
+    if not isinstance(value, str):
+        raise CompressValidationError(field, "must be a string", value)
+    if limit is not None:
+        check_max_length(field, value, limit)
+
+
+def check_suffix(field: str, value: str | None) -> None:
+    if value is not None and not (isinstance(value, str) and SUFFIX_PATTERN.fullmatch(value)):
         raise CompressValidationError(
-            "output_model_suffix", "must be 1 to 8 characters of lowercase letters a-z and digits 0-9", value
+            field, "must be 1 to 8 characters of lowercase letters a-z and digits 0-9", value
         )
 
 
@@ -107,36 +118,36 @@ def parse_timezone(field: str, value: Any) -> dt.tzinfo:
     )
 
 
-def check_create(
-    *,
-    model: str | None,
-    template_id: str | None,
-    job_name: str | None,
-    job_description: str | None,
-    hyper_parameters: Mapping[str, Any] | None,
-    custom_calibration_file_ids: Any,
-    output_model_suffix: str | None,
-) -> None:
-    check_required("model", model)
-    check_required("template_id", template_id)
-    if job_name is not None:
-        check_required("job_name", job_name)
-    check_max_length("job_name", job_name, JOB_NAME_MAX)
-    check_max_length("job_description", job_description, JOB_DESCRIPTION_MAX)
-    check_suffix(output_model_suffix)
-    if hyper_parameters is not None and not isinstance(hyper_parameters, Mapping):
-        raise CompressValidationError(
-            "hyper_parameters", "must be a mapping of name to value", hyper_parameters
-        )
-    if custom_calibration_file_ids is not None and (
-        isinstance(custom_calibration_file_ids, str)
-        or not all(isinstance(i, str) and i for i in custom_calibration_file_ids)
-    ):
-        raise CompressValidationError(
-            "custom_calibration_file_ids",
-            "must be a list of non-empty file id strings",
-            custom_calibration_file_ids,
-        )
+def file_ids(field: str, value: Any) -> tuple[str, ...] | None:
+    """A list of file ids, read once: an iterator given here is consumed here only."""
+    items = _items(field, value, "must be a list of non-empty file id strings")
+    if items is not None and not all(isinstance(i, str) and i.strip() for i in items):
+        raise CompressValidationError(field, "must be a list of non-empty file id strings", value)
+    return items
+
+
+def datasets(field: str, value: Any) -> tuple[dict[str, Any], ...] | None:
+    """A list of dataset objects (``{"data_source_type": "file_id", "file_id": ...}``), read once."""
+    items = _items(field, value, "must be a list of dataset objects")
+    if items is not None and not all(isinstance(i, Mapping) for i in items):
+        raise CompressValidationError(field, "must be a list of dataset objects", value)
+    return None if items is None else tuple(dict(i) for i in items)
+
+
+def _items(field: str, value: Any, rule: str) -> tuple[Any, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise CompressValidationError(field, rule, value)
+    return tuple(value)
+
+
+def mapping(field: str, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise CompressValidationError(field, "must be a mapping of name to value", value)
+    return dict(value)
 
 
 def _number(value: Any) -> Decimal | None:

@@ -165,6 +165,20 @@ def test_second_task_with_the_same_name_reattaches(airflow):
     assert airflow.emulator.state()["creates"] == creates + 1
 
 
+def test_a_second_try_with_another_suffix_fails_before_creating(airflow):
+    name = f"suffix-{uuid.uuid4().hex[:8]}"
+    airflow.dags_test("test_compress_worker", job_name=name, suffix="a")
+    assert airflow.states("test_compress_worker") == {"compress": "success"}
+    first = airflow.emulator.job(airflow.xcom("test_compress_worker", "compress", "job_id"))
+    creates = airflow.emulator.state()["creates"]
+    output = airflow.dags_test("test_compress_worker", job_name=name, suffix="b")
+    assert airflow.states("test_compress_worker") == {"compress": "failed"}
+    assert airflow.emulator.state()["creates"] == creates  # nothing created
+    assert f"compression job {first['job_id']} ({name!r}, SUCCEEDED) of an earlier try differs" in output
+    assert "output_model_suffix: this task asks for 'b', it has 'a'" in output
+    assert "if_job_exists='create_new'" in output
+
+
 def test_data_interval_start_filters_the_jobs_that_started_in_the_interval(airflow):
     """Airflow's aware UTC interval is converted to the service's UTC+08:00 before it is sent."""
     emulator, tag = airflow.emulator, f"interval-{uuid.uuid4().hex[:8]}"

@@ -23,6 +23,7 @@ from airflow_provider_compress.exceptions import (
     ServerError,
 )
 from airflow_provider_compress.models import Job, JobStatus, Template
+from airflow_provider_compress.specs import CompressJobSpec
 from airflow_provider_compress.validation import check_hyper_parameters, same_value
 
 
@@ -177,8 +178,8 @@ def test_retry_delay_is_the_async_retry_rule():
     ],
 )
 def test_transient_errors(error, named_create, plain_get):
-    named = protocol.create_job(model="m", template_id="t", job_name="n").request
-    unnamed = protocol.create_job(model="m", template_id="t").request
+    named = CompressJobSpec(model="m", template_id="t", job_name="n").call().request
+    unnamed = CompressJobSpec(model="m", template_id="t").call().request
     assert protocol.is_transient(error, named) is named_create
     assert protocol.is_transient(error, protocol.get_job("j").request) is plain_get
     # an unnamed create repeats only what cannot have created a job
