@@ -53,6 +53,11 @@ CONN_FIELDS: dict[str, Any] = {
         "overrides HTTP(S)_PROXY and NO_PROXY. Empty: the environment's proxy settings.",
         "schema": {"type": ["string", "null"]},
     },
+    "service_timezone": {
+        "label": "Service time zone",
+        "description": "Zone the API reads time filters in, e.g. +08:00 (default) or Asia/Shanghai.",
+        "schema": {"type": ["string", "null"]},
+    },
     "console_url": {
         "label": "Console job URL",
         "description": "Pattern of the 'Compression job' link, with {job_id}. Empty: the region's console.",

@@ -2,7 +2,8 @@
 
 Attributes carry the API's own field names. Every model keeps the whole JSON object it was
 built from (``to_dict()``), so fields the API adds later survive and can be read through
-``model.extra`` or plain attribute access; nothing unknown is ever an error.
+``model.extra`` or plain attribute access; nothing unknown is ever an error. A model returned by
+a hook also carries the ``request_id`` of the answer it came in.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class ApiModel:
     """Base of the response models: typed known fields plus the raw object."""
 
     _raw: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    # The request_id of the answer this came in: quote it to support. Not part of to_dict().
+    request_id: str | None = dataclasses.field(default=None, compare=False)
     # field name -> converter applied to that field's raw value
     _converters: ClassVar[dict[str, Any]] = {}
 

@@ -7,6 +7,7 @@ send an ``ApiRequest`` and hand the status, headers and body back to ``parse_res
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import random
@@ -60,11 +61,26 @@ class ApiRequest:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reply:
+    """A successful answer: its ``output`` and the ``request_id`` support asks for."""
+
+    output: Any
+    request_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ApiCall(Generic[T]):
-    """A request and the parser of its ``output``."""
+    """A request and the reader of its ``output``."""
 
     request: ApiRequest
-    parse: Callable[[Any], T]
+    read: Callable[[Any], T]
+
+    def parse(self, reply: Reply) -> T:
+        """The typed answer; a model keeps the answer's ``request_id``."""
+        result = self.read(reply.output)
+        if isinstance(result, ApiModel) and reply.request_id:
+            result = dataclasses.replace(result, request_id=reply.request_id)
+        return result
 
 
 # --- connection settings -------------------------------------------------------------------
@@ -105,6 +121,8 @@ class ClientSettings:
     # Forward proxy for this connection only; wins over HTTP(S)_PROXY and NO_PROXY. May hold
     # credentials, so it is kept out of repr (and the hooks mask its password in logs).
     proxy: str | None = dataclasses.field(default=None, repr=False)
+    # The zone the service reads time filters in; aware datetimes are converted to it.
+    service_tz: dt.tzinfo = v.SERVICE_TZ
 
     @classmethod
     def from_connection(
@@ -125,6 +143,7 @@ class ClientSettings:
             max_delay=_number(extra, "retry_max_delay", RetryPolicy.max_delay),
             max_elapsed=_number(extra, "retry_max_elapsed", RetryPolicy.max_elapsed),
         )
+        zone = extra.get("service_timezone")
         return cls(
             api_key=password,
             base_url=base_url_from(host, schema, port),
@@ -134,13 +153,15 @@ class ClientSettings:
             retry=retry,
             console_url=extra.get("console_url") or None,
             proxy=_proxy_url(extra.get("proxy")),
+            service_tz=v.parse_timezone("extra.service_timezone", zone) if zone else v.SERVICE_TZ,
         )
 
     def url(self, request: ApiRequest) -> str:
         return self.base_url + API_ROOT + request.path
 
     def params(self, request: ApiRequest) -> dict[str, str]:
-        params = {k: _query_value(val) for k, val in (request.params or {}).items() if val is not None}
+        given = (request.params or {}).items()
+        params = {k: _query_value(val, self.service_tz) for k, val in given if val is not None}
         if self.lang and "lang" not in params:
             params["lang"] = self.lang
         return params
@@ -196,9 +217,11 @@ def base_url_from(host: str | None, schema: str | None = None, port: int | None 
     return f"{parts.scheme}://{netloc}{path}"
 
 
-def _query_value(value: Any) -> str:
+def _query_value(value: Any, service_tz: dt.tzinfo) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dt.date):  # a time filter: written in the service's zone when sent
+        return v.render_time(value, service_tz)
     return str(value)
 
 
@@ -361,45 +384,6 @@ def list_templates(model: str | None = None, lang: str | None = None) -> ApiCall
     return ApiCall(request, TemplateList.from_api)
 
 
-def create_job(
-    *,
-    model: str,
-    template_id: str,
-    job_name: str | None = None,
-    job_description: str | None = None,
-    hyper_parameters: Mapping[str, Any] | None = None,
-    custom_calibration_file_ids: Sequence[str] | None = None,
-    output_model_suffix: str | None = None,
-    lang: str | None = None,
-) -> ApiCall[Job]:
-    v.check_create(
-        model=model,
-        template_id=template_id,
-        job_name=job_name,
-        job_description=job_description,
-        hyper_parameters=hyper_parameters,
-        custom_calibration_file_ids=custom_calibration_file_ids,
-        output_model_suffix=output_model_suffix,
-    )
-    body = _without_none(
-        {
-            "model": model,
-            "template_id": template_id,
-            "job_name": job_name,
-            "job_description": job_description,
-            "hyper_parameters": dict(hyper_parameters) if hyper_parameters is not None else None,
-            "custom_calibration_file_ids": list(custom_calibration_file_ids)
-            if custom_calibration_file_ids is not None
-            else None,
-            "output_model_suffix": output_model_suffix,
-        }
-    )
-    # Job names are unique per user: repeating a named create cannot make a second job, so it
-    # may be retried after an unknown outcome. An unnamed one may not.
-    request = ApiRequest("POST", COMPRESS.collection, {"lang": lang}, body, idempotent=job_name is not None)
-    return ApiCall(request, Job.from_api)
-
-
 def list_jobs(
     *,
     status: str | None = None,
@@ -429,8 +413,8 @@ def list_jobs(
         "template_id": template_id,
         "quant_spec": quant_spec,
         "quant_method": quant_method,
-        "start_time": v.format_time_filter("start_time", start_time),
-        "end_time": v.format_time_filter("end_time", end_time),
+        "start_time": v.time_filter("start_time", start_time),
+        "end_time": v.time_filter("end_time", end_time),
         "job_name": job_name,
         "job_id": job_id,
         "search_key": search_key,
@@ -460,118 +444,7 @@ def delete_job(job_id: str, lang: str | None = None) -> ApiCall[OperationResult]
     return delete_resource(COMPRESS, job_id, lang)
 
 
-# --- fine-tunes -------------------------------------------------------------------------------
-
-TRAINING_TYPES = ("cpt", "sft", "efficient_sft", "dpo_full", "dpo_lora")
-
-
-def _file_ids(field: str, value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) or not all(isinstance(i, str) and i.strip() for i in value):
-        raise CompressValidationError(field, "must be a list of non-empty file id strings", value)
-    return list(value)
-
-
-def create_fine_tune(
-    *,
-    model: str,
-    training_file_ids: Sequence[str] | None = None,
-    training_datasets: Sequence[Mapping[str, Any]] | None = None,
-    validation_file_ids: Sequence[str] | None = None,
-    validation_datasets: Sequence[Mapping[str, Any]] | None = None,
-    hyper_parameters: Mapping[str, Any] | None = None,
-    training_type: str | None = None,
-    job_name: str | None = None,
-    model_name: str | None = None,
-    finetuned_output_suffix: str | None = None,
-) -> ApiCall[FineTuneJob]:
-    v.check_required("model", model)
-    training = _file_ids("training_file_ids", training_file_ids)
-    if not training and not training_datasets:
-        raise CompressValidationError(
-            "training_file_ids", "training_file_ids or training_datasets is required"
-        )
-    if training_type is not None and training_type not in TRAINING_TYPES:
-        raise CompressValidationError(
-            "training_type", f"must be one of {', '.join(TRAINING_TYPES)}", training_type
-        )
-    if hyper_parameters is not None and not isinstance(hyper_parameters, Mapping):
-        raise CompressValidationError(
-            "hyper_parameters", "must be a mapping of name to value", hyper_parameters
-        )
-    if job_name is not None:
-        v.check_required("job_name", job_name)
-    body = {
-        "model": model,
-        "training_file_ids": training,
-        "training_datasets": list(training_datasets) if training_datasets else None,
-        "validation_file_ids": _file_ids("validation_file_ids", validation_file_ids),
-        "validation_datasets": list(validation_datasets) if validation_datasets else None,
-        "hyper_parameters": dict(hyper_parameters) if hyper_parameters is not None else None,
-        "training_type": training_type,
-        "job_name": job_name,
-        "model_name": model_name,
-        "finetuned_output_suffix": finetuned_output_suffix,
-    }
-    # No documented uniqueness or idempotency key: a create is never repeated blindly.
-    request = ApiRequest("POST", FINE_TUNE.collection, None, _without_none(body), idempotent=False)
-    return ApiCall(request, FineTuneJob.from_api)
-
-
 # --- deployments ------------------------------------------------------------------------------
-
-PLANS = ("mu", "ptu", "lora", "cu")
-
-
-def create_deployment(
-    *,
-    model_name: str,
-    name: str | None = None,
-    plan: str = "mu",
-    capacity: int | None = None,
-    deploy_spec: str | None = None,
-    billing_method: str | None = None,
-    template_id: str | None = None,
-    suffix: str | None = None,
-    ptu_capacity: Mapping[str, int] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> ApiCall[Deployment]:
-    """Deploy ``model_name``. ``extra`` carries the plan-specific fields not named here."""
-    v.check_required("model_name", model_name)
-    if plan not in PLANS:
-        raise CompressValidationError("plan", f"must be one of {', '.join(PLANS)}", plan)
-    if capacity is not None:
-        v.check_int_range("capacity", capacity, 0, 999)
-    if plan == "mu":
-        if capacity is None or capacity < 1:
-            raise CompressValidationError(
-                "capacity", "is required for plan 'mu' (model units, >= 1)", capacity
-            )
-        if not deploy_spec and not template_id:
-            raise CompressValidationError("deploy_spec", "is required for plan 'mu' (e.g. MU1)")
-        billing_method = billing_method or "POST_PAY"
-    if plan == "cu" and capacity is None:
-        raise CompressValidationError("capacity", "is required for plan 'cu' (instances)")
-    if plan == "ptu" and not ptu_capacity:
-        raise CompressValidationError("ptu_capacity", "is required for plan 'ptu' (input_tpm, output_tpm)")
-    if suffix is not None and not v.SUFFIX_PATTERN.fullmatch(suffix):
-        raise CompressValidationError("suffix", "must be 1 to 8 characters of a-z and 0-9", suffix)
-    body = {
-        **(extra or {}),
-        "model_name": model_name,
-        "name": name,
-        "plan": plan,
-        "capacity": capacity,
-        "deploy_spec": deploy_spec,
-        "billing_method": billing_method,
-        "template_id": template_id,
-        "suffix": suffix,
-        "ptu_capacity": dict(ptu_capacity) if ptu_capacity else None,
-    }
-    # Billed once running and no idempotency key: a create is never repeated blindly.
-    request = ApiRequest("POST", DEPLOYMENT.collection, None, _without_none(body), idempotent=False)
-    return ApiCall(request, Deployment.from_api)
 
 
 def scale_deployment(deployed_model: str, capacity: int) -> ApiCall[Deployment]:
@@ -580,10 +453,6 @@ def scale_deployment(deployed_model: str, capacity: int) -> ApiCall[Deployment]:
         "PUT", _item_path(DEPLOYMENT, deployed_model, "/scale"), None, {"capacity": capacity}
     )
     return ApiCall(request, Deployment.from_api)
-
-
-def _without_none(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: val for k, val in body.items() if val is not None}
 
 
 # --- paging ---------------------------------------------------------------------------------
@@ -617,8 +486,8 @@ def exact_name_match(jobs: Sequence[Any], job_name: str, field: str) -> Any:
 # --- responses ------------------------------------------------------------------------------
 
 
-def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Any:
-    """Return the envelope's ``output``, or raise the error the answer stands for."""
+def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Reply:
+    """Return the envelope's ``output`` and ``request_id``, or raise the error the answer stands for."""
     try:
         payload = json.loads(body) if body else None
     except (ValueError, UnicodeDecodeError):
@@ -638,7 +507,7 @@ def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Any:
         raise InvalidResponseError(
             status, None, f"expected a JSON object with 'output', got: {_snippet(body)!r}", request_id
         )
-    return envelope["output"]
+    return Reply(envelope["output"], request_id)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

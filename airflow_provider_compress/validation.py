@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from airflow_provider_compress.exceptions import CompressValidationError
-from airflow_provider_compress.models import Template
+from airflow_provider_compress.models import HyperParameter, Template
 
 JOB_NAME_MAX = 50
 JOB_DESCRIPTION_MAX = 200
@@ -23,7 +23,8 @@ PAGE_SIZE_MAX = 100
 LOG_LINES_MAX = 1000
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 API_DATE_FORMAT = "%Y-%m-%d"
-# The service reports and filters times in China Standard Time; aware datetimes are converted to it.
+# The service reports and filters times in China Standard Time (both regions): the default of the
+# connection extra ``service_timezone``, to which aware time filters are converted.
 SERVICE_TZ = dt.timezone(dt.timedelta(hours=8), "UTC+08:00")
 
 
@@ -37,10 +38,21 @@ def check_required(field: str, value: Any) -> None:
         raise CompressValidationError(field, "is required and must not be empty")
 
 
-def check_suffix(value: str | None) -> None:
-    if value is not None and not SUFFIX_PATTERN.fullmatch(value):
+def check_text(field: str, value: Any, *, required: bool = False, limit: int | None = None) -> None:
+    """A string (not blank when given), at most ``limit`` characters; None when not ``required``."""
+    if value is None and not required:
+        return
+    check_required(field, value)
+    if not isinstance(value, str):
+        raise CompressValidationError(field, "must be a string", value)
+    if limit is not None:
+        check_max_length(field, value, limit)
+
+
+def check_suffix(field: str, value: str | None) -> None:
+    if value is not None and not (isinstance(value, str) and SUFFIX_PATTERN.fullmatch(value)):
         raise CompressValidationError(
-            "output_model_suffix", "must be 1 to 8 characters of lowercase letters a-z and digits 0-9", value
+            field, "must be 1 to 8 characters of lowercase letters a-z and digits 0-9", value
         )
 
 
@@ -52,84 +64,118 @@ def check_int_range(field: str, value: Any, low: int, high: int | None = None) -
         raise CompressValidationError(field, rule, value)
 
 
-def format_time_filter(field: str, value: Any) -> str | None:
-    """Render a time filter as the API expects: ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS``.
-
-    Accepts those strings (an ISO ``T`` separator too), dates, datetimes and pendulum objects
-    (pendulum's types subclass the standard ones). Aware datetimes are converted to the
-    service's time zone (UTC+08:00); naive ones are taken as already in it.
+def time_filter(field: str, value: Any) -> dt.date | None:
+    """Read a time filter: a date, a datetime (pendulum's types subclass both), or an ISO 8601
+    string (``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS``, a ``T`` separator, fractions, an offset or
+    ``Z``). ``render_time`` writes it in the service's time zone when the request is sent.
     """
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(SERVICE_TZ)
-        return value.strftime(API_TIME_FORMAT)
-    if isinstance(value, dt.date):
-        return value.strftime(API_DATE_FORMAT)
+    if value is None or isinstance(value, dt.date):  # a datetime is a date too
+        return value
     if isinstance(value, str):
         text = value.strip()
-        for fmt in (API_TIME_FORMAT, "%Y-%m-%dT%H:%M:%S", API_DATE_FORMAT):
-            try:
-                parsed = dt.datetime.strptime(text, fmt)
-            except ValueError:
-                continue
-            return parsed.strftime(API_DATE_FORMAT if fmt == API_DATE_FORMAT else API_TIME_FORMAT)
-        try:  # offsets and fractions: 2026-04-01T12:00:00+00:00
-            return format_time_filter(field, dt.datetime.fromisoformat(text))
+        if text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read it
+            text = text[:-1] + "+00:00"
+        try:
+            return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
         except ValueError:
             pass
     raise CompressValidationError(
-        field, "must be a date, a datetime, or a string 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM:SS'", value
+        field, "must be a date, a datetime, or an ISO 8601 string 'YYYY-MM-DD[ HH:MM:SS][+08:00]'", value
     )
 
 
-def check_create(
-    *,
-    model: str | None,
-    template_id: str | None,
-    job_name: str | None,
-    job_description: str | None,
-    hyper_parameters: Mapping[str, Any] | None,
-    custom_calibration_file_ids: Any,
-    output_model_suffix: str | None,
-) -> None:
-    check_required("model", model)
-    check_required("template_id", template_id)
-    if job_name is not None:
-        check_required("job_name", job_name)
-    check_max_length("job_name", job_name, JOB_NAME_MAX)
-    check_max_length("job_description", job_description, JOB_DESCRIPTION_MAX)
-    check_suffix(output_model_suffix)
-    if hyper_parameters is not None and not isinstance(hyper_parameters, Mapping):
-        raise CompressValidationError(
-            "hyper_parameters", "must be a mapping of name to value", hyper_parameters
-        )
-    if custom_calibration_file_ids is not None and (
-        isinstance(custom_calibration_file_ids, str)
-        or not all(isinstance(i, str) and i for i in custom_calibration_file_ids)
-    ):
-        raise CompressValidationError(
-            "custom_calibration_file_ids",
-            "must be a list of non-empty file id strings",
-            custom_calibration_file_ids,
-        )
+def render_time(value: dt.date, service_tz: dt.tzinfo) -> str:
+    """A time filter as the API reads it: ``YYYY-MM-DD`` or ``YYYY-MM-DD HH:MM:SS`` in the
+    service's time zone. An aware datetime is converted; a naive one is taken as already in it.
+    """
+    if not isinstance(value, dt.datetime):
+        return value.strftime(API_DATE_FORMAT)
+    if value.tzinfo is not None:
+        value = value.astimezone(service_tz)
+    return value.strftime(API_TIME_FORMAT)
 
 
-def _as_number(name: str, value: Any) -> Decimal:
-    if isinstance(value, bool):
-        raise CompressValidationError(f"hyper_parameters.{name}", "must be a number", value)
+def parse_timezone(field: str, value: Any) -> dt.tzinfo:
+    """``+08:00``, ``UTC+8``, ``UTC``, ``Z`` or an IANA name such as ``Asia/Shanghai``."""
+    text = str(value).strip()
+    offset = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?", text, re.IGNORECASE)
+    if offset:
+        sign, hours, minutes = offset.groups()
+        delta = dt.timedelta(hours=int(hours), minutes=int(minutes or 0))
+        if delta < dt.timedelta(hours=24):
+            return dt.timezone(-delta if sign == "-" else delta)
+    elif text.upper() in ("UTC", "GMT", "Z"):
+        return dt.timezone.utc
+    elif text:
+        import zoneinfo  # only for zone names
+
+        try:
+            return zoneinfo.ZoneInfo(text)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    raise CompressValidationError(
+        field, "must be an offset such as '+08:00' or a zone name such as 'Asia/Shanghai'", value
+    )
+
+
+def file_ids(field: str, value: Any) -> tuple[str, ...] | None:
+    """A list of file ids, read once: an iterator given here is consumed here only."""
+    items = _items(field, value, "must be a list of non-empty file id strings")
+    if items is not None and not all(isinstance(i, str) and i.strip() for i in items):
+        raise CompressValidationError(field, "must be a list of non-empty file id strings", value)
+    return items
+
+
+def datasets(field: str, value: Any) -> tuple[dict[str, Any], ...] | None:
+    """A list of dataset objects (``{"data_source_type": "file_id", "file_id": ...}``), read once."""
+    items = _items(field, value, "must be a list of dataset objects")
+    if items is not None and not all(isinstance(i, Mapping) for i in items):
+        raise CompressValidationError(field, "must be a list of dataset objects", value)
+    return None if items is None else tuple(dict(i) for i in items)
+
+
+def _items(field: str, value: Any, rule: str) -> tuple[Any, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise CompressValidationError(field, rule, value)
+    return tuple(value)
+
+
+def mapping(field: str, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise CompressValidationError(field, "must be a mapping of name to value", value)
+    return dict(value)
+
+
+def _number(value: Any) -> Decimal | None:
+    """``value`` as a finite number (a numeric string too), or None; a bool is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        return None
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise CompressValidationError(f"hyper_parameters.{name}", "must be a number", value) from None
-    if not number.is_finite():
-        raise CompressValidationError(f"hyper_parameters.{name}", "must be a finite number", value)
-    return number
+        return None
+    return number if number.is_finite() else None
+
+
+def same_value(given: Any, other: Any) -> bool:
+    """Whether two hyper-parameter values are the same value: numbers by value (``128``,
+    ``128.0`` and ``"128"`` are one value), anything else by type and content (``True`` is not
+    ``"True"``). Templates list their enum values as strings; answers may echo numbers.
+    """
+    if isinstance(given, bool) or isinstance(other, bool):
+        return type(given) is type(other) and given == other
+    numbers = _number(given), _number(other)
+    if None not in numbers:
+        return numbers[0] == numbers[1]
+    return type(given) is type(other) and given == other
 
 
 def check_hyper_parameters(template: Template, values: Mapping[str, Any] | None) -> None:
-    """Check overrides against the template's schema: names, required, enum, range, numbers."""
+    """Check overrides against the template's schema: names, required, enum, range, step, numbers."""
     values = values or {}
     schema = {p.name: p for p in template.hyper_parameters}
     for name in values:
@@ -140,31 +186,40 @@ def check_hyper_parameters(template: Template, values: Mapping[str, Any] | None)
                 f"is not a hyper-parameter of template {template.template_id} (allowed: {allowed})",
             )
     for name, param in schema.items():
-        if name not in values:
-            if param.required:
-                raise CompressValidationError(
-                    f"hyper_parameters.{name}", f"is required by template {template.template_id}"
-                )
-            continue
-        value = values[name]
-        if param.support_values:
-            if str(value) not in [str(v) for v in param.support_values]:
-                raise CompressValidationError(
-                    f"hyper_parameters.{name}", f"must be one of {', '.join(param.support_values)}", value
-                )
-        elif param.data_range or (param.type or "").lower() in {
-            "int",
-            "integer",
-            "float",
-            "number",
-            "double",
-        }:
-            number = _as_number(name, value)
-            if param.data_range and len(param.data_range) == 2:
-                low, high = (_as_number(name, b) for b in param.data_range)
-                if not low <= number <= high:
-                    raise CompressValidationError(
-                        f"hyper_parameters.{name}",
-                        f"must be between {param.data_range[0]} and {param.data_range[1]}",
-                        value,
-                    )
+        if name in values:
+            _check_value(f"hyper_parameters.{name}", param, values[name])
+        elif param.required:
+            raise CompressValidationError(
+                f"hyper_parameters.{name}", f"is required by template {template.template_id}"
+            )
+
+
+_NUMERIC_TYPES = {"int", "integer", "long", "float", "number", "double"}
+_INTEGER_TYPES = {"int", "integer", "long"}
+
+
+def _check_value(field: str, param: HyperParameter, value: Any) -> None:
+    if param.support_values:
+        if not any(same_value(value, allowed) for allowed in param.support_values):
+            raise CompressValidationError(field, f"must be one of {', '.join(param.support_values)}", value)
+        return
+    kind = (param.type or "").lower()
+    if not (param.data_range or param.step or kind in _NUMERIC_TYPES):
+        return
+    number = _number(value)
+    if number is None:
+        raise CompressValidationError(field, "must be a number", value)
+    if kind in _INTEGER_TYPES and number != number.to_integral_value():
+        raise CompressValidationError(field, "must be a whole number", value)
+    low = None
+    if param.data_range and len(param.data_range) == 2:
+        low, high = (_number(bound) for bound in param.data_range)
+        if low is not None and high is not None and not low <= number <= high:
+            raise CompressValidationError(
+                field, f"must be between {param.data_range[0]} and {param.data_range[1]}", value
+            )
+    step = _number(param.step)
+    # Steps count from the range's lower bound (a slider), or from 0 without a range.
+    if step is not None and step > 0 and (number - (low or 0)) % step != 0:
+        start = f" from {low}" if low else ""
+        raise CompressValidationError(field, f"must go in steps of {param.step}{start}", value)

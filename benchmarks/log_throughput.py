@@ -41,8 +41,8 @@ def run(lines: int) -> dict:
         job_id = (
             CompressHook()
             .create_job(
-                "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2",
-                "quant-flash-nvfp4-mlp-nomtp",
+                model="qwen3.5-flash-2026-02-23-ft-202604010000-a1b2",
+                template_id="quant-flash-nvfp4-mlp-nomtp",
                 job_name="log-bench",
             )
             .job_id

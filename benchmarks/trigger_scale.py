@@ -171,7 +171,9 @@ def measure(size: int, job_seconds: float, poll: float) -> dict[str, Any]:
         hook = CompressHook()
         jobs = {}
         for i in range(size):
-            jobs[hook.create_job(MODEL, TEMPLATE, job_name=f"scale-{size}-{i}").job_id] = time.time()
+            jobs[hook.create_job(model=MODEL, template_id=TEMPLATE, job_name=f"scale-{size}-{i}").job_id] = (
+                time.time()
+            )
         before = emulator.state()["requests"]
         emulator_cpu, started = process_cpu(emulator.pid), time.monotonic()
         result = asyncio.run(run_triggers(jobs, job_seconds, poll))
@@ -204,7 +206,9 @@ def emulator_capacity(seconds: float = 5.0, concurrency: int = 64) -> dict[str, 
         pin(emulator)
         os.environ["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json()
         hook = CompressHook()
-        job_ids = [hook.create_job(MODEL, TEMPLATE, job_name=f"cap-{i}").job_id for i in range(100)]
+        job_ids = [
+            hook.create_job(model=MODEL, template_id=TEMPLATE, job_name=f"cap-{i}").job_id for i in range(100)
+        ]
 
         async def hammer() -> int:
             import aiohttp

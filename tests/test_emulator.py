@@ -138,7 +138,7 @@ CREATE_ERRORS = [
     ({"template_id": "quant-nope"}, 400, "TemplateNotFound"),
     ({"model": DPO_MODEL, "template_id": PARAM_TEMPLATE}, 400, "TemplateNotSupported"),
     ({"model": "qwen3.5-flash-2026-02-23-ft-unknown"}, 400, "ModelNotSupported"),
-    ({"model": "qwen3.5-flash-2026-02-23-lora-202604010000-x"}, 400, "LoraModelNotSupported"),
+    ({"model": "qwen3.5-flash-2026-02-23-lora-202604010000-x"}, 400, "InvalidParameter"),  # as 7.3
     ({"model": "qwen3.5-flash-2026-02-23-ft-nodata-1"}, 400, "ModelDataUnavailable"),
     ({"job_name": "bad/name<script>"}, 400, "InvalidJobName"),
     ({"model": "qwen3.5-flash-2026-02-23-ft-notready-1"}, 400, "ModelNotReady"),
@@ -164,6 +164,21 @@ CREATE_ERRORS = [
         400,
         "InvalidHyperParameterNumber",
     ),
+    (
+        {"template_id": PARAM_TEMPLATE, "hyper_parameters": {"calib_seq_len": 1000}},  # step 512 from 512
+        400,
+        "HyperParameterOutOfRange",
+    ),
+    (
+        {"template_id": PARAM_TEMPLATE, "hyper_parameters": {"calib_seq_len": 1024.5}},  # type int
+        400,
+        "InvalidHyperParameterNumber",
+    ),
+    (
+        {"template_id": PARAM_TEMPLATE, "hyper_parameters": {"calib_seq_len": 1024, "group_size": True}},
+        400,
+        "InvalidHyperParameterValue",
+    ),
     ({"job_name": "x" * 51}, 400, "InvalidParameter"),
     ({"job_description": "x" * 201}, 400, "InvalidParameter"),
     ({"output_model_suffix": "Test"}, 400, "InvalidParameter"),
@@ -172,7 +187,7 @@ CREATE_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("change", "status", "code"), CREATE_ERRORS, ids=[c for _, _, c in CREATE_ERRORS])
+@pytest.mark.parametrize(("change", "status", "code"), CREATE_ERRORS)
 def test_create_errors(raw, change, status, code):
     body = {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "job_name": unique(), **change}
     body = {k: v for k, v in body.items() if v is not None}
@@ -184,15 +199,35 @@ def test_create_errors(raw, change, status, code):
     assert raw.call("GET", "/jobs").json()["output"]["total"] == before
 
 
-def test_lora_error_message_matches_the_document(raw):
+def test_lora_error_matches_the_document(raw):
+    """Section 7.3 shows this answer, code included."""
     resp = raw.call(
         "POST",
         "/jobs",
         json={"model": "xxx-lora-yyy", "template_id": PLAIN_TEMPLATE},
         params={"lang": "en-US"},
     )
+    assert resp.status_code == 400 and resp.json()["code"] == "InvalidParameter"
     assert resp.json()["message"] == (
         "The specified model 'xxx-lora-yyy' is a LoRA model and not supported for quantization."
+    )
+
+
+def test_hyper_parameter_values_compare_by_value_and_go_in_steps(raw):
+    job = create(
+        raw,
+        template_id=PARAM_TEMPLATE,
+        hyper_parameters={"calib_seq_len": 1536.0, "group_size": 128.0, "damp_percent": 0.05},
+    )
+    assert job["hyper_parameters"] == {"calib_seq_len": 1536.0, "group_size": 128.0, "damp_percent": 0.05}
+    off_step = raw.call(
+        "POST",
+        "/jobs",
+        json={"model": SFT_MODEL, "template_id": PARAM_TEMPLATE, "hyper_parameters": {"calib_seq_len": 1100}},
+        params={"lang": "en-US"},
+    ).json()
+    assert (
+        off_step["code"] == "HyperParameterOutOfRange" and "not a step of 512 from 512" in off_step["message"]
     )
 
 
@@ -291,13 +326,13 @@ def test_cancel_goes_through_canceling(emulator):
     done, _ = wait_for(raw, job["job_id"], {"CANCELED"})
     assert "usage" in done and done["end_time"] and done["quantized_output"] is None
     again = raw.call("POST", f"/jobs/{job['job_id']}/cancel")
-    assert again.status_code == 400 and again.json()["code"] == "InvalidJobState"
+    assert again.status_code == 400 and again.json()["code"] == "UnsupportedOperation"
 
 
 def test_delete_only_terminal_jobs(raw, emulator):
     active = create(raw)
     refused = raw.call("DELETE", f"/jobs/{active['job_id']}")
-    assert refused.status_code == 400 and refused.json()["code"] == "InvalidJobState"
+    assert refused.status_code == 400 and refused.json()["code"] == "UnsupportedOperation"
     fast = RawClient(emulator)
     finished, _ = wait_for(fast, create(fast)["job_id"], {"SUCCEEDED"})
     assert fast.call("DELETE", f"/jobs/{finished['job_id']}").json()["output"] == {"status": "success"}

@@ -11,6 +11,7 @@ from test_hook import Twin
 
 from airflow_provider_compress.emulator.faults import KINDS
 from airflow_provider_compress.exceptions import CompressConnectionError, InvalidResponseError
+from airflow_provider_compress.hooks.compress import CompressHook
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -37,7 +38,7 @@ def test_broken_bodies_are_served_with_200(slow_emulator, fault):
 def test_hooks_ride_out_every_fault_on_reads(kind, monkeypatch, slow_emulator, fault):
     use_connection(monkeypatch, slow_emulator)
     slow_emulator.fail_next(2, fault, retry_after=0)
-    assert Twin(kind).list_templates().custom_models
+    assert Twin(kind).list_jobs(page_size=1).page_size == 1
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,7 @@ def test_without_retries_the_fault_is_named(kind, monkeypatch, slow_emulator, fa
     use_connection(monkeypatch, slow_emulator, retry_limit=1)
     slow_emulator.fail_next(1, fault)
     with pytest.raises(error):
-        Twin(kind).list_templates()
+        Twin(kind).list_jobs(page_size=1)
 
 
 def test_a_slow_answer_times_out_and_the_retry_succeeds(kind, monkeypatch, slow_emulator):
@@ -55,22 +56,22 @@ def test_a_slow_answer_times_out_and_the_retry_succeeds(kind, monkeypatch, slow_
     slow_emulator.set_faults(slow_seconds=1.5)
     try:
         slow_emulator.fail_next(1, "slow")
-        assert Twin(kind).list_templates().custom_models
+        assert Twin(kind).list_jobs(page_size=1).page_size == 1
     finally:
         slow_emulator.set_faults(slow_seconds=35)
 
 
 @pytest.mark.parametrize("fault", ["lost", "truncated", "slow"])
-def test_a_named_create_whose_answer_is_spoiled_makes_one_job(kind, monkeypatch, slow_emulator, fault):
+def test_a_named_create_whose_answer_is_spoiled_makes_one_job(monkeypatch, slow_emulator, fault):
     use_connection(monkeypatch, slow_emulator, timeout=0.5)
     slow_emulator.set_faults(slow_seconds=1.5)
     try:
-        hook = Twin(kind)
+        hook = CompressHook()  # creating is the sync hook's
         hook.get_template(SFT_MODEL, PLAIN_TEMPLATE)  # cached: the next request is the create
         name = f"spoiled-{uuid.uuid4().hex[:8]}"
         creates = slow_emulator.state()["creates"]
         slow_emulator.fail_next(1, fault)
-        job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name)
+        job = hook.create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=name)
         assert job.job_name == name and slow_emulator.state()["creates"] == creates + 1
     finally:
         slow_emulator.set_faults(slow_seconds=35)
@@ -84,7 +85,7 @@ def test_random_faults_at_a_rate_and_their_counts(kind, monkeypatch, slow_emulat
     try:
         hook = Twin(kind)
         for _ in range(20):
-            assert hook.list_templates().custom_models
+            assert hook.list_jobs(page_size=1).page_size == 1
         injected = slow_emulator.faults()["injected"]
         assert sum(injected.values()) > sum(before["injected"].values())
     finally:

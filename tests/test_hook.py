@@ -1,7 +1,7 @@
 """CompressHook and CompressAsyncHook against the emulator over real HTTP.
 
 Most tests run twice, through the sync hook and through its async twin, to show both
-transports behave the same.
+transports behave the same. Creating and templates are the sync hook's only (triggers never create).
 """
 
 from __future__ import annotations
@@ -88,6 +88,13 @@ def name() -> str:
     return f"h-{uuid.uuid4().hex[:12]}"
 
 
+def create(**fields) -> Job:
+    """A job made through the sync hook (the async one does not create)."""
+    return CompressHook().create_job(
+        **{"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "job_name": name(), **fields}
+    )
+
+
 def wait_terminal(hook: Twin, job_id: str, timeout: float = 20) -> Job:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,8 +105,8 @@ def wait_terminal(hook: Twin, job_id: str, timeout: float = 20) -> Job:
     raise AssertionError(f"{job_id} did not finish")
 
 
-def test_list_templates_is_typed(hook):
-    listing = hook.list_templates()
+def test_list_templates_is_typed(conn):
+    listing = CompressHook().list_templates()
     assert isinstance(listing, TemplateList)
     template = listing.find_template(SFT_MODEL, PARAM_TEMPLATE)
     assert template is not None and template.compress_type == "quantization"
@@ -109,10 +116,8 @@ def test_list_templates_is_typed(hook):
 
 
 def test_create_poll_logs_success(hook, emulator):
-    job = hook.create_job(
-        SFT_MODEL,
-        PARAM_TEMPLATE,
-        job_name=name(),
+    job = create(
+        template_id=PARAM_TEMPLATE,
         job_description="from the test",
         hyper_parameters={"calib_seq_len": 1024, "group_size": "64"},
         custom_calibration_file_ids=["file-1"],
@@ -130,13 +135,13 @@ def test_create_poll_logs_success(hook, emulator):
 
 
 def test_failed_job_carries_its_error(hook):
-    done = wait_terminal(hook, hook.create_job(FAILING_MODEL, PLAIN_TEMPLATE, job_name=name()).job_id)
+    done = wait_terminal(hook, create(model=FAILING_MODEL).job_id)
     assert done.status == JobStatus.FAILED
     assert done.error is not None and done.error.code and done.error.message
 
 
 def test_cancel_and_delete(hook, emulator):
-    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name())
+    job = create()
     assert hook.cancel_job(job.job_id).status == "success"
     assert hook.get_job(job.job_id).status in (JobStatus.CANCELING, JobStatus.CANCELED)
     assert wait_terminal(hook, job.job_id).status == JobStatus.CANCELED
@@ -146,7 +151,7 @@ def test_cancel_and_delete(hook, emulator):
 
 
 def test_delete_refuses_an_active_job_with_the_api_message(slow_hook):
-    job = slow_hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name())
+    job = create()
     with pytest.raises(BadRequestError) as raised:
         slow_hook.delete_job(job.job_id)
     assert raised.value.status_code == 400 and job.job_id in raised.value.message
@@ -154,7 +159,7 @@ def test_delete_refuses_an_active_job_with_the_api_message(slow_hook):
 
 def test_list_and_iterate_every_page(slow_hook):
     tag = name()
-    ids = [slow_hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=f"{tag}-{i}").job_id for i in range(5)]
+    ids = [create(job_name=f"{tag}-{i}").job_id for i in range(5)]
     page = slow_hook.list_jobs(job_name=tag, page_size=2, sort_order="asc")
     assert page.total == 5 and page.page_size == 2 and [j.job_id for j in page.jobs] == ids[:2]
     assert [j.job_id for j in slow_hook.iter_jobs(job_name=tag, page_size=2, sort_order="asc")] == ids
@@ -174,21 +179,40 @@ def test_list_and_iterate_every_page(slow_hook):
         dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc),
         pendulum.datetime(2000, 1, 1, tz="Asia/Shanghai"),
         pendulum.date(2000, 1, 1),
+        "2000-01-01T00:00:00Z",
+        "2000-01-01T00:00:00.250+05:30",
     ],
 )
 def test_time_filters_accept_strings_dates_and_datetimes(hook, since):
-    job = wait_terminal(hook, hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name()).job_id)
+    job = wait_terminal(hook, create().job_id)
     found = hook.list_jobs(job_id=job.job_id, start_time=since, end_time=pendulum.now().add(days=1))
     assert [j.job_id for j in found.jobs] == [job.job_id]
     later = hook.list_jobs(job_id=job.job_id, start_time=pendulum.now().add(days=2))
     assert later.jobs == []
 
 
+def test_the_service_time_zone_comes_from_the_connection(kind, monkeypatch, emulator):
+    use_connection(monkeypatch, emulator)
+    job = wait_terminal(Twin(kind), create().job_id)
+    # the emulator, like the service, writes and reads times in UTC+08:00
+    ended = dt.datetime.strptime(job.end_time, "%Y-%m-%d %H:%M:%S") + dt.timedelta(seconds=1)
+    just_after = ended.replace(tzinfo=dt.timezone(dt.timedelta(hours=8))).astimezone(dt.timezone.utc)
+
+    def found(end_time) -> list[str]:
+        return [j.job_id for j in Twin(kind).list_jobs(job_id=job.job_id, end_time=end_time).jobs]
+
+    assert found(just_after) == [job.job_id]  # an aware UTC value, converted to the service's zone
+    assert found(just_after - dt.timedelta(seconds=2)) == []
+    use_connection(monkeypatch, emulator, service_timezone="UTC")  # a zone the emulator does not use
+    assert found(just_after) == []  # written as UTC wall time: read 8 hours early
+    assert found(ended) == [job.job_id]  # a naive value is the service's own wall time
+
+
 def test_unknown_fields_are_kept(hook, emulator):
-    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name())
+    job = hook.get_job(create().job_id)
     assert job.to_dict()["job_id"] == job.job_id
     assert "group" in job.to_dict()
-    listing = hook.list_templates()
+    listing = CompressHook().list_templates()
     assert listing.to_dict()["base_models"] == ["qwen3.5-flash-2026-02-23"]
 
 
@@ -204,10 +228,9 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("change", "error", "status"), ERROR_CASES)
-def test_api_errors_carry_status_code_message_request_id(hook, change, error, status):
-    args = {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "job_name": name(), **change}
+def test_api_errors_carry_status_code_message_request_id(conn, change, error, status):
     with pytest.raises(error) as raised:
-        hook.create_job(**args)
+        create(**change)
     err = raised.value
     assert err.status_code == status and err.code and err.message and err.request_id
     text = str(err)
@@ -231,7 +254,7 @@ def test_language_from_connection_and_per_call(kind, monkeypatch, emulator):
     assert "不存在" in chinese.value.message
     names = {
         t.template_id: t.template_name
-        for t in hook.list_templates(model=SFT_MODEL).custom_models[0].templates
+        for t in CompressHook().list_templates(model=SFT_MODEL).custom_models[0].templates
     }
     assert names[PLAIN_TEMPLATE].startswith("W4A4 NVFP4 high-performance")
 
@@ -239,9 +262,9 @@ def test_language_from_connection_and_per_call(kind, monkeypatch, emulator):
 def test_workspace_is_sent(kind, monkeypatch, slow_emulator):
     use_connection(monkeypatch, slow_emulator, workspace_id="ws-other")
     with pytest.raises(PermissionDeniedError):
-        Twin(kind).list_templates()
+        Twin(kind).list_jobs(page_size=1)
     use_connection(monkeypatch, slow_emulator, workspace_id="ws-allowed")
-    assert Twin(kind).list_templates().custom_models
+    assert Twin(kind).list_jobs(page_size=1).page_size == 1
 
 
 def test_wrong_key_is_an_authentication_error_without_the_key(kind, monkeypatch, emulator):
@@ -252,7 +275,7 @@ def test_wrong_key_is_an_authentication_error_without_the_key(kind, monkeypatch,
     finally:
         emulator.api_key = emulator_key
     with pytest.raises(AuthenticationError) as raised:
-        Twin(kind).list_templates()
+        Twin(kind).list_jobs(page_size=1)
     assert raised.value.status_code == 401
     assert "sk-SECRET" not in str(raised.value) and "sk-SECRET" not in repr(raised.value)
 
@@ -266,7 +289,7 @@ def requests_served(emu: EmulatorProcess) -> int:
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
 def test_survives_five_consecutive_transient_failures(hook, emulator, status):
-    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name())
+    job = create()
     before = requests_served(emulator)
     emulator.fail_next(5, status=status)
     assert hook.get_job(job.job_id).job_id == job.job_id
@@ -278,7 +301,7 @@ def test_gives_up_after_the_attempt_limit(kind, monkeypatch, emulator):
     emulator.fail_next(3, status=503)
     before = requests_served(emulator)
     with pytest.raises(ServerError) as raised:
-        Twin(kind).list_templates()
+        Twin(kind).list_jobs(page_size=1)
     assert raised.value.status_code == 503 and raised.value.attempts == 3
     assert requests_served(emulator) - before == 3
 
@@ -287,7 +310,7 @@ def test_rate_limit_error_when_429_persists(kind, monkeypatch, emulator):
     use_connection(monkeypatch, emulator, retry_limit=2)
     emulator.fail_next(2, status=429, retry_after=0)
     with pytest.raises(RateLimitError) as raised:
-        Twin(kind).list_templates()
+        Twin(kind).list_jobs(page_size=1)
     assert raised.value.retry_after == 0 and raised.value.status_code == 429
 
 
@@ -301,7 +324,7 @@ def test_client_errors_are_never_retried(hook, emulator):
 def test_retry_after_is_honoured(hook, emulator):
     emulator.fail_next(1, status=429, retry_after=0.5)
     started = time.monotonic()
-    hook.list_templates()
+    hook.list_jobs(page_size=1)
     # our own backoff here is at most 0.05 s: only the header explains a wait this long
     assert time.monotonic() - started >= 0.5
 
@@ -318,66 +341,71 @@ def test_connection_refused_is_retried_then_raised(kind, monkeypatch):
         ' "extra": {"retry_limit": 2, "retry_delay": 0.01}}',
     )
     with pytest.raises(CompressConnectionError) as raised:
-        Twin(kind).list_templates()
+        Twin(kind).list_jobs(page_size=1)
     assert raised.value.request_sent is False and raised.value.attempts == 2
     assert "sk-SECRET" not in str(raised.value)
 
 
-def test_named_create_whose_answer_was_lost_is_not_duplicated(hook, emulator):
+def test_named_create_whose_answer_was_lost_is_not_duplicated(emulator, conn):
+    hook = CompressHook()
     job_name = name()
     hook.get_template(SFT_MODEL, PLAIN_TEMPLATE)  # cached on the hook: the next request is the create
     creates = emulator.state()["creates"]
     emulator.fail_next(1, status=503, after=True)  # the job is created, its answer lost
-    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=job_name)
+    job = hook.create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=job_name)
     assert job.job_name == job_name
     assert emulator.state()["creates"] == creates + 1
     assert [j.job_id for j in hook.iter_jobs(job_name=job_name)] == [job.job_id]
 
 
-def test_unnamed_create_is_not_repeated_after_an_unknown_outcome(hook, emulator):
+def test_unnamed_create_is_not_repeated_after_an_unknown_outcome(emulator, conn):
+    hook = CompressHook()
     hook.get_template(SFT_MODEL, PLAIN_TEMPLATE)
     creates = emulator.state()["creates"]
     emulator.fail_next(1, status=503, after=True)
     with pytest.raises(ServerError) as raised:
-        hook.create_job(SFT_MODEL, PLAIN_TEMPLATE)
+        hook.create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
     assert raised.value.attempts == 1
     assert emulator.state()["creates"] == creates + 1
 
 
-def test_create_retries_a_429_even_unnamed(hook, emulator):
+def test_create_retries_a_429_even_unnamed(emulator, conn):
+    hook = CompressHook()
     hook.get_template(SFT_MODEL, PLAIN_TEMPLATE)
     creates = emulator.state()["creates"]
     emulator.fail_next(2, status=429, retry_after=0)
-    assert hook.create_job(SFT_MODEL, PLAIN_TEMPLATE).job_id
+    assert hook.create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE).job_id
     assert emulator.state()["creates"] == creates + 1
 
 
 # --- local validation: raised before any request --------------------------------------------
 
+CREATE_ERRORS = [
+    ({"output_model_suffix": "Bad"}, "output_model_suffix"),
+    ({"output_model_suffix": "123456789"}, "output_model_suffix"),
+    ({"job_name": "x" * 51}, "job_name"),
+    ({"job_name": " "}, "job_name"),
+    ({"job_description": "x" * 201}, "job_description"),
+    ({"model": ""}, "model"),
+    ({"model": None}, "model"),
+    ({"template_id": ""}, "template_id"),
+    ({"custom_calibration_file_ids": "f"}, "custom_calibration_file_ids"),
+    ({"custom_calibration_file_ids": ["f", ""]}, "custom_calibration_file_ids"),
+    ({"custom_calibration_file_ids": 7}, "custom_calibration_file_ids"),
+    ({"hyper_parameters": "calib_seq_len=1024"}, "hyper_parameters"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), CREATE_ERRORS)
+def test_create_arguments_are_checked_before_any_request(conn, change, field):
+    before = requests_served(conn)
+    with pytest.raises(CompressValidationError) as raised:
+        create(**change)
+    assert raised.value.field == field and field in str(raised.value)
+    assert requests_served(conn) == before
+
+
 LOCAL_ERRORS = [
-    (
-        "create_job",
-        {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "output_model_suffix": "Bad"},
-        "output_model_suffix",
-    ),
-    (
-        "create_job",
-        {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "output_model_suffix": "123456789"},
-        "output_model_suffix",
-    ),
-    ("create_job", {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "job_name": "x" * 51}, "job_name"),
-    (
-        "create_job",
-        {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "job_description": "x" * 201},
-        "job_description",
-    ),
-    ("create_job", {"model": "", "template_id": PLAIN_TEMPLATE}, "model"),
-    ("create_job", {"model": SFT_MODEL, "template_id": ""}, "template_id"),
-    (
-        "create_job",
-        {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "custom_calibration_file_ids": "f"},
-        "custom_calibration_file_ids",
-    ),
     ("list_jobs", {"page_no": 0}, "page_no"),
     ("list_jobs", {"page_size": 0}, "page_size"),
     ("list_jobs", {"page_size": 101}, "page_size"),
@@ -404,19 +432,48 @@ HYPER_ERRORS = [
     ({"calib_seq_len": 1024, "nope": 1}, "hyper_parameters.nope", "is not a hyper-parameter"),
     ({}, "hyper_parameters.calib_seq_len", "is required"),
     ({"calib_seq_len": 1024, "group_size": "96"}, "hyper_parameters.group_size", "must be one of"),
+    ({"calib_seq_len": 1024, "group_size": True}, "hyper_parameters.group_size", "must be one of"),
     ({"calib_seq_len": 100}, "hyper_parameters.calib_seq_len", "must be between 512 and 8192"),
     ({"calib_seq_len": "long"}, "hyper_parameters.calib_seq_len", "must be a number"),
+    ({"calib_seq_len": 1000}, "hyper_parameters.calib_seq_len", "must go in steps of 512 from 512"),
+    ({"calib_seq_len": 1024.5}, "hyper_parameters.calib_seq_len", "must be a whole number"),
+    ({"calib_seq_len": 1024, "damp_percent": "x"}, "hyper_parameters.damp_percent", "must be a number"),
 ]
 
 
 @pytest.mark.parametrize(("values", "field", "rule"), HYPER_ERRORS)
-def test_hyper_parameters_checked_against_the_template_before_create(hook, emulator, values, field, rule):
+def test_hyper_parameters_checked_against_the_template_before_create(conn, values, field, rule):
+    hook = CompressHook()
     hook.get_template(SFT_MODEL, PARAM_TEMPLATE)  # the lookup is cached on the hook
-    creates, before = emulator.state()["creates"], requests_served(emulator)
+    creates, before = conn.state()["creates"], requests_served(conn)
     with pytest.raises(CompressValidationError) as raised:
-        hook.create_job(SFT_MODEL, PARAM_TEMPLATE, job_name=name(), hyper_parameters=values)
+        hook.create_job(model=SFT_MODEL, template_id=PARAM_TEMPLATE, job_name=name(), hyper_parameters=values)
     assert raised.value.field == field and rule in raised.value.rule
-    assert requests_served(emulator) == before and emulator.state()["creates"] == creates
+    assert requests_served(conn) == before and conn.state()["creates"] == creates
+
+
+def test_enum_and_numbers_compare_by_value(conn):
+    """128.0 is the template's "128" and 1536.0 a whole step: the client and the emulator accept them."""
+    values = {"calib_seq_len": 1536.0, "group_size": 128.0, "damp_percent": "0.05"}
+    job = create(template_id=PARAM_TEMPLATE, hyper_parameters=values)
+    assert job.hyper_parameters == values  # effective values, as given
+
+
+def test_calibration_files_from_a_generator_reach_the_job(conn):
+    files = (f"file-calib-{i}" for i in range(3))
+    job = create(custom_calibration_file_ids=files)
+    assert job.custom_calibration_file_ids == ["file-calib-0", "file-calib-1", "file-calib-2"]
+    assert conn.job(job.job_id)["custom_calibration_file_ids"] == job.custom_calibration_file_ids
+
+
+def test_successful_answers_keep_their_request_id(hook, conn):
+    job = create()
+    assert job.request_id == conn.state()["last_request_id"]
+    read = hook.get_job(job.job_id)
+    assert read.request_id == conn.state()["last_request_id"] != job.request_id
+    page = hook.list_jobs(job_id=job.job_id)
+    assert page.request_id == conn.state()["last_request_id"] and page.jobs[0].job_id == job.job_id
+    assert "request_id" not in read.to_dict()  # the object as the API sent it
 
 
 def test_test_connection(kind, monkeypatch, emulator):
@@ -451,7 +508,7 @@ async def test_async_hooks_share_one_session_per_loop_and_connection(conn, monke
     monkeypatch.setattr(BaseHook, "get_connection", classmethod(forbidden))
     hooks = [CompressAsyncHook() for _ in range(20)]
     try:
-        await asyncio.gather(*(h.list_templates() for h in hooks))
+        await asyncio.gather(*(h.list_jobs(page_size=1) for h in hooks))
         clients = {id(await h._client()) for h in hooks}
         assert len(clients) == 1 and lookups == ["dashscope_default"]
     finally:
@@ -466,9 +523,9 @@ async def test_async_hook_reads_the_connection_again_after_401(monkeypatch, emul
     hook = CompressAsyncHook()
     try:
         with pytest.raises(AuthenticationError):
-            await hook.list_templates()
+            await hook.list_jobs(page_size=1)
         use_connection(monkeypatch, emulator)  # the key was rotated in the connection
-        assert (await hook.list_templates()).custom_models
+        assert (await hook.list_jobs(page_size=1)).page_size == 1
     finally:
         await close_async_clients()
 
@@ -489,7 +546,7 @@ def test_iter_logs_pages_a_thousand_lines_a_request(kind, monkeypatch):
     with EmulatorProcess(job_seconds=0.5, log_lines=2500) as emu:
         use_connection(monkeypatch, emu)
         hook = Twin(kind)
-        job = wait_terminal(hook, hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name()).job_id)
+        job = wait_terminal(hook, create().job_id)
         before = requests_served(emu)
         lines = hook.iter_logs(job.job_id)
         assert lines == emu.full_log(job.job_id) and len(lines) > 2500

@@ -11,20 +11,26 @@ from types import SimpleNamespace
 import pytest
 import requests
 from airflow.sdk.exceptions import AirflowException
-from conftest import API, PARAM_TEMPLATE, PLAIN_TEMPLATE, SFT_MODEL
+from conftest import API, DPO_MODEL, PARAM_TEMPLATE, PLAIN_TEMPLATE, SFT_MODEL
 
 from airflow_provider_compress.emulator.state import JOB_NAME_PATTERN
 from airflow_provider_compress.hooks.compress import CompressHook
+from airflow_provider_compress.hooks.deployment import DeploymentHook
+from airflow_provider_compress.hooks.finetune import FineTuneHook
 from airflow_provider_compress.models import Job
 from airflow_provider_compress.operators import base
 from airflow_provider_compress.operators.base import generation_name
 from airflow_provider_compress.operators.compress import (
+    CancelCompressJobOperator,
     CreateCompressJobOperator,
     derive_job_name,
     latest_generation,
     plan_create,
 )
+from airflow_provider_compress.operators.deployment import DeployModelOperator
+from airflow_provider_compress.operators.finetune import CreateFineTuneJobOperator
 from airflow_provider_compress.protocol import COMPRESS
+from airflow_provider_compress.specs import CompressJobSpec
 
 
 def test_derived_names_are_stable_unique_and_within_the_api_rules():
@@ -84,7 +90,7 @@ def test_plan_create_without_an_earlier_job_and_with_fail():
 
 
 def test_worker_on_kill_cancels_once(slow_conn):
-    created = CompressHook().create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name="kill-me-once")
+    created = CompressHook().create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name="kill-me-once")
     operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
     operator.job_id = created.job_id
     operator.on_kill()
@@ -123,7 +129,9 @@ def test_a_stop_whose_answer_was_lost_is_not_an_error(slow_conn):
     from airflow_provider_compress.protocol import COMPRESS
 
     hook = CompressHook()
-    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=f"lost-{uuid.uuid4().hex[:8]}")
+    job = hook.create_job(
+        model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=f"lost-{uuid.uuid4().hex[:8]}"
+    )
     slow_conn.fail_next(1, status=503, after=True)  # the cancel is served, its answer lost
     assert hook.stop_resource(COMPRESS, job.job_id) is True  # the retry's 400 is checked, not raised
     assert slow_conn.job(job.job_id)["status"] == "CANCELING"
@@ -162,31 +170,144 @@ def test_a_later_try_adopts_work_that_nobody_stops(monkeypatch, slow_conn):
     assert time.monotonic() - started >= 1.5 and slow_conn.state()["creates"] == creates
 
 
+def refusal(operator) -> str:
+    """The error of an operator that finds an earlier try's resource made otherwise."""
+    with pytest.raises(AirflowException) as raised:
+        operator._create_or_reattach(task_context())
+    return str(raised.value)
+
+
+def compress_operator(**arguments) -> CreateCompressJobOperator:
+    return CreateCompressJobOperator(
+        task_id="t", **{"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, **arguments}
+    )
+
+
 def test_reattach_refuses_a_job_made_with_other_arguments(slow_conn):
     name = f"changed-{uuid.uuid4().hex[:8]}"
-    earlier = CompressHook().create_job(SFT_MODEL, PLAIN_TEMPLATE, job_name=name)
-    creates = slow_conn.state()["creates"]
-    changed = CreateCompressJobOperator(
-        task_id="t",
+    earlier = CompressHook().create_job(
         model=SFT_MODEL,
         template_id=PARAM_TEMPLATE,
-        hyper_parameters={"calib_seq_len": 2048},
+        job_name=name,
+        hyper_parameters={"calib_seq_len": 1024},
+        custom_calibration_file_ids=["file-a", "file-b"],
+    )
+    creates = slow_conn.state()["creates"]
+    changed = compress_operator(
+        model=DPO_MODEL,
+        template_id=PARAM_TEMPLATE,
+        hyper_parameters={"calib_seq_len": 2048, "group_size": "128"},  # 128: the default, as the job has
+        custom_calibration_file_ids=["file-b"],
         job_name=name,
     )
-    expected = (
-        f"{earlier.job_id} .* compresses {SFT_MODEL} with {PLAIN_TEMPLATE}.* if_job_exists='create_new'"
+    message = refusal(changed)
+    assert f"{earlier.job_id} ({name!r}, PENDING)" in message
+    assert f"model: this task asks for {DPO_MODEL!r}, it has {SFT_MODEL!r}" in message
+    assert "hyper_parameters.calib_seq_len: this task asks for 2048, it has 1024" in message
+    assert (
+        "custom_calibration_file_ids: this task asks for ['file-b'], it has ['file-a', 'file-b']" in message
     )
-    with pytest.raises(AirflowException, match=expected):
-        changed._create_or_reattach(task_context())
+    assert "group_size" not in message and "template_id" not in message
+    assert "if_job_exists='create_new'" in message
     assert slow_conn.state()["creates"] == creates  # nothing made either
-    same = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=name)
+    same = compress_operator(
+        template_id=PARAM_TEMPLATE,
+        hyper_parameters={"calib_seq_len": "1024.0"},  # the same value, written otherwise
+        custom_calibration_file_ids=iter(["file-b", "file-a"]),  # the same set, in another order
+        job_name=name,
+    )
     assert same._create_or_reattach(task_context()).job_id == earlier.job_id
 
 
+def test_reattach_reads_the_suffix_from_the_output_and_checks_it_again_at_the_end(conn):
+    """The API echoes the suffix only through quantized_output, once the job SUCCEEDED."""
+    name = f"suffix-{uuid.uuid4().hex[:8]}"
+    hook = CompressHook()
+    job = hook.create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=name, output_model_suffix="a")
+    other = compress_operator(job_name=name, output_model_suffix="b")
+    assert other.build_spec().differences(job) == []  # unknown while it runs: reattached
+    deadline = time.monotonic() + 20
+    while (done := hook.get_job(job.job_id)).status != "SUCCEEDED" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with pytest.raises(AirflowException, match="output_model_suffix: this task asks for 'b', it has 'a'"):
+        other._finish({}, done)  # the end of the wait of a task that reattached while it ran
+    creates = conn.state()["creates"]
+    with pytest.raises(AirflowException, match="output_model_suffix: this task asks for 'b', it has 'a'"):
+        other._create_or_reattach(task_context())
+    unsuffixed = compress_operator(job_name=name)
+    with pytest.raises(AirflowException, match="output_model_suffix: this task asks for None, it has 'a'"):
+        unsuffixed._create_or_reattach(task_context())
+    assert conn.state()["creates"] == creates
+    assert (
+        compress_operator(job_name=name, output_model_suffix="a")._finish({}, done) == done.quantized_output
+    )
+
+
+def test_a_generator_of_calibration_files_is_read_once_and_sent(conn):
+    operator = compress_operator(
+        job_name=f"gen-{uuid.uuid4().hex[:8]}", custom_calibration_file_ids=(f"file-{i}" for i in range(2))
+    )
+    job = operator._create_or_reattach(task_context())
+    assert conn.job(job.job_id)["custom_calibration_file_ids"] == ["file-0", "file-1"]
+    # built again at the end of the wait, the spec still holds them: nothing differs
+    assert operator.build_spec().differences(CompressHook().get_job(job.job_id)) == []
+
+
+def test_reattach_compares_fine_tune_files_and_hyper_parameters(slow_conn):
+    name = f"ft-{uuid.uuid4().hex[:8]}"
+    FineTuneHook().create_job(
+        model="qwen3-8b", training_file_ids=["file-a"], hyper_parameters={"n_epochs": 1}, job_name=name
+    )
+    changed = CreateFineTuneJobOperator(
+        task_id="t",
+        model="qwen3-8b",
+        training_file_ids=["file-b"],
+        validation_file_ids=["file-v"],
+        hyper_parameters={"n_epochs": 2, "learning_rate": "1e-5"},
+        job_name=name,
+    )
+    message = refusal(changed)
+    assert "training_file_ids: this task asks for ['file-b'], it has ['file-a']" in message
+    assert "validation_file_ids: this task asks for ['file-v'], it has []" in message
+    assert "hyper_parameters.n_epochs: this task asks for 2, it has 1" in message
+    assert "learning_rate" not in message  # the job's answer does not carry it: nothing to compare
+    same = CreateFineTuneJobOperator(
+        task_id="t", model="qwen3-8b", training_file_ids=["file-a"], job_name=name
+    )
+    assert same._create_or_reattach(task_context()).job_name == name
+
+
+def test_reattach_compares_the_deployment_plan_capacity_and_spec(slow_conn):
+    name = f"dep-{uuid.uuid4().hex[:8]}"
+    made = DeploymentHook().create_deployment(
+        model_name=SFT_MODEL, name=name, capacity=1, deploy_spec="MU1", suffix=uuid.uuid4().hex[:8]
+    )
+    creates = slow_conn.state()["deployment_creates"]
+    changed = DeployModelOperator(
+        task_id="t", model_name=SFT_MODEL, name=name, capacity="2", deploy_spec="MU2"
+    )
+    message = refusal(changed)
+    assert "capacity: this task asks for 2, it has 1" in message
+    assert "deploy_spec: this task asks for 'MU2', it has 'MU1'" in message
+    assert "or delete it and clear the task" in message
+    assert slow_conn.state()["deployment_creates"] == creates
+    same = DeployModelOperator(task_id="t", model_name=SFT_MODEL, name=name, capacity=1, deploy_spec="MU1")
+    assert same._create_or_reattach(task_context()).deployed_model == made.deployed_model
+    DeploymentHook().delete_deployment(made.deployed_model)
+
+
 def test_a_field_the_api_left_out_is_no_mismatch():
-    operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
-    assert operator.mismatch(Job.from_api({"job_id": "j", "model": SFT_MODEL})) is None
-    assert "other-model" in operator.mismatch(Job.from_api({"job_id": "j", "model": "other-model"}))
+    spec = CompressJobSpec(model=SFT_MODEL, template_id=PLAIN_TEMPLATE, output_model_suffix="a")
+    assert spec.differences(Job.from_api({"job_id": "j", "model": SFT_MODEL})) == []
+    (difference,) = spec.differences(Job.from_api({"job_id": "j", "model": "other-model"}))
+    assert (difference.field, difference.asked, difference.found) == ("model", SFT_MODEL, "other-model")
+
+
+def test_cancel_without_waiting_returns_the_status_after_the_cancel(slow_conn):
+    job = CompressHook().create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
+    assert slow_conn.job(job.job_id)["status"] == "PENDING"
+    status = CancelCompressJobOperator(task_id="c", job_id=job.job_id).execute({})
+    assert status == "CANCELING" == slow_conn.job(job.job_id)["status"]
 
 
 def test_kill_while_the_create_is_in_flight_cancels_the_job_it_made(slow_conn):

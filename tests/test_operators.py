@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import FAST_RETRY, files_containing, migrated_airflow_home
+from conftest import FAST_RETRY, PLAIN_TEMPLATE, SFT_MODEL, RawClient, files_containing, migrated_airflow_home
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
 
@@ -34,10 +36,11 @@ class Airflow:
     def __init__(self, home: Path, env: dict[str, str], emulator: EmulatorProcess) -> None:
         self.home, self.env, self.emulator = home, env, emulator
 
-    def dags_test(self, dag_id: str, **conf) -> str:
+    def dags_test(self, dag_id: str, logical_date: str | None = None, env: dict | None = None, **conf) -> str:
+        at = [logical_date] if logical_date else []
         done = subprocess.run(
-            [sys.executable, "-m", "airflow", "dags", "test", dag_id, "--conf", json.dumps(conf)],
-            env=self.env,
+            [sys.executable, "-m", "airflow", "dags", "test", dag_id, *at, "--conf", json.dumps(conf)],
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=300,
@@ -160,6 +163,47 @@ def test_second_task_with_the_same_name_reattaches(airflow):
     first = airflow.xcom("test_compress_reattach", "first", "job_id")
     assert airflow.xcom("test_compress_reattach", "second", "job_id") == first
     assert airflow.emulator.state()["creates"] == creates + 1
+
+
+def test_a_second_try_with_another_suffix_fails_before_creating(airflow):
+    name = f"suffix-{uuid.uuid4().hex[:8]}"
+    airflow.dags_test("test_compress_worker", job_name=name, suffix="a")
+    assert airflow.states("test_compress_worker") == {"compress": "success"}
+    first = airflow.emulator.job(airflow.xcom("test_compress_worker", "compress", "job_id"))
+    creates = airflow.emulator.state()["creates"]
+    output = airflow.dags_test("test_compress_worker", job_name=name, suffix="b")
+    assert airflow.states("test_compress_worker") == {"compress": "failed"}
+    assert airflow.emulator.state()["creates"] == creates  # nothing created
+    assert f"compression job {first['job_id']} ({name!r}, SUCCEEDED) of an earlier try differs" in output
+    assert "output_model_suffix: this task asks for 'b', it has 'a'" in output
+    assert "if_job_exists='create_new'" in output
+
+
+def test_data_interval_start_filters_the_jobs_that_started_in_the_interval(airflow):
+    """Airflow's aware UTC interval is converted to the service's UTC+08:00 before it is sent."""
+    emulator, tag = airflow.emulator, f"interval-{uuid.uuid4().hex[:8]}"
+
+    def create(job_name: str) -> str:
+        body = {"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, "job_name": job_name}
+        return RawClient(emulator).call("POST", "/jobs", json=body).json()["output"]["job_id"]
+
+    early = create(f"{tag}-early")
+    while (started := emulator.job(early)["start_time"]) is None:
+        time.sleep(0.05)
+    service_tz = dt.timezone(dt.timedelta(hours=8))
+    boundary = dt.datetime.strptime(started, "%Y-%m-%d %H:%M:%S").replace(tzinfo=service_tz)
+    boundary += dt.timedelta(seconds=1)  # the first whole second after the early job started
+    while dt.datetime.now(dt.timezone.utc) <= boundary + dt.timedelta(seconds=0.1):
+        time.sleep(0.05)
+    late = create(f"{tag}-late")  # starts after the boundary
+    while {emulator.job(j)["status"] for j in (early, late)} != {"SUCCEEDED"}:
+        time.sleep(0.1)
+    # hourly data intervals: the run at boundary + 1 h covers [boundary, boundary + 1 h]
+    logical_date = (boundary + dt.timedelta(hours=1)).astimezone(dt.timezone.utc).isoformat()
+    intervals = {"AIRFLOW__SCHEDULER__CREATE_CRON_DATA_INTERVALS": "True"}  # else they are empty
+    output = airflow.dags_test("test_list_by_interval", logical_date, intervals, job_name=tag)
+    assert airflow.states("test_list_by_interval") == {"started_in_interval": "success"}, output[-3000:]
+    assert airflow.xcom("test_list_by_interval", "started_in_interval") == [late]
 
 
 def test_a_failed_job_is_replaced_by_a_new_generation(airflow):

@@ -56,7 +56,9 @@ def terminal(status) -> bool:
 
 def test_fine_tune_output_becomes_a_compressible_model(conn):
     hook = FineTuneHook()
-    job = hook.create_job(BASE, ["file-train-1"], training_type="sft", finetuned_output_suffix="v1")
+    job = hook.create_job(
+        model=BASE, training_file_ids=["file-train-1"], training_type="sft", finetuned_output_suffix="v1"
+    )
     assert job.job_id.startswith("ft-") and job.status == JobStatus.PENDING and job.finetuned_output is None
     done = wait(hook.get_job, job.job_id, terminal)
     assert done.status == JobStatus.SUCCEEDED and done.finetuned_output == f"{BASE}-v1-{job.job_id}"
@@ -67,21 +69,25 @@ def test_fine_tune_output_becomes_a_compressible_model(conn):
     compress = CompressHook()
     assert compress.get_template(done.finetuned_output, PLAIN_TEMPLATE) is not None
     compressed = compress.create_job(
-        done.finetuned_output, PLAIN_TEMPLATE, job_name=f"c-{uuid.uuid4().hex[:8]}"
+        model=done.finetuned_output, template_id=PLAIN_TEMPLATE, job_name=f"c-{uuid.uuid4().hex[:8]}"
     )
     assert compressed.model == done.finetuned_output
 
 
 def test_fine_tune_failure_carries_code_and_message(conn):
     hook = FineTuneHook()
-    done = wait(hook.get_job, hook.create_job(BASE, ["file-bad-data"]).job_id, terminal)
+    done = wait(
+        hook.get_job, hook.create_job(model=BASE, training_file_ids=["file-bad-data"]).job_id, terminal
+    )
     assert done.status == JobStatus.FAILED and done.code and done.message and done.finetuned_output is None
 
 
 def test_fine_tune_list_cancel_delete(slow_conn):
     hook = FineTuneHook()
     name = f"ft-{uuid.uuid4().hex[:8]}"
-    job = hook.create_job("qwen3-8b", ["file-1"], training_type="efficient_sft", job_name=name)
+    job = hook.create_job(
+        model="qwen3-8b", training_file_ids=["file-1"], training_type="efficient_sft", job_name=name
+    )
     assert hook.find_job_by_name(name).job_id == job.job_id
     page = hook.list_jobs(model="qwen3-8b", page_size=100)
     assert job.job_id in [j.job_id for j in page.jobs]
@@ -117,6 +123,9 @@ def test_fine_tune_api_errors(conn, args, error, status):
         ({"model": BASE, "training_file_ids": "file-1"}, "training_file_ids"),
         ({"model": BASE, "training_file_ids": ["f"], "training_type": "full"}, "training_type"),
         ({"model": "", "training_file_ids": ["f"]}, "model"),
+        ({"model": BASE, "training_file_ids": iter([])}, "training_file_ids"),
+        ({"model": BASE, "training_datasets": [{"file_id": "f"}, "f"]}, "training_datasets"),
+        ({"model": BASE, "training_file_ids": ["f"], "hyper_parameters": [1]}, "hyper_parameters"),
     ],
 )
 def test_fine_tune_local_validation(conn, args, field):
@@ -126,11 +135,20 @@ def test_fine_tune_local_validation(conn, args, field):
     assert raised.value.field == field and conn.state()["requests"] == before
 
 
+def test_fine_tune_inputs_are_read_once_and_echoed_as_sent(conn):
+    hook = FineTuneHook()
+    from_files = hook.create_job(model=BASE, training_file_ids=(f"file-{i}" for i in range(2)))
+    assert from_files.training_file_ids == ["file-0", "file-1"]
+    dataset = {"data_source_type": "file_id", "file_id": "file-d"}
+    from_datasets = hook.create_job(model=BASE, training_datasets=iter([dataset]))
+    assert from_datasets.training_datasets == [dataset] and from_datasets.training_file_ids == []
+
+
 def test_fine_tune_create_is_never_repeated_after_an_unknown_outcome(conn):
     creates = conn.state()["fine_tune_creates"]
     conn.fail_next(1, status=503, after=True)
     with pytest.raises(ServerError):
-        FineTuneHook().create_job(BASE, ["file-1"])
+        FineTuneHook().create_job(model=BASE, training_file_ids=["file-1"])
     assert conn.state()["fine_tune_creates"] == creates + 1
 
 
@@ -143,7 +161,9 @@ def suffix() -> str:
 
 def test_deployment_lifecycle_scale_delete(conn):
     hook = DeploymentHook()
-    created = hook.create_deployment(SFT_MODEL, name="life", capacity=2, deploy_spec="MU1", suffix=suffix())
+    created = hook.create_deployment(
+        model_name=SFT_MODEL, name="life", capacity=2, deploy_spec="MU1", suffix=suffix()
+    )
     assert created.status == DeploymentStatus.PENDING and created.model_name == SFT_MODEL
     running = wait(hook.get_deployment, created.deployed_model, lambda s: s == DeploymentStatus.RUNNING)
     assert running.ready_capacity == 2
@@ -170,20 +190,22 @@ def test_deployment_lifecycle_scale_delete(conn):
 def test_a_compressed_model_outlives_its_deleted_job_record(conn):
     """Section 5.7: deleting a finished job's record keeps the model it produced, deployable."""
     hook = CompressHook()
-    job = hook.create_job(SFT_MODEL, PLAIN_TEMPLATE)
+    job = hook.create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
     done = wait(hook.get_job, job.job_id, lambda s: s == JobStatus.SUCCEEDED)
     hook.delete_job(job.job_id)
     assert job.job_id not in conn.state()["jobs"]
-    deployed = DeploymentHook().create_deployment(done.quantized_output, capacity=1, deploy_spec="MU1")
+    deployed = DeploymentHook().create_deployment(
+        model_name=done.quantized_output, capacity=1, deploy_spec="MU1"
+    )
     assert deployed.model_name == done.quantized_output
 
 
 def test_deploying_the_same_model_twice_needs_a_suffix(slow_conn):
     hook = DeploymentHook()
     tag = suffix()
-    hook.create_deployment(SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=tag)
+    hook.create_deployment(model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=tag)
     with pytest.raises(CompressApiError) as raised:
-        hook.create_deployment(SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=tag)
+        hook.create_deployment(model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=tag)
     assert raised.value.status_code == 409
 
 
@@ -214,7 +236,7 @@ def test_deployment_api_errors(conn, args, status):
 def test_deployment_local_validation(conn, args, field):
     before = conn.state()["requests"]
     with pytest.raises(CompressValidationError) as raised:
-        DeploymentHook().create_deployment(SFT_MODEL, **args)
+        DeploymentHook().create_deployment(model_name=SFT_MODEL, **args)
     assert raised.value.field == field and conn.state()["requests"] == before
 
 
@@ -243,7 +265,7 @@ async def _collect(trigger) -> list[dict]:
 
 async def test_fine_tune_trigger_forwards_the_log(conn, caplog):
     caplog.set_level(logging.INFO, logger="test.trigger")
-    job = FineTuneHook().create_job(BASE, ["file-1"])
+    job = FineTuneHook().create_job(model=BASE, training_file_ids=["file-1"])
     event = await only_event(FineTuneJobTrigger("dashscope_default", job.job_id, poll_interval=0.1))
     assert event["status"] == "SUCCEEDED" and event["job"]["finetuned_output"]
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"[{job.job_id} #")]
@@ -251,7 +273,9 @@ async def test_fine_tune_trigger_forwards_the_log(conn, caplog):
 
 
 async def test_deployment_trigger_fires_on_running_without_log_requests(conn):
-    deployed = DeploymentHook().create_deployment(SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix())
+    deployed = DeploymentHook().create_deployment(
+        model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix()
+    )
     before = conn.state()["requests"]
     trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, poll_interval=0.2)
     event = await only_event(trigger)
@@ -262,7 +286,9 @@ async def test_deployment_trigger_fires_on_running_without_log_requests(conn):
 
 
 async def test_deployment_trigger_deadline_deletes(slow_conn):
-    deployed = DeploymentHook().create_deployment(SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix())
+    deployed = DeploymentHook().create_deployment(
+        model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix()
+    )
     trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 0.1, deadline=time.time() + 0.3)
     event = await only_event(trigger)
     assert event["status"] == "timeout" and "deleted" in event["message"]
@@ -274,7 +300,9 @@ async def test_deployment_on_kill_deletes(monkeypatch, slow_conn):
         return "failed"
 
     monkeypatch.setattr(task_state, "task_instance_state", killed)
-    deployed = DeploymentHook().create_deployment(SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix())
+    deployed = DeploymentHook().create_deployment(
+        model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix()
+    )
     trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 0.1)
     trigger._log = logging.getLogger("test.trigger")
     await trigger.on_kill()
@@ -288,7 +316,9 @@ async def test_deployment_on_kill_after_a_takeover_deletes_nothing(monkeypatch, 
         return "deferred"
 
     monkeypatch.setattr(task_state, "task_instance_state", still_deferred)
-    deployed = DeploymentHook().create_deployment(SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix())
+    deployed = DeploymentHook().create_deployment(
+        model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix()
+    )
     trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 0.1)
     trigger._log = logging.getLogger("test.trigger")
     before = slow_conn.state()["calls"].get("DELETE /api/v1/deployments/{deployed_model}", 0)

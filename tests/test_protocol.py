@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import pendulum
 import pytest
@@ -22,7 +23,8 @@ from airflow_provider_compress.exceptions import (
     ServerError,
 )
 from airflow_provider_compress.models import Job, JobStatus, Template
-from airflow_provider_compress.validation import check_hyper_parameters, format_time_filter
+from airflow_provider_compress.specs import CompressJobSpec
+from airflow_provider_compress.validation import check_hyper_parameters, same_value
 
 
 @pytest.mark.parametrize(
@@ -70,6 +72,8 @@ def test_settings_from_connection_extras_and_no_key_in_repr():
         ({"timeout": "soon"}, "extra.timeout"),
         ({"retry_limit": 0}, "extra.retry_limit"),
         ({"retry_delay": -1}, "extra.retry_delay"),
+        ({"service_timezone": "Mars/Olympus"}, "extra.service_timezone"),
+        ({"service_timezone": "+25:00"}, "extra.service_timezone"),
     ],
 )
 def test_bad_connection_extras_are_named(extra, field):
@@ -174,8 +178,8 @@ def test_retry_delay_is_the_async_retry_rule():
     ],
 )
 def test_transient_errors(error, named_create, plain_get):
-    named = protocol.create_job(model="m", template_id="t", job_name="n").request
-    unnamed = protocol.create_job(model="m", template_id="t").request
+    named = CompressJobSpec(model="m", template_id="t", job_name="n").call().request
+    unnamed = CompressJobSpec(model="m", template_id="t").call().request
     assert protocol.is_transient(error, named) is named_create
     assert protocol.is_transient(error, protocol.get_job("j").request) is plain_get
     # an unnamed create repeats only what cannot have created a job
@@ -185,6 +189,15 @@ def test_transient_errors(error, named_create, plain_get):
     assert protocol.is_transient(error, unnamed) is expected_unnamed
 
 
+SHANGHAI = protocol.ClientSettings(api_key="k")  # the default service zone: UTC+08:00
+UTC = protocol.ClientSettings.from_connection(host=None, password="k", extra={"service_timezone": "UTC"})
+
+
+def rendered(settings: protocol.ClientSettings, **filters) -> dict[str, str]:
+    """The query parameters as the hooks send them."""
+    return settings.params(protocol.list_jobs(**filters).request)
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -192,29 +205,53 @@ def test_transient_errors(error, named_create, plain_get):
         ("2026-04-01 12:30:00", "2026-04-01 12:30:00"),
         ("2026-04-01T12:30:00", "2026-04-01 12:30:00"),
         ("2026-04-01T04:30:00+00:00", "2026-04-01 12:30:00"),
+        ("2026-04-01T04:30:00Z", "2026-04-01 12:30:00"),
+        ("2026-04-01T04:30:00.500-00:00", "2026-04-01 12:30:00"),
+        ("2026-04-01T12:30:00+08:00", "2026-04-01 12:30:00"),
         (dt.date(2026, 4, 1), "2026-04-01"),
         (dt.datetime(2026, 4, 1, 12, 30), "2026-04-01 12:30:00"),
         (dt.datetime(2026, 4, 1, 4, 30, tzinfo=dt.timezone.utc), "2026-04-01 12:30:00"),
         (pendulum.datetime(2026, 4, 1, 4, 30, tz="UTC"), "2026-04-01 12:30:00"),
+        (pendulum.datetime(2026, 4, 1, 6, 30, tz="Europe/Berlin"), "2026-04-01 12:30:00"),
         (pendulum.date(2026, 4, 1), "2026-04-01"),
     ],
 )
 def test_time_filters(value, expected):
-    assert format_time_filter("start_time", value) == expected
+    assert rendered(SHANGHAI, start_time=value)["start_time"] == expected
 
 
-@pytest.mark.parametrize("value", ["2026/04/01", "tomorrow", 20260401, "2026-13-01"])
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, "2026-04-01 12:30:00"),
+        ({"service_timezone": "UTC"}, "2026-04-01 04:30:00"),
+        ({"service_timezone": "+05:30"}, "2026-04-01 10:00:00"),
+        ({"service_timezone": "UTC-3"}, "2026-04-01 01:30:00"),
+        ({"service_timezone": "Asia/Shanghai"}, "2026-04-01 12:30:00"),
+    ],
+)
+def test_time_filters_are_written_in_the_connections_service_zone(extra, expected):
+    settings = protocol.ClientSettings.from_connection(host=None, password="k", extra=extra)
+    aware = pendulum.datetime(2026, 4, 1, 4, 30, tz="UTC")
+    assert rendered(settings, end_time=aware)["end_time"] == expected
+    # naive values and bare dates are the service's own wall time, whatever its zone
+    naive = rendered(settings, start_time="2026-04-01 12:30:00", end_time=dt.date(2026, 4, 2))
+    assert (naive["start_time"], naive["end_time"]) == ("2026-04-01 12:30:00", "2026-04-02")
+
+
+@pytest.mark.parametrize("value", ["2026/04/01", "tomorrow", 20260401, "2026-13-01", ""])
 def test_bad_time_filters(value):
     with pytest.raises(CompressValidationError) as raised:
-        format_time_filter("end_time", value)
+        protocol.list_jobs(end_time=value)
     assert raised.value.field == "end_time" and "YYYY-MM-DD" in raised.value.rule
 
 
 def test_list_jobs_request_renders_filters():
     call = protocol.list_jobs(status=JobStatus.RUNNING, start_time=dt.date(2026, 4, 1), page_size=50)
-    params = call.request.params
+    params = SHANGHAI.params(call.request)
     assert params["status"] == "RUNNING" and params["start_time"] == "2026-04-01"
-    assert params["sort_by"] == "create_time" and params["sort_order"] == "desc" and params["page_no"] == 1
+    assert params["sort_by"] == "create_time" and params["sort_order"] == "desc" and params["page_no"] == "1"
+    assert UTC.params(call.request)["start_time"] == "2026-04-01"
 
 
 def test_hyper_parameters_numbers_and_bounds():
@@ -231,6 +268,50 @@ def test_hyper_parameters_numbers_and_bounds():
     for bad in ("nan", True, "1e9"):
         with pytest.raises(CompressValidationError):
             check_hyper_parameters(template, {"ratio": bad})
+
+
+@pytest.mark.parametrize(
+    ("given", "other", "same"),
+    [
+        (128, "128", True),
+        (128.0, "128", True),
+        ("128.0", "128", True),
+        (Decimal("0.010"), "0.01", True),
+        (True, "True", False),
+        ("True", True, False),
+        (True, True, True),
+        (1, True, False),
+        ("abc", "abc", True),
+        ("abc", "ABC", False),
+        (None, "None", False),
+    ],
+)
+def test_values_compare_by_value_not_by_text(given, other, same):
+    assert same_value(given, other) is same
+
+
+def test_steps_count_from_the_lower_bound_and_integers_are_whole():
+    template = Template.from_api(
+        {
+            "template_id": "t",
+            "hyper_parameters": [
+                {"name": "len", "type": "int", "data_range": ["512", "8192"], "step": 512},
+                {"name": "k", "type": "int", "step": 4},
+                {"name": "size", "type": "enum", "support_values": ["64", "128"]},
+            ],
+        }
+    )
+    check_hyper_parameters(template, {"len": "1024", "k": 8, "size": 128.0})
+    check_hyper_parameters(template, {"len": 8192.0, "k": -4, "size": "64"})
+    for values, rule in [
+        ({"len": 1000}, "steps of 512 from 512"),
+        ({"len": 1536.5}, "whole number"),
+        ({"k": 6}, "steps of 4"),
+        ({"size": True}, "one of 64, 128"),
+        ({"size": "064x"}, "one of 64, 128"),
+    ]:
+        with pytest.raises(CompressValidationError, match=rule):
+            check_hyper_parameters(template, values)
 
 
 def test_paging_helpers():

@@ -26,7 +26,11 @@ async def _close_sessions():
 
 
 def new_job(model: str = SFT_MODEL) -> str:
-    return CompressHook().create_job(model, PLAIN_TEMPLATE, job_name=f"tr-{uuid.uuid4().hex[:12]}").job_id
+    return (
+        CompressHook()
+        .create_job(model=model, template_id=PLAIN_TEMPLATE, job_name=f"tr-{uuid.uuid4().hex[:12]}")
+        .job_id
+    )
 
 
 def make_trigger(job_id: str, caplog=None, **kwargs) -> CompressJobTrigger:

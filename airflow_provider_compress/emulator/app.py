@@ -22,6 +22,7 @@ from airflow_provider_compress.emulator.faults import KINDS, Fault, FaultPlan, R
 from airflow_provider_compress.emulator.state import ApiError
 
 API = "/api/v1/fine-tunes/compress"
+FINE_TUNE_INPUTS = ("training_file_ids", "training_datasets", "validation_file_ids", "validation_datasets")
 
 
 @dataclasses.dataclass
@@ -62,6 +63,7 @@ class Emulator:
             seed=config.fault_seed,
         )
         self.requests = 0
+        self.last_request_id: str | None = None  # of the last API answer: tests match it
         # what was actually created, to prove there are no duplicates
         self.creates = 0
         self.fine_tune_creates = 0
@@ -282,14 +284,14 @@ class Emulator:
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)
         if job.status not in s.CANCELLABLE:
-            raise ApiError("InvalidJobState", job_id=job_id, status=job.status)
+            raise ApiError("JobState", job_id=job_id, status=job.status)
         job.cancel(self.clock())
         return {"status": "success"}
 
     def delete_job(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)
         if job.status not in s.TERMINAL:
-            raise ApiError("InvalidJobState", job_id=job_id, status=job.status)
+            raise ApiError("JobState", job_id=job_id, status=job.status)
         self._keep_output(job)
         del self.jobs[job_id]
         return {"status": "success"}
@@ -356,7 +358,7 @@ class Emulator:
             will_fail=any("bad" in f for f in files),
             training_type=training_type,
             training_files=files,
-            validation_files=body.get("validation_file_ids"),
+            inputs={k: body[k] for k in FINE_TUNE_INPUTS if body.get(k) is not None},
             hyper_parameters=hyper,
             model_name=body.get("model_name"),
             suffix=body.get("finetuned_output_suffix"),
@@ -473,6 +475,7 @@ class Emulator:
             plan=plan,
             capacity=units,
             suffix=suffix,
+            unit_spec=body.get("deploy_spec") if plan == "mu" else None,
             created=now,
             duration=self.config.deploy_seconds or self.config.job_seconds,
             will_fail=in_use + units > self.config.deploy_capacity,
@@ -562,6 +565,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         lang = resolve_lang(request)
         emu.requests += 1
         emu.calls[f"{request.method} {request.scope['route'].path}"] += 1
+        emu.last_request_id = request_id
         try:
             # Before any fault is drawn: a caller without the key must not spend the faults a
             # test queued for the real client.
@@ -718,6 +722,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         return JSONResponse(
             {
                 "requests": emu.requests,
+                "last_request_id": emu.last_request_id,
                 "creates": emu.creates,
                 "fine_tune_creates": emu.fine_tune_creates,
                 "deployment_creates": emu.deployment_creates,

@@ -7,6 +7,7 @@ along PENDING -> QUEUING -> RUNNING -> end and appends the log lines that became
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import re
@@ -27,8 +28,11 @@ CALIBRATION_MARKER = "data process succeeded, start to quantization"
 JOB_NAME_PATTERN = re.compile(r"[\w\-. ]+")
 SUFFIX_PATTERN = re.compile(r"[a-z0-9]{1,8}")
 
-# code -> (HTTP status, zh-CN text, en-US text). The documentation's code strings were lost in
-# transfer, so these codes are the emulator's own; clients must classify by HTTP status.
+# reason -> (HTTP status, zh-CN text, en-US text); the answer's code is CODES[reason], else the
+# reason itself. The document's code strings were lost in transfer (section 7): the codes are the
+# document's where it shows one (7.3: a LoRA model answers InvalidParameter), the sibling
+# fine-tune and deployment APIs' for the same case where the fact sheet has one (DOCUMENTED), and
+# invented otherwise (docs/emulator.md marks them). Clients must classify by HTTP status.
 ERRORS: dict[str, tuple[int, str, str]] = {
     # 7.1 general
     "InvalidParameter": (400, "请求参数不合法:{detail}", "Invalid parameter: {detail}"),
@@ -40,7 +44,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     ),
     "AccessDenied": (403, "无权限访问:{detail}", "Access denied: {detail}"),
     "NotFound": (404, "资源不存在:{detail}", "Resource not found: {detail}"),
-    "InvalidJobState": (
+    "JobState": (
         400,
         "资源状态不允许该操作:任务 {job_id} 当前状态为 {status}",
         "The operation is not allowed in the current state: job {job_id} is {status}",
@@ -119,6 +123,16 @@ ERRORS: dict[str, tuple[int, str, str]] = {
         "超参数 {name} 的值 {value} 超出数值范围 {allowed}",
         "The value {value} of hyper-parameter {name} is outside the range {allowed}",
     ),
+    "HyperParameterOffStep": (
+        400,
+        "超参数 {name} 的值 {value} 不符合步长 {step}(自 {start} 起)",
+        "The value {value} of hyper-parameter {name} is not a step of {step} from {start}",
+    ),
+    "HyperParameterNotWhole": (
+        400,
+        "超参数 {name} 的值 {value} 不是整数",
+        "The value {value} of hyper-parameter {name} is not a whole number",
+    ),
     "InvalidHyperParameterNumber": (
         400,
         "超参数 {name} 的值 {value} 不是合法数字",
@@ -142,16 +156,34 @@ ERRORS: dict[str, tuple[int, str, str]] = {
 }
 
 
+CODES = {
+    "LoraModelNotSupported": "InvalidParameter",  # section 7.3's example
+    "JobState": "UnsupportedOperation",  # 7.1's "state does not allow it": the sibling APIs' code
+    "HyperParameterOffStep": "HyperParameterOutOfRange",
+    "HyperParameterNotWhole": "InvalidHyperParameterNumber",
+}
+# Codes shown by the document (7.3) or by the fact sheet of the sibling APIs (section 1.4).
+DOCUMENTED = frozenset(
+    {"InvalidParameter", "InvalidApiKey", "AccessDenied", "NotFound", "UnsupportedOperation"}
+    | {"Conflict", "Throttling", "InternalError"}
+)
+
+
+def code_of(reason: str) -> str:
+    return CODES.get(reason, reason)
+
+
 class ApiError(Exception):
-    def __init__(self, code: str, **fields: Any) -> None:
-        super().__init__(code)
-        self.code = code
+    def __init__(self, reason: str, **fields: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code_of(reason)
         self.fields = fields
-        self.status = ERRORS[code][0]
+        self.status = ERRORS[reason][0]
         self.retry_after: float | None = fields.pop("retry_after", None)
 
     def message(self, lang: str) -> str:
-        _, zh, en = ERRORS[self.code]
+        _, zh, en = ERRORS[self.reason]
         return (en if lang == "en-US" else zh).format_map(_Blank(self.fields))
 
 
@@ -487,8 +519,10 @@ class FineTuneJob(TimedJob):
     """A fine-tune job; on success its output becomes a custom model."""
 
     training_type: str
-    training_files: list[str]
-    validation_files: list[str] | None
+    training_files: list[str]  # what the log names: file ids, or dataset file ids
+    # The data as the create gave it, echoed as sent: the newer datasets form leaves the file
+    # id lists empty (fact sheet, B.0).
+    inputs: dict[str, Any]
     hyper_parameters: dict[str, Any]
     model_name: str | None
     suffix: str | None
@@ -526,8 +560,9 @@ class FineTuneJob(TimedJob):
             "base_model": self.base_model,
             "finetuned_output": self.output() if self.status == "SUCCEEDED" else None,
             "training_type": self.training_type,
-            "training_file_ids": self.training_files,
-            "validation_file_ids": self.validation_files or [],
+            "training_file_ids": [],
+            "validation_file_ids": [],
+            **self.inputs,
             "hyper_parameters": dict(self.hyper_parameters),
             "model_name": self.model_name,
             "create_time": fmt_time(self.created),
@@ -555,6 +590,7 @@ class Deployment:
     plan: str
     capacity: int
     suffix: str | None
+    unit_spec: str | None  # the MU spec (deploy_spec), echoed as model_unit_spec
     created: float
     duration: float
     will_fail: bool
@@ -604,6 +640,7 @@ class Deployment:
             "capacity": self.new_capacity or self.capacity,
             "ready_capacity": self.capacity if self.status in ("RUNNING", "UPDATING") else 0,
             "charge_type": "post_paid",
+            **({"model_unit_spec": self.unit_spec} if self.unit_spec else {}),
             "workspace_id": "llm-emulator",
             "gmt_create": dt.datetime.fromtimestamp(self.created, SERVICE_TZ).strftime(iso),
             "gmt_modified": dt.datetime.fromtimestamp(self.modified or self.created, SERVICE_TZ).strftime(
@@ -661,27 +698,40 @@ def check_hyper_parameters(template: SeedTemplate, given: Mapping[str, Any]) -> 
             continue
         value = given[name]
         if p["support_values"]:
-            if str(value) not in p["support_values"]:
-                raise ApiError(
-                    "InvalidHyperParameterValue",
-                    name=name,
-                    value=value,
-                    allowed=", ".join(p["support_values"]),
-                )
-        elif p["data_range"]:
-            try:
-                if isinstance(value, bool):
-                    raise InvalidOperation
-                number = Decimal(str(value).strip())
-                if not number.is_finite():
-                    raise InvalidOperation
-            except InvalidOperation:
-                raise ApiError("InvalidHyperParameterNumber", name=name, value=value) from None
-            low, high = (Decimal(b) for b in p["data_range"])
-            if not low <= number <= high:
-                raise ApiError("HyperParameterOutOfRange", name=name, value=value, allowed=f"[{low}, {high}]")
+            if not any(_same(value, allowed) for allowed in p["support_values"]):
+                allowed = ", ".join(p["support_values"])
+                raise ApiError("InvalidHyperParameterValue", name=name, value=value, allowed=allowed)
+        elif p["data_range"] or p["type"] in ("int", "float"):
+            number = _decimal(value)
+            if number is None:
+                raise ApiError("InvalidHyperParameterNumber", name=name, value=value)
+            if p["type"] == "int" and number != number.to_integral_value():
+                raise ApiError("HyperParameterNotWhole", name=name, value=value)
+            start = Decimal(0)  # steps count from the range's lower bound, else from 0
+            if p["data_range"]:
+                start, high = (Decimal(b) for b in p["data_range"])
+                if not start <= number <= high:
+                    allowed = f"[{start}, {high}]"
+                    raise ApiError("HyperParameterOutOfRange", name=name, value=value, allowed=allowed)
+            if p["step"] and (number - start) % Decimal(str(p["step"])):
+                raise ApiError("HyperParameterOffStep", name=name, value=value, step=p["step"], start=start)
         effective[name] = value
     return effective
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """A JSON number or a numeric string as a finite number; anything else (true too) is None."""
+    if type(value) in (int, float, str):
+        with contextlib.suppress(InvalidOperation):
+            number = Decimal(str(value).strip())
+            return number if number.is_finite() else None
+    return None
+
+
+def _same(value: Any, allowed: str) -> bool:
+    """An enum value matches by value: 128, 128.0 and "128" are the listed "128"; true is not "true"."""
+    number, listed = _decimal(value), _decimal(allowed)
+    return number == listed if None not in (number, listed) else value == allowed
 
 
 def now() -> float:

@@ -32,6 +32,8 @@ from airflow_provider_compress.protocol import ApiCall, ClientSettings, JobKind
 if TYPE_CHECKING:
     import requests
 
+    from airflow_provider_compress.specs import CreateSpec
+
 # requests, aiohttp and tenacity are imported where they are used, not here: DAG files import
 # the operators, and these cost more to import than the rest of the provider (benchmarks/).
 T = TypeVar("T")
@@ -134,6 +136,10 @@ class DashScopeHook(_HookBase):
             raise
 
     # --- any job-shaped resource
+
+    def create(self, spec: CreateSpec) -> Any:
+        """Create the resource ``spec`` describes (what the operators call)."""
+        return self.run(spec.call())
 
     def get_resource(self, kind: JobKind, resource_id: str) -> Any:
         return self.run(protocol.get_resource(kind, resource_id))

@@ -5,7 +5,6 @@ The transports live in ``hooks.base``; this module adds the compression endpoint
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_provider_compress import protocol
@@ -18,15 +17,10 @@ from airflow_provider_compress.hooks.base import (
     close_async_clients,
 )
 from airflow_provider_compress.models import Job, JobPage, Template, TemplateList
+from airflow_provider_compress.specs import CompressJobSpec
 from airflow_provider_compress.validation import check_hyper_parameters
 
 __all__ = ["CompressAsyncHook", "CompressHook", "close_async_clients"]
-
-
-def _check_against_template(template: Template | None, hyper_parameters: Mapping[str, Any] | None) -> None:
-    # Unknown model or template: leave it to the API, whose error says which (LoRA, base model...).
-    if template is not None:
-        check_hyper_parameters(template, hyper_parameters)
 
 
 class CompressHook(JobHookMixin, DashScopeHook):
@@ -82,94 +76,50 @@ class CompressHook(JobHookMixin, DashScopeHook):
             self._template_lists[model] = self.list_templates(model=model)
         return self._template_lists[model].find_template(model, template_id)
 
-    def create_job(
-        self,
-        model: str,
-        template_id: str,
-        job_name: str | None = None,
-        job_description: str | None = None,
-        hyper_parameters: Mapping[str, Any] | None = None,
-        custom_calibration_file_ids: Sequence[str] | None = None,
-        output_model_suffix: str | None = None,
-        lang: str | None = None,
-    ) -> Job:
-        """Create a job. With a ``job_name`` the create survives lost answers without a duplicate."""
-        call = protocol.create_job(
-            model=model,
-            template_id=template_id,
-            job_name=job_name,
-            job_description=job_description,
-            hyper_parameters=hyper_parameters,
-            custom_calibration_file_ids=custom_calibration_file_ids,
-            output_model_suffix=output_model_suffix,
-            lang=lang,
-        )
-        _check_against_template(self.get_template(model, template_id), hyper_parameters)
+    def create_job(self, spec: CompressJobSpec | None = None, /, **fields: Any) -> Job:
+        """Create a job from ``spec``, or from its fields as keyword arguments (``model``,
+        ``template_id``, ``job_name``, ... as in ``CompressJobSpec``). With a ``job_name`` the
+        create survives lost answers without a duplicate.
+        """
+        return self.create(CompressJobSpec.of(spec, fields))
+
+    def create(self, spec: CompressJobSpec) -> Job:  # type: ignore[override]
+        call = spec.call()
+        template = self.get_template(spec.model, spec.template_id)
+        # Unknown model or template: leave it to the API, whose error says which (LoRA, base model...).
+        if template is not None:
+            check_hyper_parameters(template, spec.hyper_parameters)
         try:
             return self.run(call)
         except BadRequestError as err:
             # A retried named create that the API refuses most likely met the job its lost first
             # try created (names are unique): return that job instead of failing.
-            if job_name is None or protocol.attempts_of(err) < 2:
+            if spec.job_name is None or protocol.attempts_of(err) < 2:
                 raise
-            job = self.find_job_by_name(job_name)
+            job = self.find_job_by_name(spec.job_name)
             if job is None:
                 raise
             return job
 
     def list_jobs(self, **filters: Any) -> JobPage:
-        """One page of jobs; filters as in the API (status, model, start_time, page_no, ...)."""
+        """One page of jobs; filters as in the API (``status``, ``model``, ``template_id``,
+        ``quant_spec``, ``quant_method``, ``start_time``, ``end_time``, ``job_name``, ``job_id``,
+        ``search_key``, ``select_key``, ``sort_by``, ``sort_order``, ``page_no``, ``page_size``).
+
+        ``start_time`` (the job started at or after) and ``end_time`` (it ended at or before) take
+        a ``date``, a ``datetime`` or pendulum object (Airflow's ``data_interval_start`` works as
+        is), or an ISO 8601 string, with or without an offset. Aware values are converted to the
+        service's time zone, the connection extra ``service_timezone`` (default ``+08:00``); a
+        naive value is taken as already in it; a bare date is the whole day.
+        """
         return self.run(protocol.list_jobs(**filters))
 
 
 class CompressAsyncHook(AsyncJobHookMixin, DashScopeAsyncHook):
-    """The async twin of CompressHook for triggers: same methods, awaitable, aiohttp transport."""
+    """The async twin of CompressHook's reads for triggers: get, list, logs, cancel, delete (awaitable,
+    aiohttp transport). Creating is the sync hook's."""
 
     kind = protocol.COMPRESS
-
-    def __init__(self, dashscope_conn_id: str = DashScopeAsyncHook.default_conn_name, **kwargs: Any) -> None:
-        super().__init__(dashscope_conn_id, **kwargs)
-        self._template_lists: dict[str, TemplateList] = {}
-
-    async def list_templates(self, model: str | None = None, lang: str | None = None) -> TemplateList:
-        return await self.run(protocol.list_templates(model, lang))
-
-    async def get_template(self, model: str, template_id: str) -> Template | None:
-        if model not in self._template_lists:
-            self._template_lists[model] = await self.list_templates(model=model)
-        return self._template_lists[model].find_template(model, template_id)
-
-    async def create_job(
-        self,
-        model: str,
-        template_id: str,
-        job_name: str | None = None,
-        job_description: str | None = None,
-        hyper_parameters: Mapping[str, Any] | None = None,
-        custom_calibration_file_ids: Sequence[str] | None = None,
-        output_model_suffix: str | None = None,
-        lang: str | None = None,
-    ) -> Job:
-        call = protocol.create_job(
-            model=model,
-            template_id=template_id,
-            job_name=job_name,
-            job_description=job_description,
-            hyper_parameters=hyper_parameters,
-            custom_calibration_file_ids=custom_calibration_file_ids,
-            output_model_suffix=output_model_suffix,
-            lang=lang,
-        )
-        _check_against_template(await self.get_template(model, template_id), hyper_parameters)
-        try:
-            return await self.run(call)
-        except BadRequestError as err:
-            if job_name is None or protocol.attempts_of(err) < 2:
-                raise
-            job = await self.find_job_by_name(job_name)
-            if job is None:
-                raise
-            return job
 
     async def list_jobs(self, **filters: Any) -> JobPage:
         return await self.run(protocol.list_jobs(**filters))

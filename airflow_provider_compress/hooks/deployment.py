@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.base import DashScopeAsyncHook, DashScopeHook
 from airflow_provider_compress.models import Deployment, DeploymentPage
+from airflow_provider_compress.specs import DeploymentSpec
 
 
 class DeploymentHook(DashScopeHook):
@@ -15,34 +16,10 @@ class DeploymentHook(DashScopeHook):
 
     kind = protocol.DEPLOYMENT
 
-    def create_deployment(
-        self,
-        model_name: str,
-        *,
-        name: str | None = None,
-        plan: str = "mu",
-        capacity: int | None = None,
-        deploy_spec: str | None = None,
-        billing_method: str | None = None,
-        template_id: str | None = None,
-        suffix: str | None = None,
-        ptu_capacity: Mapping[str, int] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Deployment:
-        return self.run(
-            protocol.create_deployment(
-                model_name=model_name,
-                name=name,
-                plan=plan,
-                capacity=capacity,
-                deploy_spec=deploy_spec,
-                billing_method=billing_method,
-                template_id=template_id,
-                suffix=suffix,
-                ptu_capacity=ptu_capacity,
-                extra=extra,
-            )
-        )
+    def create_deployment(self, spec: DeploymentSpec | None = None, /, **fields: Any) -> Deployment:
+        """Deploy from ``spec``, or from its fields as keyword arguments (``model_name``, ``plan``,
+        ``capacity``, ... as in ``DeploymentSpec``). Never repeated after an unknown outcome."""
+        return self.create(DeploymentSpec.of(spec, fields))
 
     def list_deployments(self, page_no: int = 1, page_size: int = 10, **filters: Any) -> DeploymentPage:
         return self.run(protocol.list_resources(self.kind, page_no=page_no, page_size=page_size, **filters))

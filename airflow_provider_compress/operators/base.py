@@ -1,6 +1,7 @@
 """The operator machinery every job-shaped resource shares: create or reattach, wait in the worker
 or deferred, forward logs, stop the work on kill or timeout. A resource's operator subclasses
-``DashScopeJobOperator`` with its ``kind``, hook and trigger classes and a ``create`` method.
+``DashScopeJobOperator`` with its ``kind``, its spec, hook and trigger classes, and keeps one
+templated attribute per field of its spec.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -25,6 +26,7 @@ from airflow_provider_compress.exceptions import (
 from airflow_provider_compress.hooks.base import DashScopeHook
 from airflow_provider_compress.models import ApiModel
 from airflow_provider_compress.protocol import JobKind
+from airflow_provider_compress.specs import CreateSpec, Difference
 from airflow_provider_compress.validation import JOB_NAME_MAX
 
 if TYPE_CHECKING:
@@ -113,11 +115,6 @@ class LogForwarding:
         return offset
 
 
-def differs(resource: ApiModel, **asked: Any) -> bool:
-    """Whether a field the API returned differs from what the task asks (one it left out does not)."""
-    return any(getattr(resource, field, None) not in (None, value) for field, value in asked.items())
-
-
 def fail_unless_succeeded(kind: JobKind, resource: ApiModel) -> None:
     if kind.outcome(resource.status) != "succeeded":
         raise AirflowException(protocol.describe(kind, resource))
@@ -126,10 +123,11 @@ def fail_unless_succeeded(kind: JobKind, resource: ApiModel) -> None:
 class DashScopeJobOperator(LogForwarding, BaseOperator):
     """Create a resource (or reattach to the one an earlier try made) and wait until it settles.
 
-    Subclasses set ``kind`` and ``hook_class``, and implement ``trigger_class``, ``create`` and
-    ``requested_name``. See CreateCompressJobOperator for the parameters.
+    Subclasses set ``kind``, ``spec_class`` and ``hook_class``, keep an attribute per field of the
+    spec, and implement ``trigger_class``. See CreateCompressJobOperator for the parameters.
     """
 
+    spec_class: ClassVar[type[CreateSpec]]
     hook_class: ClassVar[type[DashScopeHook]]
     ui_color = "#ff6a00"
 
@@ -172,12 +170,22 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
 
     # --- what a resource's operator provides
 
+    def build_spec(self, name: str | None = None) -> CreateSpec:
+        """The create request from this task's (rendered) arguments, named ``name``.
+
+        An argument rendered to an empty string counts as not given.
+        """
+        values = {field: getattr(self, field) for field in self.spec_class.field_names()}
+        for field, value in values.items():
+            if isinstance(value, Iterator):  # read once: the spec is built again at the end
+                values[field] = list(value)
+                setattr(self, field, values[field])
+        values[self.kind.name_field] = name
+        return self.spec_class(**{field: None if value == "" else value for field, value in values.items()})
+
     def requested_name(self) -> str | None:
         """The name the user asked for, if any (else one is derived from the task instance)."""
-        raise NotImplementedError
-
-    def create(self, name: str) -> ApiModel:
-        raise NotImplementedError
+        return getattr(self, self.kind.name_field, None) or None
 
     def trigger_class(self) -> type[DashScopeJobTrigger]:
         """The trigger to defer to; imported on first use, not when a DAG file is parsed."""
@@ -185,10 +193,6 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
 
     def on_created(self, context: Context, resource: ApiModel) -> None:
         """After the resource exists (created or reattached): e.g. persist an extra link."""
-
-    def mismatch(self, resource: ApiModel) -> str | None:
-        """Why an earlier try's resource does not fit this task's arguments, if it does not."""
-        return None
 
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
         """The extra of the Asset events emitted for this task's ``outlets`` on success."""
@@ -223,6 +227,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
 
     def _create_or_reattach(self, context: Context) -> ApiModel:
         kind, ti = self.kind, context["ti"]
+        spec = self.build_spec()  # checked before any request
         map_index = ti.map_index if ti.map_index is not None else -1
         base = self.requested_name() or derive_job_name(ti.dag_id, ti.run_id, ti.task_id, map_index)
         generation, existing = latest_generation(self.hook.named(kind, base), base, kind.name_field)
@@ -230,21 +235,18 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             existing = self._unless_being_stopped(existing)
         reattach, name = plan_create(kind, base, generation, existing, self.if_job_exists)
         if reattach is not None:
-            found_id = kind.resource_id(reattach)
-            made_otherwise = self.mismatch(reattach)
-            if made_otherwise:
-                # Its output would not be what this task asks for (its arguments changed since).
-                raise AirflowException(
-                    f"{kind.noun} {found_id} ({getattr(reattach, kind.name_field)!r}, {reattach.status}) "
-                    f"of an earlier try {made_otherwise}, not what this task asks for: stop or delete it, "
-                    "or set if_job_exists='create_new' to make a new one"
-                )
-            self.log.info("Reattaching to %s %s (%r, %s)", kind.noun, found_id, base, reattach.status)
+            # The list leaves fields out (hyper-parameters): compare the whole record.
+            reattach = self.hook.get_resource(kind, kind.resource_id(reattach))
+            self._fail_if_made_otherwise(reattach, spec.differences(reattach))
+            self.log.info(
+                "Reattaching to %s %s (%r, %s)", kind.noun, kind.resource_id(reattach), base, reattach.status
+            )
             return reattach
-        self.log.info("Creating %s %r", kind.noun, name)
+        spec = spec.named(name)
+        self.log.info("Creating %s %r: %s", kind.noun, name, spec.body())
         self._creating = name  # a kill from now on looks the name up: the create may go through
         try:
-            resource = self.create(name)
+            resource = self.hook.create(spec)
         except (ServerError, CompressConnectionError, InvalidResponseError) as err:
             # The create may have happened even though no answer came: look before failing.
             found = self.hook.find_named(kind, name)
@@ -282,6 +284,21 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             time.sleep(1)
             resource = self.hook.get_resource(kind, resource_id)
         return resource
+
+    def _fail_if_made_otherwise(self, resource: ApiModel, differences: list[Difference]) -> None:
+        """Fail when an earlier try's resource was made with other arguments than this task asks
+        for: its output would not be what the task asks for (its arguments changed since)."""
+        if not differences:
+            return
+        kind = self.kind
+        raise AirflowException(
+            f"{kind.noun} {kind.resource_id(resource)} ({getattr(resource, kind.name_field)!r}, "
+            f"{resource.status}) of an earlier try differs from what this task asks for: "
+            + "; ".join(str(d) for d in differences)
+            + f". To go on, set if_job_exists='create_new' (or another {kind.name_field}) to make a new "
+            f"{kind.noun} next to it, or {'delete' if kind.stop_by_delete else 'cancel or delete'} it "
+            "and clear the task"
+        )
 
     def _wait(self, job_id: str, deadline: float | None) -> ApiModel:
         offset, status = 0, None
@@ -323,6 +340,11 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         if self.kind.outcome(resource.status) != "succeeded":
             self.on_failed(resource)
         fail_unless_succeeded(self.kind, resource)
+        # What the API shows only at the end (the compressed model's suffix) is checked now: an
+        # earlier try's job reattached while it ran may have been made with another one.
+        spec = self.build_spec()
+        late = [d for d in spec.differences(resource) if d.field in spec.late_fields]
+        self._fail_if_made_otherwise(resource, late)
         output = self.kind.output(resource)
         self.log.info("%s", protocol.describe(self.kind, resource))
         extra = self.asset_extra(resource)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -14,15 +14,15 @@ from airflow_provider_compress import protocol
 from airflow_provider_compress.exceptions import NotFoundError
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.links.compress import CompressJobLink
-from airflow_provider_compress.models import ApiModel, Job, JobStatus
+from airflow_provider_compress.models import ApiModel, JobStatus
 from airflow_provider_compress.operators.base import (
     DashScopeJobOperator,
     IfJobExists,
     derive_job_name,
-    differs,
     latest_generation,
     plan_create,
 )
+from airflow_provider_compress.specs import CompressJobSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -51,7 +51,8 @@ class CreateCompressJobOperator(DashScopeJobOperator):
         that a retry finds the job of the earlier try instead of paying for a second one.
     :param job_description: free text, at most 200 characters.
     :param hyper_parameters: overrides of the template's hyper-parameters.
-    :param custom_calibration_file_ids: calibration dataset file ids.
+    :param custom_calibration_file_ids: calibration dataset file ids (a list, or any iterable: it
+        is read once).
     :param output_model_suffix: 1 to 8 of a-z0-9, part of the output model's name.
     :param str dashscope_conn_id: the ``dashscope`` connection.
     :param bool wait_for_completion: wait for the job's end (else return right after creating it).
@@ -63,20 +64,18 @@ class CreateCompressJobOperator(DashScopeJobOperator):
     :param bool forward_logs: copy the job's log lines into the task log as they appear.
     :param bool cancel_on_kill: cancel the job when the task is killed (mark failed/success, clear).
     :param if_job_exists: when a job with this task's name exists: ``reattach`` to it unless it
-        FAILED or was CANCELED (then create a new generation), ``fail``, or ``create_new``.
+        FAILED or was CANCELED (then create a new generation), ``fail``, or ``create_new``. A job
+        made with other arguments (model, template, suffix, calibration files, the hyper-parameters
+        this task sets) is not reattached: the task fails before creating anything, naming each
+        difference.
+
+    The job's fields are those of ``CompressJobSpec``, which checks them before any request.
     """
 
     kind = protocol.COMPRESS
+    spec_class = CompressJobSpec
     hook_class = CompressHook
-    template_fields: Sequence[str] = (
-        "model",
-        "template_id",
-        "job_name",
-        "job_description",
-        "hyper_parameters",
-        "custom_calibration_file_ids",
-        "output_model_suffix",
-    )
+    template_fields: Sequence[str] = CompressJobSpec.field_names()
     template_fields_renderers: ClassVar[dict[str, str]] = {"hyper_parameters": "json"}
     operator_extra_links = (CompressJobLink(),)
 
@@ -88,7 +87,7 @@ class CreateCompressJobOperator(DashScopeJobOperator):
         job_name: str | None = None,
         job_description: str | None = None,
         hyper_parameters: Mapping[str, Any] | None = None,
-        custom_calibration_file_ids: Sequence[str] | None = None,
+        custom_calibration_file_ids: Iterable[str] | None = None,
         output_model_suffix: str | None = None,
         if_job_exists: IfJobExists = "reattach",
         **kwargs: Any,
@@ -102,30 +101,10 @@ class CreateCompressJobOperator(DashScopeJobOperator):
         self.custom_calibration_file_ids = custom_calibration_file_ids
         self.output_model_suffix = output_model_suffix
 
-    def requested_name(self) -> str | None:
-        return self.job_name or None
-
     def trigger_class(self) -> type[DashScopeJobTrigger]:
         from airflow_provider_compress.triggers.compress import CompressJobTrigger
 
         return CompressJobTrigger
-
-    def create(self, name: str) -> Job:
-        self.log.info("Compressing model %s with template %s", self.model, self.template_id)
-        return self.hook.create_job(  # type: ignore[attr-defined]
-            self.model,
-            self.template_id,
-            job_name=name,
-            job_description=self.job_description,
-            hyper_parameters=self.hyper_parameters,
-            custom_calibration_file_ids=self.custom_calibration_file_ids,
-            output_model_suffix=self.output_model_suffix,
-        )
-
-    def mismatch(self, resource: ApiModel) -> str | None:
-        if differs(resource, model=self.model, template_id=self.template_id):
-            return f"compresses {resource.model} with {resource.template_id}"
-        return None
 
     def on_created(self, context: Context, resource: ApiModel) -> None:
         settings = self.hook.settings
@@ -150,7 +129,8 @@ class _CompressJobTask(BaseOperator):
 class CancelCompressJobOperator(_CompressJobTask):
     """Cancel a job (no-op when it already ended); optionally wait until it is CANCELED.
 
-    Returns the job's status at the end.
+    Returns the job's status after the cancel: CANCELING (or later) without
+    ``wait_for_cancellation``, the status it ended in with it.
     """
 
     template_fields: Sequence[str] = ("job_id",)
@@ -177,6 +157,7 @@ class CancelCompressJobOperator(_CompressJobTask):
         if job.status in protocol.COMPRESS.stoppable:
             self.hook.stop_resource(protocol.COMPRESS, self.job_id)  # tolerates a lost first answer
             self.log.info("Cancel of job %s requested", self.job_id)
+            job = self.hook.get_job(self.job_id)  # CANCELING (or later): what is returned without a wait
         else:
             self.log.info("Job %s is %s: nothing to cancel", self.job_id, job.status)
         deadline = time.monotonic() + self.timeout

@@ -12,8 +12,9 @@ from airflow.sdk import BaseOperator
 from airflow_provider_compress import protocol
 from airflow_provider_compress.exceptions import CompressError, NotFoundError
 from airflow_provider_compress.hooks.deployment import DeploymentHook
-from airflow_provider_compress.models import ApiModel, Deployment
-from airflow_provider_compress.operators.base import DashScopeJobOperator, IfJobExists, differs
+from airflow_provider_compress.models import ApiModel
+from airflow_provider_compress.operators.base import DashScopeJobOperator, IfJobExists
+from airflow_provider_compress.specs import DeploymentSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -30,22 +31,27 @@ class DeployModelOperator(DashScopeJobOperator):
     FAILED. A retry reattaches to the deployment of the earlier try (found by its ``name``,
     derived from the task instance like the job names) instead of deploying twice.
 
-    :param model_name: the model to deploy (templated).
-    :param name: display name, the key for reattaching (templated); derived when absent.
+    :param model_name: the model to deploy.
+    :param name: display name, the key for reattaching; derived when absent.
     :param plan: ``mu`` (model units; full-parameter and compressed models), ``ptu``, ``lora``, ``cu``.
     :param capacity: units (``mu``) or instances (``cu``); a multiple of the model's base capacity.
-    :param deploy_spec: MU spec for ``mu``, e.g. ``MU1`` (templated).
+    :param deploy_spec: MU spec for ``mu``, e.g. ``MU1``.
     :param billing_method: ``POST_PAY`` (the only one the API accepts for ``mu``).
     :param template_id: MU deployment template, instead of ``deploy_spec``.
-    :param suffix: 1-8 of a-z0-9, needed when the same model is deployed again (templated).
+    :param suffix: 1-8 of a-z0-9, needed when the same model is deployed again.
     :param ptu_capacity: ``{"input_tpm": ..., "output_tpm": ...}`` for ``ptu``.
     :param extra: further body fields (``enable_thinking``, ``rpm_limit``, ...).
     :param keep_deployment: never delete the deployment on kill, timeout or failure.
+
+    The deployment's fields (all templated) are those of ``DeploymentSpec``, which checks them
+    before any request. A deployment found by name that serves another model or has another
+    ``plan``, ``capacity`` or ``deploy_spec`` is not reattached: the task fails first.
     """
 
     kind = protocol.DEPLOYMENT
+    spec_class = DeploymentSpec
     hook_class = DeploymentHook
-    template_fields: Sequence[str] = ("model_name", "name", "deploy_spec", "suffix", "capacity")
+    template_fields: Sequence[str] = DeploymentSpec.field_names()
 
     def __init__(
         self,
@@ -84,32 +90,10 @@ class DeployModelOperator(DashScopeJobOperator):
         self.extra = extra
         self.keep_deployment = keep_deployment
 
-    def requested_name(self) -> str | None:
-        return self.name or None
-
-    def mismatch(self, resource: ApiModel) -> str | None:
-        return f"serves {resource.model_name}" if differs(resource, model_name=self.model_name) else None
-
     def trigger_class(self) -> type[DashScopeJobTrigger]:
         from airflow_provider_compress.triggers.deployment import DeploymentTrigger
 
         return DeploymentTrigger
-
-    def create(self, name: str) -> Deployment:
-        hook: DeploymentHook = self.hook  # type: ignore[assignment]
-        self.log.info("Deploying %s (plan %s, capacity %s)", self.model_name, self.plan, self.capacity)
-        return hook.create_deployment(
-            self.model_name,
-            name=name,
-            plan=self.plan,
-            capacity=int(self.capacity) if self.capacity is not None else None,
-            deploy_spec=self.deploy_spec,
-            billing_method=self.billing_method,
-            template_id=self.template_id,
-            suffix=self.suffix or None,
-            ptu_capacity=self.ptu_capacity,
-            extra=self.extra,
-        )
 
     def on_failed(self, resource: ApiModel) -> None:
         # A failed deployment serves nothing; deleting it frees the name and the model's slot.

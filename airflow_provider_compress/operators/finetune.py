@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.finetune import FineTuneHook
-from airflow_provider_compress.models import ApiModel, FineTuneJob
-from airflow_provider_compress.operators.base import DashScopeJobOperator, differs
+from airflow_provider_compress.operators.base import DashScopeJobOperator
+from airflow_provider_compress.specs import FineTuneJobSpec
 
 if TYPE_CHECKING:
     from airflow_provider_compress.triggers.base import DashScopeJobTrigger
@@ -22,24 +22,16 @@ class CreateFineTuneJobOperator(DashScopeJobOperator):
     The job parameters are the API's (all templated): ``model``, ``training_file_ids`` or
     ``training_datasets``, ``validation_file_ids`` / ``validation_datasets``, ``hyper_parameters``,
     ``training_type`` (``sft`` for the compressible qwen3.5-flash), ``job_name``, ``model_name``,
-    ``finetuned_output_suffix``. The waiting, kill, timeout and reattach parameters are those of
-    CreateCompressJobOperator.
+    ``finetuned_output_suffix`` (those of ``FineTuneJobSpec``, which checks them before any
+    request). The waiting, kill, timeout and reattach parameters are those of
+    CreateCompressJobOperator; a job found by name that trains another model, on other files, of
+    another type or with other values of the hyper-parameters this task sets is not reattached.
     """
 
     kind = protocol.FINE_TUNE
+    spec_class = FineTuneJobSpec
     hook_class = FineTuneHook
-    template_fields: Sequence[str] = (
-        "model",
-        "training_file_ids",
-        "training_datasets",
-        "validation_file_ids",
-        "validation_datasets",
-        "hyper_parameters",
-        "training_type",
-        "job_name",
-        "model_name",
-        "finetuned_output_suffix",
-    )
+    template_fields: Sequence[str] = FineTuneJobSpec.field_names()
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "hyper_parameters": "json",
         "training_datasets": "json",
@@ -49,10 +41,10 @@ class CreateFineTuneJobOperator(DashScopeJobOperator):
         self,
         *,
         model: str,
-        training_file_ids: Sequence[str] | None = None,
-        training_datasets: Sequence[Mapping[str, Any]] | None = None,
-        validation_file_ids: Sequence[str] | None = None,
-        validation_datasets: Sequence[Mapping[str, Any]] | None = None,
+        training_file_ids: Iterable[str] | None = None,
+        training_datasets: Iterable[Mapping[str, Any]] | None = None,
+        validation_file_ids: Iterable[str] | None = None,
+        validation_datasets: Iterable[Mapping[str, Any]] | None = None,
         hyper_parameters: Mapping[str, Any] | None = None,
         training_type: str | None = None,
         job_name: str | None = None,
@@ -72,28 +64,7 @@ class CreateFineTuneJobOperator(DashScopeJobOperator):
         self.model_name = model_name
         self.finetuned_output_suffix = finetuned_output_suffix
 
-    def requested_name(self) -> str | None:
-        return self.job_name or None
-
-    def mismatch(self, resource: ApiModel) -> str | None:
-        return f"trains {resource.model}" if differs(resource, model=self.model) else None
-
     def trigger_class(self) -> type[DashScopeJobTrigger]:
         from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
 
         return FineTuneJobTrigger
-
-    def create(self, name: str) -> FineTuneJob:
-        hook: FineTuneHook = self.hook  # type: ignore[assignment]
-        return hook.create_job(
-            self.model,
-            self.training_file_ids,
-            training_datasets=self.training_datasets,
-            validation_file_ids=self.validation_file_ids,
-            validation_datasets=self.validation_datasets,
-            hyper_parameters=self.hyper_parameters,
-            training_type=self.training_type,
-            job_name=name,
-            model_name=self.model_name,
-            finetuned_output_suffix=self.finetuned_output_suffix,
-        )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, Asset, Param
+from airflow.sdk import DAG, Asset, Param, task
 
+from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.operators.compress import (
     CancelCompressJobOperator,
     CreateCompressJobOperator,
@@ -19,7 +20,11 @@ SFT_MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
 COMPRESSED = Asset("dashscope://compressed-models/test")
 COMMON = {"schedule": None, "start_date": datetime.datetime(2026, 1, 1), "catchup": False}
-PARAMS = {"model": Param(SFT_MODEL, type="string"), "job_name": Param("", type="string")}
+PARAMS = {
+    "model": Param(SFT_MODEL, type="string"),
+    "job_name": Param("", type="string"),
+    "suffix": Param("t", type="string"),
+}
 
 for mode in ("deferred", "worker"):
     with DAG(f"test_compress_{mode}", params=PARAMS, **COMMON):
@@ -28,7 +33,7 @@ for mode in ("deferred", "worker"):
             model="{{ params.model }}",
             template_id=TEMPLATE,
             job_name="{{ params.job_name }}",
-            output_model_suffix="t",
+            output_model_suffix="{{ params.suffix }}",
             custom_calibration_file_ids=["file-calib"],
             deferrable=mode == "deferred",
             poll_interval=0.5,
@@ -139,3 +144,24 @@ for mode in ("deferred", "worker"):
             poll_interval=0.5,
             timeout=1,
         )
+
+
+# Hourly data intervals (with [scheduler] create_cron_data_intervals): `airflow dags test
+# test_list_by_interval <logical date>` lists the jobs that started in the hour before it, through
+# Airflow's data_interval_start and data_interval_end (aware, in UTC).
+with DAG(
+    "test_list_by_interval",
+    schedule=datetime.timedelta(hours=1),
+    start_date=datetime.datetime(2026, 1, 1),
+    catchup=False,
+    params={"job_name": Param("", type="string")},
+):
+
+    @task
+    def started_in_interval(data_interval_start=None, data_interval_end=None, params=None) -> list[str]:
+        jobs = CompressHook().iter_jobs(
+            job_name=params["job_name"], start_time=data_interval_start, end_time=data_interval_end
+        )
+        return [job.job_id for job in jobs]
+
+    started_in_interval()
