@@ -26,11 +26,13 @@ class CompressConnectionError(CompressError):
     """The request did not get an HTTP answer: refused, reset or timed out.
 
     ``request_sent`` is False only when the connection failed before anything was sent, so the
-    server cannot have acted on it (safe to retry even a create).
+    server cannot have acted on it (safe to retry even a create). ``retryable`` is False for what
+    trying again cannot mend: a certificate that does not verify.
     """
 
-    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+    def __init__(self, message: str, *, request_sent: bool = True, retryable: bool = True) -> None:
         self.request_sent = request_sent
+        self.retryable = retryable
         super().__init__(message)
 
 

@@ -4,6 +4,10 @@ Attributes carry the API's own field names. Every model keeps the whole JSON obj
 built from (``to_dict()``), so fields the API adds later survive and can be read through
 ``model.extra`` or plain attribute access; nothing unknown is ever an error. A model returned by
 a hook also carries the ``request_id`` of the answer it came in.
+
+The fields the provider acts on (statuses, lists, totals, log lines) are checked for their JSON
+type: an answer of another shape raises ``ValueError`` here, which the hooks report as
+``InvalidResponseError``, instead of a log forwarded one character per line or a loop that never ends.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ def parse_status(value: Any) -> JobStatus | str | None:
     """A known status becomes a JobStatus; an unknown one stays the API's string."""
     if value is None:
         return None
+    _expect(value, str, "a status string")
     try:
         return JobStatus(value)
     except ValueError:
@@ -61,13 +66,18 @@ class ApiModel:
 
     @classmethod
     def from_api(cls: type[M], data: Mapping[str, Any] | None) -> M:
+        if data is not None and not isinstance(data, Mapping):
+            raise ValueError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
         data = dict(data or {})
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name.startswith("_") or f.name not in data:
                 continue
             convert = cls._converters.get(f.name)
-            kwargs[f.name] = convert(data[f.name]) if convert else data[f.name]
+            try:
+                kwargs[f.name] = convert(data[f.name]) if convert else data[f.name]
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{cls.__name__}.{f.name}: {err}") from None
         return cls(_raw=data, **kwargs)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,8 +98,42 @@ class ApiModel:
         raise AttributeError(f"{type(self).__name__} has no field {name!r}")
 
 
+def _expect(value: Any, types: type | tuple[type, ...], what: str) -> None:
+    # A JSON true is no number here, though bool is an int in Python.
+    if isinstance(value, bool) or not isinstance(value, types):
+        raise ValueError(f"expected {what}, got {type(value).__name__} {str(value)[:40]!r}")
+
+
 def _list_of(model: type[M]):
-    return lambda items: [model.from_api(i) for i in (items or [])]
+    def convert(items: Any) -> list[M]:
+        if items is None:
+            return []
+        _expect(items, list, "a list")
+        return [model.from_api(i) for i in items]
+
+    return convert
+
+
+def _count(value: Any) -> int:
+    """A total, page number or size: a whole number >= 0 (digits in a string are accepted)."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    _expect(value, int, "a whole number")
+    if value < 0:
+        raise ValueError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
+def _lines(value: Any) -> list[str]:
+    if value is None:  # no lines at all
+        return []
+    _expect(value, list, "a list of log lines")
+    for line in value:
+        _expect(line, str, "log lines as strings")
+    return value
+
+
+_PAGE = {"total": _count, "page_no": _count, "page_size": _count}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -191,13 +235,15 @@ class JobPage(ApiModel):
     page_size: int = 10
     jobs: list[Job] = dataclasses.field(default_factory=list)
 
-    _converters: ClassVar[dict[str, Any]] = {"jobs": _list_of(Job)}
+    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "jobs": _list_of(Job)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class JobLogs(ApiModel):
     total: int = 0
     logs: list[str] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {"total": _count, "logs": _lines}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -241,7 +287,7 @@ class FineTunePage(ApiModel):
     page_size: int = 10
     jobs: list[FineTuneJob] = dataclasses.field(default_factory=list)
 
-    _converters: ClassVar[dict[str, Any]] = {"jobs": _list_of(FineTuneJob)}
+    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "jobs": _list_of(FineTuneJob)}
 
 
 # --- deployments ------------------------------------------------------------------------------
@@ -270,6 +316,7 @@ class DeploymentStatus(str, Enum):
 def parse_deployment_status(value: Any) -> DeploymentStatus | str | None:
     if value is None:
         return None
+    _expect(value, str, "a status string")
     try:
         return DeploymentStatus(value)
     except ValueError:
@@ -304,4 +351,4 @@ class DeploymentPage(ApiModel):
     page_size: int = 10
     deployments: list[Deployment] = dataclasses.field(default_factory=list)
 
-    _converters: ClassVar[dict[str, Any]] = {"deployments": _list_of(Deployment)}
+    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "deployments": _list_of(Deployment)}

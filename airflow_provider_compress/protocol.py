@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import json
 import logging
+import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -66,6 +68,7 @@ class Reply:
 
     output: Any
     request_id: str | None = None
+    status: int = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +80,12 @@ class ApiCall(Generic[T]):
 
     def parse(self, reply: Reply) -> T:
         """The typed answer; a model keeps the answer's ``request_id``."""
-        result = self.read(reply.output)
+        try:
+            result = self.read(reply.output)
+        except (TypeError, ValueError) as err:  # a field of another JSON type than documented
+            raise InvalidResponseError(
+                reply.status, None, f"unexpected answer: {err}", reply.request_id
+            ) from None
         if isinstance(result, ApiModel) and reply.request_id:
             result = dataclasses.replace(result, request_id=reply.request_id)
         return result
@@ -123,6 +131,7 @@ class ClientSettings:
     proxy: str | None = dataclasses.field(default=None, repr=False)
     # The zone the service reads time filters in; aware datetimes are converted to it.
     service_tz: dt.tzinfo = v.SERVICE_TZ
+    ca_bundle: str | None = None  # a CA file for a private CA (TLS verification is never off)
 
     @classmethod
     def from_connection(
@@ -134,9 +143,24 @@ class ClientSettings:
         schema: str | None = None,
         port: int | None = None,
     ) -> ClientSettings:
-        if not password:
-            raise CompressValidationError("password", "the connection must hold the DashScope API key")
+        api_key = _api_key(password)
         extra = {k.removeprefix("extra__dashscope__"): val for k, val in (extra or {}).items()}
+        workspace_id = extra.get("workspace_id") or None
+        if workspace_id is not None and not all("!" <= c <= "~" for c in str(workspace_id)):
+            raise CompressValidationError("extra.workspace_id", "must be printable ASCII", workspace_id)
+        base_url = base_url_from(host, schema, port)
+        parts = urlsplit(base_url)
+        if (
+            parts.scheme != "https"
+            and not _loopback(parts.hostname)
+            and not _flag(extra, "allow_insecure_http")
+        ):
+            raise CompressValidationError(
+                "host",
+                "http:// to a host that is not this machine would send the API key in clear: "
+                "use https://, or set the extra allow_insecure_http to true on a network you trust",
+                base_url,
+            )
         retry = RetryPolicy(
             attempts=int(_number(extra, "retry_limit", RetryPolicy.attempts, minimum=1)),
             initial_delay=_number(extra, "retry_delay", RetryPolicy.initial_delay),
@@ -145,15 +169,16 @@ class ClientSettings:
         )
         zone = extra.get("service_timezone")
         return cls(
-            api_key=password,
-            base_url=base_url_from(host, schema, port),
-            workspace_id=extra.get("workspace_id") or None,
+            api_key=api_key,
+            base_url=base_url,
+            workspace_id=workspace_id,
             lang=extra.get("lang") or None,
             timeout=_number(extra, "timeout", cls.timeout, minimum=0.001),
             retry=retry,
             console_url=extra.get("console_url") or None,
             proxy=_proxy_url(extra.get("proxy")),
             service_tz=v.parse_timezone("extra.service_timezone", zone) if zone else v.SERVICE_TZ,
+            ca_bundle=_ca_bundle(extra.get("ca_bundle")),
         )
 
     def url(self, request: ApiRequest) -> str:
@@ -188,6 +213,43 @@ def _number(extra: Mapping[str, Any], key: str, default: float, minimum: float =
     if value < minimum:
         raise CompressValidationError(f"extra.{key}", f"must be >= {minimum:g}", raw)
     return value
+
+
+def _api_key(password: str | None) -> str:
+    """The key as sent: surrounding whitespace dropped (a secret read from a file often ends in a
+    newline); anything else outside printable ASCII refused. Errors never quote the key."""
+    key = (password or "").strip()
+    if not key:
+        raise CompressValidationError("password", "the connection must hold the DashScope API key")
+    if not all("!" <= c <= "~" for c in key):
+        raise CompressValidationError(
+            "password", "the API key must be printable ASCII without spaces or control characters"
+        )
+    return key
+
+
+def _ca_bundle(path: Any) -> str | None:
+    if path in (None, ""):
+        return None
+    if not os.path.isfile(str(path)):
+        raise CompressValidationError("extra.ca_bundle", "must be a CA file on this machine", path)
+    return str(path)
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _flag(extra: Mapping[str, Any], key: str) -> bool:
+    value = extra.get(key)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def _proxy_url(raw: Any) -> str | None:
@@ -251,6 +313,7 @@ class JobKind:
     stopping: frozenset[str]  # on its way to a stop: never worth reattaching to
     stop_by_delete: bool  # stop = DELETE the resource (deployments) instead of POST .../cancel
     has_logs: bool
+    statuses: frozenset[str]  # the documented states; any other is polled on, with a warning
 
     def outcome(self, status: object) -> str | None:
         """ "succeeded", "failed", or None while it is still on its way (unknown states included)."""
@@ -294,6 +357,7 @@ COMPRESS = JobKind(
     stopping=frozenset({JobStatus.CANCELING}),
     stop_by_delete=False,
     has_logs=True,
+    statuses=frozenset(JobStatus),
 )
 # Fine-tune jobs live and behave like compression jobs; the list has no name filter.
 FINE_TUNE = dataclasses.replace(
@@ -332,11 +396,12 @@ DEPLOYMENT = JobKind(
     stopping=frozenset({DeploymentStatus.DELETING, DeploymentStatus.OFFLINING}),
     stop_by_delete=True,
     has_logs=False,
+    statuses=frozenset(DeploymentStatus),
 )
 
 
 def _item_path(kind: JobKind, resource_id: str, tail: str = "") -> str:
-    v.check_required(kind.id_field, resource_id)
+    v.check_resource_id(kind.id_field, resource_id)
     return f"{kind.collection}/{quote(str(resource_id), safe='')}{tail}"
 
 
@@ -458,11 +523,35 @@ def scale_deployment(deployed_model: str, capacity: int) -> ApiCall[Deployment]:
 # --- paging ---------------------------------------------------------------------------------
 
 
-def next_page_no(page: Any, items: Sequence[Any]) -> int | None:
-    """The page to fetch after ``page`` (whose list is ``items``), or None when it was the last."""
-    if not items or page.page_no * page.page_size >= page.total:
+# A list walk or a log read asks for at most this many pages: a server that never ends its
+# paging (a page number echoed back, a total that is never reached) cannot hold a task forever.
+MAX_PAGES = 1000
+
+
+def next_page_no(asked: int, seen: int, page: Any, items: Sequence[Any]) -> int | None:
+    """The page to ask for after page ``asked`` (whose list is ``items``, ``seen`` items so far),
+    or None at the end: an empty page, or ``total`` reached. It advances from what was asked, not
+    from the page number the answer echoes, and counts items: the API may serve fewer per page
+    than asked."""
+    if not items or seen >= page.total:
         return None
-    return page.page_no + 1
+    return asked + 1
+
+
+def request_not_built(request: ApiRequest, err: BaseException) -> CompressValidationError:
+    """A request the HTTP library refused to build (a header or URL it cannot send, a body that is
+    not JSON). Its text is never kept: it may quote a header, the API key's among them."""
+    return CompressValidationError(
+        "request",
+        f"{request.method} {request.path} could not be sent ({type(err).__name__}): check the "
+        "connection's host, API key and workspace id, and the arguments",
+    )
+
+
+def endless_list(kind: JobKind) -> InvalidResponseError:
+    return InvalidResponseError(
+        200, None, f"the {kind.noun} list did not end within {MAX_PAGES} pages (is its total wrong?)"
+    )
 
 
 def next_log_offset(offset: int, logs: JobLogs) -> int | None:
@@ -471,6 +560,14 @@ def next_log_offset(offset: int, logs: JobLogs) -> int | None:
     if not logs.logs or following >= logs.total:
         return None
     return following
+
+
+def is_unknown_status(kind: JobKind, status: object) -> bool:
+    return status is not None and status not in kind.statuses
+
+
+def unknown_status_message(kind: JobKind, resource_id: str, status: object) -> str:
+    return f"{kind.noun} {resource_id} is in status {status!r}, which the provider does not know: polling on"
 
 
 def remote_log_line(job_id: str, number: int, line: str) -> str:
@@ -507,7 +604,7 @@ def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Repl
         raise InvalidResponseError(
             status, None, f"expected a JSON object with 'output', got: {_snippet(body)!r}", request_id
         )
-    return Reply(envelope["output"], request_id)
+    return Reply(envelope["output"], request_id, status)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -540,6 +637,8 @@ def is_transient(error: BaseException, request: ApiRequest) -> bool:
     """
     if isinstance(error, RateLimitError):
         return True
+    if isinstance(error, CompressConnectionError) and not error.retryable:
+        return False
     if isinstance(error, CompressConnectionError) and not error.request_sent:
         return True
     if isinstance(error, (ServerError, InvalidResponseError, CompressConnectionError)):

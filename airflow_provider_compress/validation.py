@@ -21,6 +21,10 @@ JOB_DESCRIPTION_MAX = 200
 SUFFIX_PATTERN = re.compile(r"[a-z0-9]{1,8}")
 PAGE_SIZE_MAX = 100
 LOG_LINES_MAX = 1000
+# The shortest wait between polls of a job, deployment or sensor, in seconds: remote jobs take
+# minutes to hours, and a smaller interval only spends the API's rate limit (0 polled 880 times
+# in 2 s before this floor).
+MIN_POLL_INTERVAL = 1.0
 API_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 API_DATE_FORMAT = "%Y-%m-%d"
 # The service reports and filters times in China Standard Time (both regions): the default of the
@@ -54,6 +58,30 @@ def check_suffix(field: str, value: str | None) -> None:
         raise CompressValidationError(
             field, "must be 1 to 8 characters of lowercase letters a-z and digits 0-9", value
         )
+
+
+def check_resource_id(field: str, value: Any) -> None:
+    """An id that goes into a URL path: ``.`` and ``..`` would be read as dot segments (another
+    endpoint), an empty one as the collection itself, control characters break the request."""
+    check_text(field, value, required=True)
+    if value.strip() in (".", ".."):
+        raise CompressValidationError(field, "must not be '.' or '..'", value)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise CompressValidationError(field, "must not contain control characters", value)
+
+
+def check_poll_interval(field: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= MIN_POLL_INTERVAL:
+        raise CompressValidationError(field, f"must be a number of seconds >= {MIN_POLL_INTERVAL:g}", value)
+
+
+def check_timeout(field: str, value: Any, *, optional: bool = True) -> None:
+    """Seconds to wait at most: a positive number (None: no limit, where ``optional``)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        rule = "must be a number of seconds > 0" + (" or None" if optional else "")
+        raise CompressValidationError(field, rule, value)
 
 
 def check_int_range(field: str, value: Any, low: int, high: int | None = None) -> None:

@@ -54,7 +54,7 @@ def run(lines: int) -> dict:
         logger.addHandler(collect)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-        trigger = CompressJobTrigger("dashscope_default", job_id, poll_interval=0.1)
+        trigger = CompressJobTrigger("dashscope_default", job_id, poll_interval=1)
         trigger._log = logger
         before = emulator.state()["requests"]
         started = time.perf_counter()

@@ -112,7 +112,7 @@ def run(jobs: int, fault_rate: float, job_seconds: float, seed: int) -> dict[str
                 model=FAIL_MODEL if i % 10 == 9 else SFT_MODEL,
                 template_id=TEMPLATE,
                 deferrable=True,
-                poll_interval=0.5,
+                poll_interval=1,
             )
             operator._log = operator._cached_logger = logger  # where Airflow 3.1 / 3.3 look
             context: dict[str, Any] = {"ti": TaskInstanceStub(i), "outlet_events": {}}

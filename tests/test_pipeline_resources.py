@@ -266,7 +266,7 @@ async def _collect(trigger) -> list[dict]:
 async def test_fine_tune_trigger_forwards_the_log(conn, caplog):
     caplog.set_level(logging.INFO, logger="test.trigger")
     job = FineTuneHook().create_job(model=BASE, training_file_ids=["file-1"])
-    event = await only_event(FineTuneJobTrigger("dashscope_default", job.job_id, poll_interval=0.1))
+    event = await only_event(FineTuneJobTrigger("dashscope_default", job.job_id, poll_interval=1))
     assert event["status"] == "SUCCEEDED" and event["job"]["finetuned_output"]
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"[{job.job_id} #")]
     assert lines == [f"[{job.job_id} #{n}] {line}" for n, line in enumerate(conn.full_log(job.job_id), 1)]
@@ -277,7 +277,7 @@ async def test_deployment_trigger_fires_on_running_without_log_requests(conn):
         model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix()
     )
     before = conn.state()["requests"]
-    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, poll_interval=0.2)
+    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, poll_interval=1)
     event = await only_event(trigger)
     assert event["status"] == "RUNNING" and event["job"]["deployed_model"] == deployed.deployed_model
     polls = conn.state()["requests"] - before
@@ -289,7 +289,7 @@ async def test_deployment_trigger_deadline_deletes(slow_conn):
     deployed = DeploymentHook().create_deployment(
         model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix()
     )
-    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 0.1, deadline=time.time() + 0.3)
+    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 1, deadline=time.time() + 0.3)
     event = await only_event(trigger)
     assert event["status"] == "timeout" and "deleted" in event["message"]
     assert slow_conn.state()["deployments"][deployed.deployed_model]["status"] == "DELETING"
@@ -303,7 +303,7 @@ async def test_deployment_on_kill_deletes(monkeypatch, slow_conn):
     deployed = DeploymentHook().create_deployment(
         model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix()
     )
-    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 0.1)
+    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 1)
     trigger._log = logging.getLogger("test.trigger")
     await trigger.on_kill()
     assert slow_conn.state()["deployments"][deployed.deployed_model]["status"] == "DELETING"
@@ -319,7 +319,7 @@ async def test_deployment_on_kill_after_a_takeover_deletes_nothing(monkeypatch, 
     deployed = DeploymentHook().create_deployment(
         model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix()
     )
-    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 0.1)
+    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 1)
     trigger._log = logging.getLogger("test.trigger")
     before = slow_conn.state()["calls"].get("DELETE /api/v1/deployments/{deployed_model}", 0)
     await trigger.on_kill()

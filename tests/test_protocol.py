@@ -317,12 +317,16 @@ def test_steps_count_from_the_lower_bound_and_integers_are_whole():
 def test_paging_helpers():
     from airflow_provider_compress.models import JobLogs, JobPage
 
-    def next_page(total, page_no, items):
-        page = JobPage.from_api({"total": total, "page_no": page_no, "page_size": 2, "jobs": items})
-        return protocol.next_page_no(page, page.jobs)
+    def next_page(total, asked, seen, items, echoed=None):
+        page = JobPage.from_api({"total": total, "page_no": echoed or asked, "page_size": 2, "jobs": items})
+        return protocol.next_page_no(asked, seen, page, page.jobs)
 
-    assert next_page(5, 2, [{}, {}]) == 3
-    assert next_page(5, 3, [{}]) is None
-    assert next_page(9, 1, []) is None
+    assert next_page(5, 2, 4, [{}, {}]) == 3
+    assert next_page(5, 3, 5, [{}]) is None
+    assert next_page(9, 1, 0, []) is None
+    # it advances from the page asked for, whatever page number the answer echoes
+    assert next_page(5, 2, 4, [{}, {}], echoed=1) == 3
+    # and counts items: a server that serves fewer per page than asked is walked to the end
+    assert next_page(42, 1, 10, [{}] * 10) == 2
     assert protocol.next_log_offset(0, JobLogs.from_api({"total": 2500, "logs": ["x"] * 1000})) == 1000
     assert protocol.next_log_offset(2000, JobLogs.from_api({"total": 2500, "logs": ["x"] * 500})) is None

@@ -40,11 +40,11 @@ def target(emulator) -> str:
 
 def call_both_transports() -> None:
     """One request from each transport (requests, then aiohttp)."""
-    CompressHook().list_templates()
+    CompressHook().list_jobs(page_size=1)
 
     async def list_async() -> None:
         async with CompressAsyncHook() as hook:
-            await hook.list_templates()
+            await hook.list_jobs(page_size=1)
         await close_async_clients()
 
     asyncio.run(list_async())
@@ -83,7 +83,7 @@ def test_the_connection_proxy_wins_for_both_and_its_password_is_masked(no_proxy_
 def test_an_unreachable_connection_proxy_fails_without_its_password(no_proxy_env, emulator):
     use_connection(no_proxy_env, emulator, proxy="http://egress:pr0xy-S3CRET@127.0.0.1:9", retry_limit=1)
     with pytest.raises(CompressConnectionError) as caught:
-        CompressHook().list_templates()
+        CompressHook().list_jobs(page_size=1)
     assert "pr0xy-S3CRET" not in str(caught.value)
 
 

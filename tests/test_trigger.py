@@ -35,7 +35,7 @@ def new_job(model: str = SFT_MODEL) -> str:
 
 def make_trigger(job_id: str, caplog=None, **kwargs) -> CompressJobTrigger:
     trigger = CompressJobTrigger(
-        dashscope_conn_id="dashscope_default", job_id=job_id, poll_interval=0.1, **kwargs
+        dashscope_conn_id="dashscope_default", job_id=job_id, poll_interval=1, **kwargs
     )
     trigger._log = logging.getLogger("test.trigger")  # a plain logger that caplog can read
     return trigger
@@ -142,14 +142,16 @@ async def test_deadline_cancels_the_job(slow_conn):
 
 async def test_polls_use_one_request_before_the_job_starts(slow_conn):
     job_id = new_job()  # PENDING for a minute
-    before = slow_conn.state()["requests"]
+    before = slow_conn.state()["job_reads"]
     task = asyncio.ensure_future(events_of(make_trigger(job_id)))
-    await asyncio.sleep(1.05)
+    await asyncio.sleep(2.5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    polls = slow_conn.state()["requests"] - before
-    assert 2 <= polls <= 12  # at most ~10 polls at 0.1 s, one GET each: no log reads before the start
+    after = slow_conn.state()["job_reads"]
+    polls = after.get("status PENDING", 0) - before.get("status PENDING", 0)
+    assert 2 <= polls <= 4  # the first at once, the next within each 1 s interval
+    assert after.get("logs PENDING", 0) == before.get("logs PENDING", 0)  # no log reads before the start
 
 
 def fake_task_state(monkeypatch, state):

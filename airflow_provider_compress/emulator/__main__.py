@@ -44,6 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fault-kinds", default=",".join(KINDS), help="comma-separated: " + ",".join(KINDS))
     parser.add_argument("--slow-seconds", type=float, default=35.0, help="delay of a 'slow' answer")
     parser.add_argument("--fault-seed", type=int, default=None, help="seed of the random faults")
+    parser.add_argument(
+        "--ssl-certfile", help="serve HTTPS with this certificate (PEM), e.g. of a private CA"
+    )
+    parser.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     parser.add_argument("--access-log", action="store_true", help="log every request (method, path, status)")
     return parser.parse_args(argv)
 
@@ -91,12 +95,21 @@ def main(argv: list[str] | None = None) -> None:
 
     @contextlib.asynccontextmanager
     async def announce(_app: object) -> AsyncIterator[None]:
-        print(f"{READY} http://{host}:{port}", flush=True)
+        scheme = "https" if args.ssl_certfile else "http"
+        print(f"{READY} {scheme}://{host}:{port}", flush=True)
         yield
 
     app.router.lifespan_context = announce
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=args.access_log, lifespan="on", backlog=2048)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=args.access_log,
+            lifespan="on",
+            backlog=2048,
+            ssl_certfile=args.ssl_certfile,
+            ssl_keyfile=args.ssl_keyfile,
+        )
     )
     if args.access_log:  # at log level "warning", uvicorn's access lines (INFO) would be dropped
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import secrets
 import uuid
 from collections import Counter
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_compress.emulator import state as s
-from airflow_provider_compress.emulator.faults import KINDS, Fault, FaultPlan, ResetResponse
+from airflow_provider_compress.emulator.faults import KINDS, QUEUED_ONLY, Fault, FaultPlan, ResetResponse
 from airflow_provider_compress.emulator.state import ApiError
 
 API = "/api/v1/fine-tunes/compress"
@@ -571,9 +572,11 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             # test queued for the real client.
             if not emu.authorized(request):
                 raise ApiError("InvalidApiKey")
-            fault = emu.faults.draw(request.method)
+            fault = emu.faults.draw(request.method, request.url.path)
             if fault and fault.kind == "reset":
                 return ResetResponse()
+            if fault and fault.kind == "answer":
+                return fault.replacement()
             if fault and not fault.served_first:
                 raise fault_error(fault)
             workspace = request.headers.get("x-dashscope-workspace")
@@ -683,13 +686,30 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     async def fail_next(request: Request) -> Response:
         """The next ``count`` API requests get fault ``kind`` (or ``status``: 429, 500, 502, 503);
         a status fault with ``after`` is served first and only its answer fails; with ``method``
-        only requests of that method (``POST``: creates and cancels) get it."""
+        only requests of that method (``POST``: creates and cancels) get it, with ``path`` only
+        requests whose path matches that regular expression. Kind ``answer`` sends ``status``
+        (default 200) and ``body`` instead of the API's answer."""
         spec = await request.json()
         kind = str(spec.get("kind") or spec.get("status") or 503)
-        if kind not in KINDS:
-            return JSONResponse({"error": f"kind must be one of {', '.join(KINDS)}"}, status_code=400)
-        method = str(spec["method"]).upper() if spec.get("method") else None
-        fault = Fault(kind, spec.get("retry_after"), bool(spec.get("after", False)), method)
+        if kind not in KINDS + QUEUED_ONLY:
+            return JSONResponse(
+                {"error": f"kind must be one of {', '.join(KINDS + QUEUED_ONLY)}"}, status_code=400
+            )
+        try:
+            path = spec.get("path")
+            if path is not None:
+                re.compile(path)
+            fault = Fault(
+                kind,
+                spec.get("retry_after"),
+                bool(spec.get("after", False)),
+                str(spec["method"]).upper() if spec.get("method") else None,
+                path,
+                int(spec.get("status") or 200) if kind == "answer" else 200,
+                str(spec.get("body", "")),
+            )
+        except (re.error, TypeError, ValueError) as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
         emu.faults.queue.extend(fault for _ in range(int(spec.get("count", 1))))
         return JSONResponse({"queued": len(emu.faults.queue)})
 

@@ -2,8 +2,10 @@
 
 A fault is drawn for every API request: first from a queue (``fail-next``), else at random with
 the plan's ``rate``. Some faults stop the request before it is served (429, 5xx, ``reset``);
-others serve it and then spoil the answer (``lost``, ``slow``, ``truncated``, ``invalid``, and a
-status fault with ``after``), so that a create happens although the client never learns it.
+others serve it and then spoil the answer (``lost``, ``slow``, ``trickle``, ``truncated``,
+``invalid``, and a status fault with ``after``), so that a create happens although the client
+never learns it. ``answer`` (queued only) replaces the answer with any status and body: what a
+hostile or broken server could send.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import re
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-KINDS = ("429", "500", "502", "503", "reset", "slow", "truncated", "invalid", "lost")
-SERVED_FIRST = frozenset({"slow", "truncated", "invalid", "lost"})
+KINDS = ("429", "500", "502", "503", "reset", "slow", "trickle", "truncated", "invalid", "lost")
+SERVED_FIRST = frozenset({"slow", "trickle", "truncated", "invalid", "lost"})
+QUEUED_ONLY = ("answer",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +32,9 @@ class Fault:
     retry_after: float | None = None  # for 429
     after: bool = False  # for status faults: serve the request first, then fail the answer
     method: str | None = None  # only for requests of this HTTP method (a queued fault waits for one)
+    path: str | None = None  # only for requests whose path matches this regular expression
+    answer_status: int = 200  # for "answer": the status and body sent instead of the API's answer
+    body: str = ""
 
     @property
     def status(self) -> int | None:
@@ -35,6 +43,15 @@ class Fault:
     @property
     def served_first(self) -> bool:
         return self.after or self.kind in SERVED_FIRST
+
+    def applies_to(self, method: str, path: str) -> bool:
+        return self.method in (None, method) and (
+            self.path is None or re.fullmatch(self.path, path) is not None
+        )
+
+    def replacement(self) -> Response:
+        """The answer of an ``answer`` fault."""
+        return Response(self.body.encode(), status_code=self.answer_status, media_type="application/json")
 
 
 class ResetResponse(Response):
@@ -72,8 +89,8 @@ class FaultPlan:
             setattr(self, name, value)
         self._random = random.Random(self.seed)
 
-    def draw(self, method: str) -> Fault | None:
-        queued = next((i for i, f in enumerate(self.queue) if f.method in (None, method)), None)
+    def draw(self, method: str, path: str = "") -> Fault | None:
+        queued = next((i for i, f in enumerate(self.queue) if f.applies_to(method, path)), None)
         if queued is not None:
             fault = self.queue.pop(queued)
         elif self.rate and self._random.random() < self.rate:
@@ -91,12 +108,20 @@ class FaultPlan:
         if fault.kind == "slow":
             await asyncio.sleep(self.slow_seconds)
             return answer
+        if fault.kind == "trickle":  # headers at once, then the body a byte at a time
+            return StreamingResponse(self._trickle(bytes(answer.body)), media_type="application/json")
         if fault.kind == "truncated":
             body = bytes(answer.body)
             return Response(body[: max(1, len(body) // 2)], media_type="application/json")
         if fault.kind == "invalid":
             return Response(b"<html><body>502 Bad Gateway</body></html>", media_type="application/json")
         raise AssertionError(fault.kind)
+
+    async def _trickle(self, body: bytes) -> AsyncIterator[bytes]:
+        pause = self.slow_seconds / max(1, len(body))  # the whole body takes slow_seconds
+        for byte in body:
+            await asyncio.sleep(pause)
+            yield bytes([byte])
 
     def summary(self) -> dict[str, Any]:
         return {

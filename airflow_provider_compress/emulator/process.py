@@ -107,12 +107,28 @@ class EmulatorProcess:
         retry_after: float | None = None,
         after: bool = False,
         method: str | None = None,
+        path: str | None = None,
     ) -> None:
         """Queue ``count`` faults: a status (429, 500, 502, 503) or a kind (reset, slow, lost, ...),
-        for the next requests of any method or only of ``method``."""
+        for the next requests of any method or only of ``method`` (and ``path``, a regex)."""
         spec = {"count": count, "kind": str(status), "retry_after": retry_after, "after": after}
-        spec["method"] = method
+        spec.update(method=method, path=path)
         self._admin.post(f"{self.url}/_emulator/fail-next", json=spec, timeout=10).raise_for_status()
+
+    def answer_next(
+        self, count: int, body: str, status: int = 200, method: str | None = None, path: str | None = None
+    ) -> None:
+        """The next ``count`` API requests (of ``method``, matching ``path``) get ``status`` and
+        ``body`` instead of the API's answer: a broken or hostile server."""
+        spec = {
+            "count": count,
+            "kind": "answer",
+            "status": status,
+            "body": body,
+            "method": method,
+            "path": path,
+        }
+        self.admin("POST", "/fail-next", json=spec).raise_for_status()
 
     def set_faults(self, **plan: Any) -> dict[str, Any]:
         """Random faults from now on: rate, kinds, slow_seconds, retry_after, seed."""

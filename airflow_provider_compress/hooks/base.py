@@ -10,6 +10,8 @@ pool and reads the connection once.
 from __future__ import annotations
 
 import asyncio
+import ssl
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -105,22 +107,51 @@ class DashScopeHook(_HookBase):
         return self.session
 
     def _send(self, call: ApiCall[T]) -> T:
+        """One try. The connection's timeout is a total for the whole exchange (connect, headers,
+        body), as on the async side: requests' own timeout bounds each read, so a server that
+        trickles its answer a byte at a time would hold the task for as long as it likes."""
         import requests
 
-        request, settings = call.request, self.settings
-        try:
-            response = self.session.request(
-                request.method,
-                settings.url(request),
-                params=settings.params(request),
-                json=request.body,
-                timeout=settings.timeout,
-            )
-        except requests.RequestException as err:
+        request, settings, session = call.request, self.settings, self.session
+        outcome: list[Any] = []
+
+        def exchange() -> None:
+            try:
+                outcome.append(
+                    session.request(
+                        request.method,
+                        settings.url(request),
+                        params=settings.params(request),
+                        json=request.body,
+                        timeout=settings.timeout,
+                        # per request: a session-level CA file loses to REQUESTS_CA_BUNDLE
+                        verify=settings.ca_bundle or True,
+                    )
+                )
+            except BaseException as err:  # raised in the caller's thread below
+                outcome.append(err)
+
+        worker = threading.Thread(target=exchange, name="dashscope-request", daemon=True)
+        worker.start()
+        worker.join(settings.timeout)
+        if not outcome:
+            # Given up on: the thread ends at its next read timeout. Its connection must not go
+            # back into the pool the next request takes from.
+            self.__dict__.pop("session", None)
             raise CompressConnectionError(
-                f"{request.method} {request.path}: {type(err).__name__}: {err}",
-                request_sent=not _never_sent(err),
+                f"{request.method} {request.path}: no complete answer within {settings.timeout:g} s"
+            )
+        response = outcome[0]
+        if isinstance(response, (ValueError, TypeError, requests.exceptions.InvalidJSONError)):
+            raise protocol.request_not_built(request, response) from None
+        if isinstance(response, requests.RequestException):
+            raise CompressConnectionError(
+                f"{request.method} {request.path}: {type(response).__name__}: {response}",
+                request_sent=not _never_sent(response),
+                retryable=not isinstance(response, requests.exceptions.SSLError),
             ) from None
+        if isinstance(response, BaseException):
+            raise response
         self.log.debug("%s %s -> %s", request.method, request.path, response.status_code)
         return call.parse(protocol.parse_response(response.status_code, response.content, response.headers))
 
@@ -147,12 +178,18 @@ class DashScopeHook(_HookBase):
     def iter_resources(self, kind: JobKind, **filters: Any) -> Iterator[Any]:
         """Every item matching ``filters``, walking all pages."""
         filters.setdefault("page_size", LIST_PAGE)
-        page_no: int | None = filters.pop("page_no", 1)
-        while page_no is not None:
+        page_no: int = filters.pop("page_no", 1)
+        seen = 0
+        for _ in range(protocol.MAX_PAGES):
             page = self.run(protocol.list_resources(kind, page_no=page_no, **filters))
             items = kind.items(page)
             yield from items
-            page_no = protocol.next_page_no(page, items)
+            seen += len(items)
+            following = protocol.next_page_no(page_no, seen, page, items)
+            if following is None:
+                return
+            page_no = following
+        raise protocol.endless_list(kind)
 
     def named(self, kind: JobKind, name: str) -> list[Any]:
         """Resources whose name contains ``name`` (candidates for an exact or generation match)."""
@@ -167,12 +204,16 @@ class DashScopeHook(_HookBase):
         return protocol.exact_name_match(self.named(kind, name), name, kind.name_field)
 
     def iter_resource_logs(self, kind: JobKind, resource_id: str, offset: int = 0) -> Iterator[str]:
-        """Log lines from ``offset`` to the end of the log as it is now, 1000 per request."""
-        next_offset: int | None = offset
-        while next_offset is not None:
+        """Log lines from ``offset`` to the end of the log as it is now, 1000 per request (at most
+        ``protocol.MAX_PAGES`` requests: the rest is read next time)."""
+        next_offset = offset
+        for _ in range(protocol.MAX_PAGES):
             chunk: JobLogs = self.run(protocol.resource_logs(kind, resource_id, next_offset, LOG_PAGE))
             yield from chunk.logs
-            next_offset = protocol.next_log_offset(next_offset, chunk)
+            following = protocol.next_log_offset(next_offset, chunk)
+            if following is None:
+                return
+            next_offset = following
 
     def stop_resource(self, kind: JobKind, resource_id: str) -> bool:
         """Cancel a job / delete a deployment; True once it is stopping or gone.
@@ -272,6 +313,9 @@ class _AsyncClient:
         self.settings = settings
         self.headers = settings.headers()
         self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
+        self.ssl: ssl.SSLContext | bool = True  # verified, always
+        if settings.ca_bundle:
+            self.ssl = ssl.create_default_context(cafile=settings.ca_bundle)
         # Every request goes to the same host: resolve the proxy once, not per request as
         # aiohttp's trust_env does (in a thread, for each of a thousand triggers' polls).
         self.proxy = settings.proxy or env_proxy(settings.base_url)
@@ -341,12 +385,17 @@ class DashScopeAsyncHook(_HookBase):
                 headers=client.headers,
                 timeout=client.timeout,
                 proxy=client.proxy,
+                ssl=client.ssl,
             ) as response:
                 body = await response.read()
         except aiohttp.ClientConnectorError as err:
             raise CompressConnectionError(
-                f"{request.method} {request.path}: {type(err).__name__}: {err}", request_sent=False
+                f"{request.method} {request.path}: {type(err).__name__}: {err}",
+                request_sent=False,
+                retryable=not isinstance(err, aiohttp.ClientSSLError),
             ) from None
+        except (ValueError, TypeError) as err:  # a header or URL aiohttp refuses, a body not JSON
+            raise protocol.request_not_built(request, err) from None
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise CompressConnectionError(
                 f"{request.method} {request.path}: {type(err).__name__}: {err}"
@@ -383,13 +432,19 @@ class DashScopeAsyncHook(_HookBase):
 
     async def iter_resources(self, kind: JobKind, **filters: Any) -> AsyncIterator[Any]:
         filters.setdefault("page_size", LIST_PAGE)
-        page_no: int | None = filters.pop("page_no", 1)
-        while page_no is not None:
+        page_no: int = filters.pop("page_no", 1)
+        seen = 0
+        for _ in range(protocol.MAX_PAGES):
             page = await self.run(protocol.list_resources(kind, page_no=page_no, **filters))
             items = kind.items(page)
             for item in items:
                 yield item
-            page_no = protocol.next_page_no(page, items)
+            seen += len(items)
+            following = protocol.next_page_no(page_no, seen, page, items)
+            if following is None:
+                return
+            page_no = following
+        raise protocol.endless_list(kind)
 
     async def named(self, kind: JobKind, name: str) -> list[Any]:
         return [
@@ -404,12 +459,15 @@ class DashScopeAsyncHook(_HookBase):
     async def iter_resource_logs(
         self, kind: JobKind, resource_id: str, offset: int = 0
     ) -> AsyncIterator[str]:
-        next_offset: int | None = offset
-        while next_offset is not None:
+        next_offset = offset
+        for _ in range(protocol.MAX_PAGES):
             chunk: JobLogs = await self.run(protocol.resource_logs(kind, resource_id, next_offset, LOG_PAGE))
             for line in chunk.logs:
                 yield line
-            next_offset = protocol.next_log_offset(next_offset, chunk)
+            following = protocol.next_log_offset(next_offset, chunk)
+            if following is None:
+                return
+            next_offset = following
 
     async def stop_resource(self, kind: JobKind, resource_id: str) -> bool:
         """The async twin of DashScopeHook.stop_resource."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, protocol
+from airflow_provider_compress import _compat, protocol, validation
 from airflow_provider_compress.exceptions import (
     CompressConnectionError,
     CompressError,
@@ -106,12 +106,18 @@ class LogForwarding:
     log: Any
 
     def forward_logs_from(self, job_id: str, offset: int) -> int:
-        """Write the job's log lines from ``offset`` to the task log; return the new offset."""
+        """Write the job's log lines from ``offset`` to the task log; return the new offset.
+
+        Never raises: a log that cannot be read is a warning, not the task's failure (the job's
+        own status decides that); the lines not read yet are read next time."""
         if not self.kind.has_logs:
             return offset
-        for line in self.hook.iter_resource_logs(self.kind, job_id, offset=offset):
-            offset += 1
-            self.log.info("%s", protocol.remote_log_line(job_id, offset, line))
+        try:
+            for line in self.hook.iter_resource_logs(self.kind, job_id, offset=offset):
+                offset += 1
+                self.log.info("%s", protocol.remote_log_line(job_id, offset, line))
+        except CompressError as err:
+            self.log.warning("Could not read the log of %s after line %d: %s", job_id, offset, err)
         return offset
 
 
@@ -149,10 +155,8 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             raise ValueError(
                 f"if_job_exists: must be 'reattach', 'fail' or 'create_new', got {if_job_exists!r}"
             )
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval: must be > 0, got {poll_interval!r}")
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout: must be > 0 seconds or None, got {timeout!r}")
+        validation.check_poll_interval("poll_interval", poll_interval)
+        validation.check_timeout("timeout", timeout)
         self.dashscope_conn_id = dashscope_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = _compat.default_deferrable() if deferrable is None else deferrable
@@ -306,7 +310,10 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             resource = self.hook.get_resource(self.kind, job_id)
             if resource.status != status:
                 status = resource.status
-                self.log.info("%s %s is %s", self.kind.noun, job_id, status)
+                if protocol.is_unknown_status(self.kind, status):
+                    self.log.warning(protocol.unknown_status_message(self.kind, job_id, status))
+                else:
+                    self.log.info("%s %s is %s", self.kind.noun, job_id, status)
             if self.forward_logs and status not in self.kind.not_started:
                 offset = self.forward_logs_from(job_id, offset)
             if self.kind.outcome(status):
@@ -328,10 +335,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             raise AirflowException(f"Unexpected trigger event: {event!r}")
         self.job_id = event["job_id"]
         if self.forward_logs:  # lines written after the trigger's last read; none repeated
-            try:
-                self.forward_logs_from(self.job_id, int(event.get("log_offset") or 0))
-            except CompressError as err:  # never hide the event's own outcome behind this
-                self.log.warning("Could not read the last log lines of %s: %s", self.job_id, err)
+            self.forward_logs_from(self.job_id, int(event.get("log_offset") or 0))
         if event["status"] in ("timeout", "error"):
             raise AirflowException(str(event.get("message")))
         return self._finish(context, self.kind.model.from_api(event["job"]))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import protocol
+from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.exceptions import NotFoundError
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.links.compress import CompressJobLink
@@ -146,6 +146,8 @@ class CancelCompressJobOperator(_CompressJobTask):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        validation.check_poll_interval("poll_interval", poll_interval)
+        validation.check_timeout("timeout", timeout, optional=False)
         self.job_id = job_id
         self.dashscope_conn_id = dashscope_conn_id
         self.wait_for_cancellation = wait_for_cancellation

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_compress import protocol
+from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.exceptions import CompressError, NotFoundError
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.models import ApiModel
@@ -123,6 +123,8 @@ class DeleteDeploymentOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        validation.check_poll_interval("poll_interval", poll_interval)
+        validation.check_timeout("timeout", timeout, optional=False)
         self.deployed_model = deployed_model
         self.dashscope_conn_id = dashscope_conn_id
         self.wait_for_deletion = wait_for_deletion

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, protocol
+from airflow_provider_compress import _compat, protocol, validation
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.models import Job
 from airflow_provider_compress.operators.base import LogForwarding, fail_unless_succeeded
@@ -41,6 +41,7 @@ class CompressJobSensor(LogForwarding, BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        validation.check_poll_interval("poke_interval", self.poke_interval)
         self.job_id = job_id
         self.dashscope_conn_id = dashscope_conn_id
         self.forward_logs = forward_logs
@@ -79,7 +80,10 @@ class CompressJobSensor(LogForwarding, BaseSensorOperator):
         if self.forward_logs and (job.is_terminal or (streaming and job.status not in self.kind.not_started)):
             self._log_offset = self.forward_logs_from(self.job_id, self._log_offset)
         if not job.is_terminal:
-            self.log.info("Job %s is %s", self.job_id, job.status)
+            if protocol.is_unknown_status(self.kind, job.status):
+                self.log.warning(protocol.unknown_status_message(self.kind, self.job_id, job.status))
+            else:
+                self.log.info("Job %s is %s", self.job_id, job.status)
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=self._done(job))
 

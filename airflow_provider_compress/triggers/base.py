@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_compress import _compat, protocol
+from airflow_provider_compress import _compat, protocol, validation
 from airflow_provider_compress.exceptions import (
     CompressConnectionError,
     CompressError,
@@ -69,6 +69,8 @@ class DashScopeJobTrigger(BaseTrigger):
         cancel_on_kill: bool = True,
     ) -> None:
         super().__init__()
+        validation.check_resource_id("job_id", job_id)
+        validation.check_poll_interval("poll_interval", poll_interval)
         self.dashscope_conn_id = dashscope_conn_id
         self.job_id = job_id
         self.poll_interval = poll_interval
@@ -103,13 +105,12 @@ class DashScopeJobTrigger(BaseTrigger):
 
     async def _watch(self, hook: DashScopeAsyncHook) -> AsyncIterator[TriggerEvent]:
         failed_polls = polls = 0
+        unknown: set[Any] = set()  # statuses warned about
         try:
             while True:
                 polls += 1
                 try:
                     job = await hook.get_resource(self.kind, self.job_id)
-                    if job.status not in self.kind.not_started:
-                        await self._forward_logs(hook)
                     failed_polls = 0
                 except TRANSIENT as err:
                     failed_polls += 1
@@ -122,6 +123,11 @@ class DashScopeJobTrigger(BaseTrigger):
                 except CompressError as err:
                     yield self._event("error", None, f"cannot watch {self.kind.noun} {self.job_id}: {err}")
                     return
+                if protocol.is_unknown_status(self.kind, job.status) and job.status not in unknown:
+                    unknown.add(job.status)
+                    self.log.warning(protocol.unknown_status_message(self.kind, self.job_id, job.status))
+                if job.status not in self.kind.not_started:
+                    await self._forward_logs(hook)
                 if self.kind.outcome(job.status):
                     yield self._event(str(job.status), job, describe(self.kind, job))
                     return
@@ -189,11 +195,18 @@ class DashScopeJobTrigger(BaseTrigger):
         return max(0.0, min(interval, self.deadline - time.time()))
 
     async def _forward_logs(self, hook: DashScopeAsyncHook) -> None:
+        """Never raises: a log that cannot be read must not end the watch of a job that runs on
+        (its status decides the task); the lines are read again at the next poll."""
         if not (self.forward_logs and self.kind.has_logs):
             return
-        async for line in hook.iter_resource_logs(self.kind, self.job_id, offset=self.log_offset):
-            self.log_offset += 1
-            self.log.info("%s", protocol.remote_log_line(self.job_id, self.log_offset, line))
+        try:
+            async for line in hook.iter_resource_logs(self.kind, self.job_id, offset=self.log_offset):
+                self.log_offset += 1
+                self.log.info("%s", protocol.remote_log_line(self.job_id, self.log_offset, line))
+        except CompressError as err:
+            self.log.warning(
+                "Could not read the log of %s after line %d: %s", self.job_id, self.log_offset, err
+            )
 
     async def _cancel(self, hook: DashScopeAsyncHook, why: str) -> bool:
         """Stop the work unless it is already ending; never raises (best effort, idempotent).

@@ -36,7 +36,7 @@ for mode in ("deferred", "worker"):
             output_model_suffix="{{ params.suffix }}",
             custom_calibration_file_ids=["file-calib"],
             deferrable=mode == "deferred",
-            poll_interval=0.5,
+            poll_interval=1,
             outlets=[COMPRESSED],
         )
 
@@ -46,7 +46,7 @@ for mode in ("deferred", "worker"):
             model=SFT_MODEL,
             template_id=TEMPLATE,
             deferrable=mode == "deferred",
-            poll_interval=0.5,
+            poll_interval=1,
             timeout=1,
         )
 
@@ -56,9 +56,9 @@ with DAG("test_compress_sensor", **COMMON):
     )
     job_id = "{{ ti.xcom_pull(task_ids='start', key='job_id') }}"
     sensors = [
-        CompressJobSensor(task_id="poke", job_id=job_id, mode="poke", poke_interval=0.5),
+        CompressJobSensor(task_id="poke", job_id=job_id, mode="poke", poke_interval=1),
         CompressJobSensor(task_id="reschedule", job_id=job_id, mode="reschedule", poke_interval=1),
-        CompressJobSensor(task_id="deferred", job_id=job_id, deferrable=True, poke_interval=0.5),
+        CompressJobSensor(task_id="deferred", job_id=job_id, deferrable=True, poke_interval=1),
     ]
     start >> sensors >> DeleteCompressJobOperator(task_id="delete", job_id=job_id)
 
@@ -68,9 +68,9 @@ with DAG("test_compress_cancel", **COMMON):
     )
     job_id = "{{ ti.xcom_pull(task_ids='start', key='job_id') }}"
     cancel = CancelCompressJobOperator(
-        task_id="cancel", job_id=job_id, wait_for_cancellation=True, poll_interval=0.2
+        task_id="cancel", job_id=job_id, wait_for_cancellation=True, poll_interval=1
     )
-    start >> cancel >> CompressJobSensor(task_id="sensor", job_id=job_id, poke_interval=0.5)
+    start >> cancel >> CompressJobSensor(task_id="sensor", job_id=job_id, poke_interval=1)
 
 with DAG("test_compress_reattach", params=PARAMS, **COMMON):
     first = CreateCompressJobOperator(
@@ -86,7 +86,7 @@ with DAG("test_compress_reattach", params=PARAMS, **COMMON):
         template_id=TEMPLATE,
         job_name="{{ params.job_name }}",
         deferrable=True,
-        poll_interval=0.5,
+        poll_interval=1,
     )
     first >> second
 
@@ -98,7 +98,7 @@ with DAG("test_pipeline", **COMMON):
         training_file_ids=["file-train-1"],
         training_type="sft",
         deferrable=True,
-        poll_interval=0.5,
+        poll_interval=1,
     )
     compressed = CreateCompressJobOperator(
         task_id="compress",
@@ -106,7 +106,7 @@ with DAG("test_pipeline", **COMMON):
         template_id=TEMPLATE,
         output_model_suffix="p",
         deferrable=True,
-        poll_interval=0.5,
+        poll_interval=1,
     )
     DeployModelOperator(
         task_id="deploy",
@@ -114,7 +114,7 @@ with DAG("test_pipeline", **COMMON):
         capacity=2,
         deploy_spec="MU1",
         deferrable=True,
-        poll_interval=0.5,
+        poll_interval=1,
         outlets=[Asset("dashscope://deployments/test")],
     )
 
@@ -127,10 +127,10 @@ for mode in ("deferred", "worker"):
             capacity="{{ params.capacity }}",
             deploy_spec="MU1",
             deferrable=mode == "deferred",
-            poll_interval=0.5,
+            poll_interval=1,
         )
         deploy >> DeleteDeploymentOperator(
-            task_id="delete", deployed_model=deploy.output, wait_for_deletion=True, poll_interval=0.2
+            task_id="delete", deployed_model=deploy.output, wait_for_deletion=True, poll_interval=1
         )
 
     with DAG(f"test_deploy_timeout_{mode}", **COMMON):
@@ -141,7 +141,7 @@ for mode in ("deferred", "worker"):
             capacity=1,
             deploy_spec="MU1",
             deferrable=mode == "deferred",
-            poll_interval=0.5,
+            poll_interval=1,
             timeout=1,
         )
 
