@@ -36,7 +36,7 @@ def test_soak_under_mixed_faults(monkeypatch):
 def test_triggers_at_scale_poll_once_before_start_and_twice_after():
     """100 triggers in one loop (in a child process, which pins itself and the emulator to cores).
     Jobs of 10 s are PENDING or QUEUING for their first 2 s, so there are polls before the start."""
-    report = load("trigger_scale").in_fresh_process(size=100, job_seconds=10, poll=0.5)
+    report = load("trigger_scale").in_fresh_process(size=100, job_seconds=10, poll=1)
     assert report["outcomes"] == {"SUCCEEDED": 100}  # one event per trigger
     assert report["requests_per_poll"]["before_start"] == 1.0  # no log reads before the job starts
     assert 1.0 < report["requests_per_poll"]["after_start"] <= 2.0  # a status read and one log page
