@@ -101,7 +101,8 @@ class ClientSettings:
     lang: str | None = None
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
-    console_url: str | None = None  # pattern with {job_id}, for the operator's extra link
+    # Extras ``<kind>_console_url``: URL patterns that replace the region's console in the extra links.
+    console_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_connection(
@@ -129,7 +130,7 @@ class ClientSettings:
             lang=extra.get("lang") or None,
             timeout=_number(extra, "timeout", cls.timeout, minimum=0.001),
             retry=retry,
-            console_url=extra.get("console_url") or None,
+            console_urls={k: str(val) for k, val in extra.items() if k.endswith("_console_url") and val},
         )
 
     def url(self, request: ApiRequest) -> str:
