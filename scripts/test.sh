@@ -5,8 +5,18 @@
 # start-up); their outputs are printed one after the other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh .venv "apache-airflow>=3.3,<3.4" test,docs
-scripts/setup.sh .venv-3.1 "apache-airflow>=3.1,<3.2"
+scripts/setup.sh .venv "apache-airflow>=3.3,<3.4" test,docs,openlineage
+scripts/setup.sh .venv-3.1 "apache-airflow>=3.1,<3.2" test,openlineage
+# The browser tests (tests/test_ui_browser.py) drive Debian's chromium through chromium-driver.
+# Installed when missing and this runs as root (as CI does); else those tests are skipped.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "chromium/chromium-driver missing and not root: the browser tests will be skipped" >&2
+  fi
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
