@@ -16,6 +16,8 @@ from test_operators import DAGS, Airflow
 from airflow_provider_compress import regions
 from airflow_provider_compress.emulator.process import EmulatorProcess
 from airflow_provider_compress.links.console import CompressJobLink, DeploymentLink, FineTuneJobLink
+from airflow_provider_compress.models import Deployment
+from airflow_provider_compress.operators.deployment import DeployModelOperator
 from airflow_provider_compress.operators.finetune import CreateFineTuneJobOperator
 from airflow_provider_compress.protocol import ClientSettings
 
@@ -179,6 +181,16 @@ def test_lineage_names_carry_the_region_and_the_workspace():
     assert (model.namespace, model.name) == ("dashscope://ap-southeast-1", "ws-9/models/m-1")
     mainland = lineage.dataset(settings(""), "deployments", "d-1")
     assert (mainland.namespace, mainland.name) == ("dashscope://cn-beijing", "deployments/d-1")
+
+
+@pytest.mark.skipif(not has_openlineage(), reason="the openlineage extra is not installed")
+def test_a_failed_deployment_reports_its_input_and_id_but_no_output(conn):
+    operator = DeployModelOperator(task_id="deploy", model_name="m-1")
+    operator.job_id = "m-1-dep"
+    operator.resource = Deployment.from_api({"deployed_model": "m-1-dep", "status": "FAILED"})
+    lineage = operator.get_openlineage_facets_on_complete(None)
+    assert [d.name for d in lineage.inputs] == ["models/m-1"] and lineage.outputs == []
+    assert lineage.run_facets["externalQuery"].externalQueryId == "m-1-dep"
 
 
 def test_fine_tune_inputs_are_the_base_model_and_its_data():

@@ -130,6 +130,11 @@ def snap(driver, path: Path) -> None:
     driver.save_screenshot(str(path))
 
 
+def find(within, by: str, value: str, timeout: float = 30):
+    """The first element matching, once the page has rendered it."""
+    return wait_until(lambda: within.find_elements(by, value), timeout, f"{value!r} on the page")[0]
+
+
 def text(driver) -> str:
     from selenium.webdriver.common.by import By
 
@@ -165,9 +170,11 @@ def scroll_to(driver, words: str) -> None:
 
 
 def _quietly(check):
+    from selenium.common.exceptions import WebDriverException
+
     try:
         return check()
-    except AssertionError:
+    except (AssertionError, WebDriverException):  # not there yet, or re-rendered while read
         return None
 
 
@@ -178,9 +185,9 @@ def log_in(driver, stack: Stack) -> None:
     password = json.loads((stack.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
     driver.get(stack.url)
     wait_until(lambda: "/auth/login" in driver.current_url, 30, "the login page")
-    driver.find_element(By.NAME, "username").send_keys("admin")
-    driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    find(driver, By.NAME, "username").send_keys("admin")
+    find(driver, By.NAME, "password").send_keys(password)
+    find(driver, By.CSS_SELECTOR, "button[type=submit]").click()
     wait_until(lambda: "/auth/login" not in driver.current_url, 30, "the login to go through")
 
 
@@ -229,22 +236,22 @@ def test_the_connection_form_of_type_dashscope(stack, browser, shots):
 
     shown(browser, f"{stack.url}/connections", add_button, 30, "the connections page")
     add_button(browser)[0].click()
-    dialog = wait_until(lambda: browser.find_element(By.CSS_SELECTOR, "[role=dialog]"), 10, "the form")
-    kind = dialog.find_element(By.CSS_SELECTOR, "input[role=combobox]")
+    dialog = find(browser, By.CSS_SELECTOR, "[role=dialog]")
+    kind = find(dialog, By.CSS_SELECTOR, "input[role=combobox]")
     kind.send_keys("dashscope")
-    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, "[role=option]"), 10, "the type option")
+    find(browser, By.CSS_SELECTOR, "[role=option]")
     kind.send_keys(Keys.ENTER)
 
     def labels() -> list[str]:
         return [label.text.strip() for label in dialog.find_elements(By.TAG_NAME, "label") if label.text]
 
-    wait_until(lambda: "Base URL" in labels(), 10, "the standard fields")
+    wait_until(lambda: "Base URL" in labels(), 30, "the standard fields")
     standard = labels()
     assert {"Base URL", "API Key"} <= set(standard)
     assert not {"Host", "Login", "Password", "Port", "Schema"} & set(standard)  # relabelled or hidden
     snap(browser, shots / "connection-form.png")
-    dialog.find_element(By.XPATH, ".//*[normalize-space()='Extra Fields']").click()
-    wait_until(lambda: "Workspace ID" in labels(), 10, "the extra fields")
+    find(dialog, By.XPATH, ".//*[normalize-space()='Extra Fields']").click()
+    wait_until(lambda: "Workspace ID" in labels(), 30, "the extra fields")
     assert {"Workspace ID", "Language", "Console URL: deployment"} <= set(labels())
 
 

@@ -208,7 +208,9 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         calls this when the task ends, also when it failed (then without the output)."""
         from airflow_provider_compress import lineage
 
-        output = self.kind.output(self.resource) if self.resource is not None else None
+        resource, output = self.resource, None
+        if resource is not None and self.kind.outcome(resource.status) == "succeeded":
+            output = self.kind.output(resource)  # not before: a failed deployment has an id too
         return lineage.operator_lineage(
             self.hook.settings,
             self.lineage_inputs(),
