@@ -11,7 +11,18 @@ from typing import Any
 from airflow_provider_compress import __version__
 
 PACKAGE_NAME = "airflow-provider-compress"
+# Also the Documentation project URL in pyproject.toml, from which Airflow shows the link.
+DOCS_URL = "https://pypi.org/project/airflow-provider-compress/"
 HOOK_CLASS = "airflow_provider_compress.hooks.compress.CompressHook"
+
+
+def _console_url(link: str, placeholder: str) -> dict[str, Any]:
+    return {
+        "label": f"Console URL: {link.lower()}",
+        "description": f"Pattern of the {link!r} link, with {{{placeholder}}}. Empty: the region's console.",
+        "schema": {"type": ["string", "null"]},
+    }
+
 
 CONN_FIELDS: dict[str, Any] = {
     "workspace_id": {
@@ -58,11 +69,9 @@ CONN_FIELDS: dict[str, Any] = {
         "description": "Zone the API reads time filters in, e.g. +08:00 (default) or Asia/Shanghai.",
         "schema": {"type": ["string", "null"]},
     },
-    "console_url": {
-        "label": "Console job URL",
-        "description": "Pattern of the 'Compression job' link, with {job_id}. Empty: the region's console.",
-        "schema": {"type": ["string", "null"]},
-    },
+    "finetune_console_url": _console_url("Fine-tune job", "job_id"),
+    "compress_console_url": _console_url("Compression job", "job_id"),
+    "deployment_console_url": _console_url("Deployment", "deployed_model"),
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -81,6 +90,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Alibaba Cloud Model Studio Compression",
         "description": "Fine-tune, compress and deploy models on Model Studio (DashScope, 百炼).",
         "versions": [__version__],
+        "documentation-url": DOCS_URL,
         "integrations": [
             {
                 "integration-name": "Alibaba Cloud Model Studio",
@@ -126,7 +136,11 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        "extra-links": ["airflow_provider_compress.links.compress.CompressJobLink"],
+        "extra-links": [
+            "airflow_provider_compress.links.console.FineTuneJobLink",
+            "airflow_provider_compress.links.console.CompressJobLink",
+            "airflow_provider_compress.links.console.DeploymentLink",
+        ],
         "connection-types": [
             {
                 "connection-type": "dashscope",

@@ -125,13 +125,14 @@ class ClientSettings:
     lang: str | None = None
     timeout: float = 30.0
     retry: RetryPolicy = RetryPolicy()
-    console_url: str | None = None  # pattern with {job_id}, for the operator's extra link
     # Forward proxy for this connection only; wins over HTTP(S)_PROXY and NO_PROXY. May hold
     # credentials, so it is kept out of repr (and the hooks mask its password in logs).
     proxy: str | None = dataclasses.field(default=None, repr=False)
     # The zone the service reads time filters in; aware datetimes are converted to it.
     service_tz: dt.tzinfo = v.SERVICE_TZ
     ca_bundle: str | None = None  # a CA file for a private CA (TLS verification is never off)
+    # Extras ``<kind>_console_url``: URL patterns that replace the region's console in the extra links.
+    console_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_connection(
@@ -175,10 +176,10 @@ class ClientSettings:
             lang=extra.get("lang") or None,
             timeout=_number(extra, "timeout", cls.timeout, minimum=0.001),
             retry=retry,
-            console_url=extra.get("console_url") or None,
             proxy=_proxy_url(extra.get("proxy")),
             service_tz=v.parse_timezone("extra.service_timezone", zone) if zone else v.SERVICE_TZ,
             ca_bundle=_ca_bundle(extra.get("ca_bundle")),
+            console_urls={k: str(val) for k, val in extra.items() if k.endswith("_console_url") and val},
         )
 
     def url(self, request: ApiRequest) -> str:

@@ -21,6 +21,8 @@ from pathlib import Path
 from airflow_provider_compress.emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
+GRACE_SECONDS = 3  # for the components to stop on their own after Ctrl-C
+FORCE_SECONDS = 10  # after a second SIGTERM
 
 
 def free_port() -> int:
@@ -35,6 +37,7 @@ def main() -> int:
     parser.add_argument("--job-seconds", type=float, default=60, help="how long each remote stage takes")
     parser.add_argument("--home", default=str(ROOT / ".demo" / "airflow"), help="AIRFLOW_HOME to use")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it like Ctrl-C
 
     port = args.port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -80,12 +83,45 @@ def main() -> int:
         except KeyboardInterrupt:
             pass
         finally:
-            os.killpg(airflow.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                airflow.wait(30)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(airflow.pid, signal.SIGKILL)
+            print(f"Airflow {stop(airflow)} (exit code {airflow.returncode})", flush=True)
     return 0
+
+
+def stop(airflow: subprocess.Popen) -> str:
+    """Stop `airflow standalone` and everything it started, within seconds; say how it ended.
+
+    Only SIGINT (its Ctrl-C) makes it shut down: it sends each component SIGTERM and waits for
+    them. (SIGTERM ends it at once and leaves its components to whatever kills them next.) It gets
+    no SIGINT from the terminal, running in a session of its own so that nothing it started can
+    outlive this: it is sent one. A component still stopping after a few seconds (the triggerer
+    takes about ten) gets a second SIGTERM, which Airflow's components take as "now".
+    Returns "stopped" or, when even that did not work, "killed".
+    """
+    steps = [
+        (lambda: os.kill(airflow.pid, signal.SIGINT), GRACE_SECONDS),
+        (lambda: _signal_children(airflow.pid, signal.SIGTERM), FORCE_SECONDS),
+    ]
+    how = f"killed: it did not stop within {GRACE_SECONDS + FORCE_SECONDS} s"
+    for send, seconds in steps:
+        with contextlib.suppress(ProcessLookupError):
+            send()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            airflow.wait(seconds)
+            how = "stopped"
+            break
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(airflow.pid, signal.SIGKILL)  # whatever of its process group is left
+    airflow.wait()
+    return how
+
+
+def _signal_children(pid: int, sig: int) -> None:
+    import psutil
+
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for child in psutil.Process(pid).children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.send_signal(sig)
 
 
 def _answers(url: str) -> bool:

@@ -5,14 +5,24 @@
 # start-up); their outputs are printed one after the other.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The live tests run Airflow on PostgreSQL: Debian's server binaries (tests/postgres.py starts a
-# private cluster of its own; nothing is configured system-wide).
-if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+# System packages the tests need, installed when missing (CI runs as root on a fresh machine):
+# Debian's PostgreSQL server binaries for the live tests (tests/postgres.py starts a private
+# cluster of its own; nothing is configured system-wide) and chromium + chromium-driver for the
+# browser tests (tests/test_ui_browser.py).
+missing=()
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing ${missing[*]} and not root: the live or browser tests will fail or be skipped" >&2
+  fi
 fi
-scripts/setup.sh .venv "apache-airflow>=3.3,<3.4" test,docs
-scripts/setup.sh .venv-3.1 "apache-airflow>=3.1,<3.2"
+scripts/setup.sh .venv "apache-airflow>=3.3,<3.4" test,docs,openlineage
+scripts/setup.sh .venv-3.1 "apache-airflow>=3.1,<3.2" test,openlineage
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

@@ -461,6 +461,9 @@ def test_the_standalone_command_serves_the_examples_and_cleans_up(tmp_path):
         family = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(90) == 0
+        # airflow standalone shut its components down itself (on SIGINT), rather than being killed
+        assert "Airflow stopped" in proc.stdout.read()
+        assert (tmp_path / "home" / "standalone.log").read_text().rstrip().endswith("standalone | Complete")
         assert not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     finally:
         if proc.poll() is None:

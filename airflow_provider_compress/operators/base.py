@@ -24,6 +24,7 @@ from airflow_provider_compress.exceptions import (
     ServerError,
 )
 from airflow_provider_compress.hooks.base import DashScopeHook
+from airflow_provider_compress.links.console import ConsoleLink
 from airflow_provider_compress.models import ApiModel
 from airflow_provider_compress.protocol import JobKind
 from airflow_provider_compress.specs import CreateSpec, Difference
@@ -135,6 +136,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
 
     spec_class: ClassVar[type[CreateSpec]]
     hook_class: ClassVar[type[DashScopeHook]]
+    lineage_output: ClassVar[str] = "models"  # the lineage collection of the resource's output
     ui_color = "#ff6a00"
 
     def __init__(
@@ -166,6 +168,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         self.cancel_on_kill = cancel_on_kill
         self.if_job_exists = if_job_exists
         self.job_id: str | None = None
+        self.resource: ApiModel | None = None  # as last read: the lineage's output
         self._creating: str | None = None
 
     @cached_property
@@ -196,7 +199,35 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         raise NotImplementedError
 
     def on_created(self, context: Context, resource: ApiModel) -> None:
-        """After the resource exists (created or reattached): e.g. persist an extra link."""
+        """After the resource exists (created or reattached): store the URLs of its console links."""
+        for link in self.operator_extra_links:
+            if not isinstance(link, ConsoleLink):
+                continue
+            try:
+                link.persist(context, self.hook.settings, self.kind.resource_id(resource))
+            except Exception as err:  # any pattern error ({job_id.x}, {0}, {): never the task's failure
+                self.log.warning(
+                    "No %r link: the extra %s is not a valid pattern (%r)", link.name, link.override, err
+                )
+
+    def lineage_inputs(self) -> list[tuple[str, str]]:
+        """What the resource reads, as (collection, name) for ``lineage.dataset``."""
+        return []
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for Airflow's OpenLineage provider (the ``openlineage`` extra), whose listener
+        calls this when the task ends, also when it failed (then without the output)."""
+        from airflow_provider_compress import lineage
+
+        resource, output = self.resource, None
+        if resource is not None and self.kind.outcome(resource.status) == "succeeded":
+            output = self.kind.output(resource)  # not before: a failed deployment has an id too
+        return lineage.operator_lineage(
+            self.hook.settings,
+            self.lineage_inputs(),
+            (self.lineage_output, output) if output else None,
+            self.job_id,
+        )
 
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
         """The extra of the Asset events emitted for this task's ``outlets`` on success."""
@@ -208,7 +239,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
     # --- execute
 
     def execute(self, context: Context) -> Any:
-        resource = self._create_or_reattach(context)
+        resource = self.resource = self._create_or_reattach(context)
         self.job_id = self.kind.resource_id(resource)
         context["ti"].xcom_push(key=self.kind.id_field, value=self.job_id)
         self.on_created(context, resource)
@@ -341,6 +372,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         return self._finish(context, self.kind.model.from_api(event["job"]))
 
     def _finish(self, context: Context, resource: ApiModel) -> Any:
+        self.resource = resource
         if self.kind.outcome(resource.status) != "succeeded":
             self.on_failed(resource)
         fail_unless_succeeded(self.kind, resource)

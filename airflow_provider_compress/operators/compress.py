@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.exceptions import NotFoundError
 from airflow_provider_compress.hooks.compress import CompressHook
-from airflow_provider_compress.links.compress import CompressJobLink
+from airflow_provider_compress.links.console import CompressJobLink
 from airflow_provider_compress.models import ApiModel, JobStatus
 from airflow_provider_compress.operators.base import (
     DashScopeJobOperator,
@@ -106,16 +106,11 @@ class CreateCompressJobOperator(DashScopeJobOperator):
 
         return CompressJobTrigger
 
-    def on_created(self, context: Context, resource: ApiModel) -> None:
-        settings = self.hook.settings
-        job_id = self.kind.resource_id(resource)
-        try:
-            CompressJobLink.persist(context, settings.base_url, job_id, settings.console_url)
-        except (KeyError, IndexError, ValueError) as err:  # a bad console_url pattern must not fail the task
-            self.log.warning("No 'Compression job' link: the console_url pattern is invalid (%r)", err)
-
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
         return {**super().asset_extra(resource), "template_id": resource.template_id}
+
+    def lineage_inputs(self) -> list[tuple[str, str]]:
+        return [("models", self.model)]
 
 
 class _CompressJobTask(BaseOperator):

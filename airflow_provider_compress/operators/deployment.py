@@ -12,6 +12,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.exceptions import CompressError, NotFoundError
 from airflow_provider_compress.hooks.deployment import DeploymentHook
+from airflow_provider_compress.links.console import DeploymentLink
 from airflow_provider_compress.models import ApiModel
 from airflow_provider_compress.operators.base import DashScopeJobOperator, IfJobExists
 from airflow_provider_compress.specs import DeploymentSpec
@@ -52,6 +53,8 @@ class DeployModelOperator(DashScopeJobOperator):
     spec_class = DeploymentSpec
     hook_class = DeploymentHook
     template_fields: Sequence[str] = DeploymentSpec.field_names()
+    operator_extra_links = (DeploymentLink(),)
+    lineage_output = "deployments"
 
     def __init__(
         self,
@@ -99,6 +102,9 @@ class DeployModelOperator(DashScopeJobOperator):
         # A failed deployment serves nothing; deleting it frees the name and the model's slot.
         if not self.keep_deployment and resource.status in self.kind.stoppable:
             self._stop("the deployment failed")
+
+    def lineage_inputs(self) -> list[tuple[str, str]]:
+        return [("models", self.model_name)]
 
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
         return {"deployed_model": self.kind.resource_id(resource), "model_name": resource.model_name}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.finetune import FineTuneHook
+from airflow_provider_compress.links.console import FineTuneJobLink
 from airflow_provider_compress.operators.base import DashScopeJobOperator
 from airflow_provider_compress.specs import FineTuneJobSpec
 
@@ -36,6 +37,7 @@ class CreateFineTuneJobOperator(DashScopeJobOperator):
         "hyper_parameters": "json",
         "training_datasets": "json",
     }
+    operator_extra_links = (FineTuneJobLink(),)
 
     def __init__(
         self,
@@ -68,3 +70,19 @@ class CreateFineTuneJobOperator(DashScopeJobOperator):
         from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
 
         return FineTuneJobTrigger
+
+    def lineage_inputs(self) -> list[tuple[str, str]]:
+        """The base model, then the training and the validation data: files, or OSS folders."""
+        refs = [("models", self.model)]
+        for file_ids, datasets in (
+            (self.training_file_ids, self.training_datasets),
+            (self.validation_file_ids, self.validation_datasets),
+        ):
+            refs += [("files", file_id) for file_id in file_ids or ()]
+            for item in datasets or ():
+                oss = item.get("mount_storage") or {}
+                if item.get("file_id"):
+                    refs.append(("files", item["file_id"]))
+                elif oss.get("bucket"):
+                    refs.append((f"oss://{oss['bucket']}", str(oss.get("file_path") or "")))
+        return refs

@@ -1,0 +1,68 @@
+"""Extra links to a resource's page in the Model Studio console, one class per kind of resource:
+"Fine-tune job", "Compression job", "Deployment". They differ only in their page and override.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperatorLink
+
+from airflow_provider_compress import protocol, regions
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator, Context
+
+    from airflow_provider_compress.protocol import ClientSettings, JobKind
+
+
+class ConsoleLink(BaseOperatorLink):
+    """The URL is made by the operator once the resource exists and kept in XCom (``xcom_key``),
+    where Airflow 3's UI reads it: the API server never needs the connection.
+
+    A subclass sets ``kind``, ``page`` (the path after the region's console, with the kind's id
+    field as placeholder) and ``override``, the connection extra whose pattern, when set,
+    replaces the whole URL.
+    """
+
+    kind: ClassVar[JobKind]
+    page: ClassVar[str]
+    override: ClassVar[str]
+
+    def url(self, settings: ClientSettings, resource_id: str) -> str:
+        """Raises whatever str.format raises for an override pattern that cannot be filled."""
+        pattern = settings.console_urls.get(self.override) or (
+            regions.console_of(regions.region_of(settings.base_url)) + self.page
+        )
+        return pattern.format(**{self.kind.id_field: resource_id})
+
+    def persist(self, context: Context, settings: ClientSettings, resource_id: str) -> None:
+        context["ti"].xcom_push(key=self.xcom_key, value=self.url(settings, resource_id))
+
+    def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        return XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
+
+
+# The compression job has a page of its own; fine-tunes and deployments open the region's list
+# (the console documents no per-item address for them), the id kept in the address.
+class FineTuneJobLink(ConsoleLink):
+    name = "Fine-tune job"
+    kind = protocol.FINE_TUNE
+    page = "/?tab=model#/efm/model_manager?job_id={job_id}"
+    override = "finetune_console_url"
+
+
+class CompressJobLink(ConsoleLink):
+    name = "Compression job"
+    kind = protocol.COMPRESS
+    page = "/?tab=model#/model-compression/{job_id}"
+    override = "compress_console_url"
+
+
+class DeploymentLink(ConsoleLink):
+    name = "Deployment"
+    kind = protocol.DEPLOYMENT
+    page = "/?tab=model#/efm/model_deploy?deployed_model={deployed_model}"
+    override = "deployment_console_url"

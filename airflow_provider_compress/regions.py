@@ -1,0 +1,30 @@
+"""The Model Studio region a connection's host serves: it picks the console the extra links open
+and names the namespace of the lineage datasets.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+MAINLAND = "cn-beijing"
+INTERNATIONAL = "ap-southeast-1"  # Singapore
+_HOSTS = {"dashscope.aliyuncs.com": MAINLAND, "dashscope-intl.aliyuncs.com": INTERNATIONAL}
+# Workspace-scoped gateways: {WorkspaceId}.{region}.maas.aliyuncs.com
+_GATEWAY = re.compile(r"^[^.]+\.([a-z0-9-]+)\.maas\.aliyuncs\.com$")
+MAINLAND_CONSOLE = "https://bailian.console.aliyun.com"
+INTERNATIONAL_CONSOLE = "https://bailian.console.alibabacloud.com"
+
+
+def region_of(base_url: str) -> str | None:
+    """``cn-beijing``, ``ap-southeast-1``...; None for another host (a reverse proxy, the emulator)."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host in _HOSTS:
+        return _HOSTS[host]
+    match = _GATEWAY.match(host)
+    return match.group(1) if match else None
+
+
+def console_of(region: str | None) -> str:
+    """The console of a region; the mainland one (the API's default host) when it is unknown."""
+    return MAINLAND_CONSOLE if region is None or region.startswith("cn-") else INTERNATIONAL_CONSOLE
