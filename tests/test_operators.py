@@ -145,12 +145,15 @@ def test_sensor_in_every_mode_then_delete(airflow):
 
 
 def test_cancel_then_the_sensor_fails_fast(airflow):
-    output = airflow.dags_test("test_compress_cancel")
+    # Jobs of 10 minutes: the cancel task starts seconds after the create, and must find it active.
+    with EmulatorProcess(api_key=AUDIT_KEY, job_seconds=600, cancel_seconds=0.5) as slow:
+        connection = slow.connection_json(lang="en-US", **FAST_RETRY)
+        output = airflow.dags_test("test_compress_cancel", env={"AIRFLOW_CONN_DASHSCOPE_DEFAULT": connection})
+        job_id = airflow.xcom("test_compress_cancel", "start")
+        assert slow.job(job_id)["status"] == "CANCELED"
     states = airflow.states("test_compress_cancel")
     assert states["start"] == "success" and states["cancel"] == "success"
     assert states["sensor"] == "failed"
-    job_id = airflow.xcom("test_compress_cancel", "start")
-    assert airflow.emulator.job(job_id)["status"] == "CANCELED"
     assert airflow.xcom("test_compress_cancel", "cancel") == "CANCELED"
     assert f"job {job_id} ended CANCELED" in output
 
