@@ -263,3 +263,55 @@ async def test_trigger_never_looks_a_connection_up_synchronously(monkeypatch, co
     monkeypatch.setattr(BaseHook, "get_connection", classmethod(forbidden))
     (event,) = await events_of(make_trigger(job_id))
     assert event["status"] == "SUCCEEDED"
+
+
+async def test_before_3_3_a_second_cancel_does_not_interrupt_the_stop(monkeypatch, slow_conn):
+    """Airflow 3.1 cancels a dropped trigger again at every loop until it ends: the decision and
+    the stop must not be cut short by the second cancel."""
+    monkeypatch.setattr(_compat, "TRIGGER_HAS_ON_KILL", False)
+
+    async def slowly_failed(ti):
+        await asyncio.sleep(0.5)  # a supervisor busy for a moment
+        return "failed"
+
+    monkeypatch.setattr(task_state, "task_instance_state", slowly_failed)
+    job_id = new_job()
+    trigger = make_trigger(job_id)
+
+    async def run_it():  # as the triggerer runs it: the task itself is cancelled, twice
+        return [event async for event in trigger.run()]
+
+    task = asyncio.ensure_future(run_it())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    await asyncio.sleep(0.1)
+    task.cancel()  # while the state is being asked
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    deadline = time.monotonic() + 10
+    while slow_conn.job(job_id)["status"] != "CANCELING" and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert slow_conn.job(job_id)["status"] == "CANCELING"
+
+
+async def test_a_state_question_that_times_out_is_never_cancelled_once_sent(monkeypatch):
+    """On 3.1 the triggerer's comms read answers in order: a request cancelled after it was sent
+    would hand its answer to the runner's next request, and the runner would die."""
+    from airflow.sdk.execution_time import task_runner
+
+    answered = []
+
+    class Comms:  # Airflow's TriggerCommsDecoder, as far as the question goes
+        async def asend(self, request):
+            await asyncio.sleep(0.3)
+            answered.append(request)
+            return None
+
+    class TI:
+        dag_id, task_id, run_id, map_index = "d", "t", "r", -1
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Comms(), raising=False)
+    monkeypatch.setattr(task_state, "STATE_TIMEOUT", 0.05)
+    assert await task_state.task_instance_state(TI()) is task_state.UNKNOWN  # timed out
+    await asyncio.sleep(0.4)
+    assert len(answered) == 1  # the request went on to its answer

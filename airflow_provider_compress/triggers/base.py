@@ -143,7 +143,9 @@ class DashScopeJobTrigger(BaseTrigger):
             # Before Airflow 3.3 a kill reaches a trigger only as CancelledError, which a triggerer
             # restart or a takeover by another triggerer raises too.
             if self.cancel_on_kill and not _compat.TRIGGER_HAS_ON_KILL:
-                await self._stop_if_killed(hook)
+                # Shielded: the triggerer cancels a dropped trigger again at every loop (~1 s)
+                # until it has ended; the decision and the stop must survive that.
+                await asyncio.shield(self._stop_if_killed())
             raise
 
     async def on_kill(self) -> None:
@@ -151,15 +153,20 @@ class DashScopeJobTrigger(BaseTrigger):
         task (mark failed or success, clear) or because another triggerer took the trigger over."""
         if not self.cancel_on_kill:
             return
+        await self._stop_if_killed()
+
+    async def _stop_if_killed(self) -> None:
+        """Stop the work only when the task really left the deferred state (docs/cancel.md).
+
+        With a hook of its own: the trigger's may be closed by the time this runs. Never raises.
+        """
         try:
             async with self._hook() as hook:
-                await self._stop_if_killed(hook)
+                await self._decide_and_stop(hook)
         except Exception:
-            self.log.exception("on_kill could not stop %s %s", self.kind.noun, self.job_id)
-            raise
+            self.log.exception("Could not decide whether to stop %s %s", self.kind.noun, self.job_id)
 
-    async def _stop_if_killed(self, hook: DashScopeAsyncHook) -> None:
-        """Stop the work only when the task really left the deferred state (docs/cancel.md)."""
+    async def _decide_and_stop(self, hook: DashScopeAsyncHook) -> None:
         noun, state = self.kind.noun, await self._task_state()
         if state is task_state.UNKNOWN:
             # Unreadable only when this triggerer's own supervisor cannot answer: the unhealthy

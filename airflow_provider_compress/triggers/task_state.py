@@ -67,7 +67,11 @@ async def task_instance_state(ti: Any) -> Any:
             map_index=None if map_index in (None, -1) else map_index,
         )
         started = time.monotonic()
-        response = await asyncio.wait_for(comms.asend(request), timeout=STATE_TIMEOUT)
+        # Shielded: the request must never be cancelled once sent. Airflow 3.1's comms read the
+        # next answer from the socket in order, so a cancelled request (a timeout, a second
+        # cancel of the trigger) leaves its answer for the runner's own next request, and the
+        # runner dies ("Response read out of order"), taking every trigger with it.
+        response = await asyncio.wait_for(asyncio.shield(comms.asend(request)), timeout=STATE_TIMEOUT)
         log.debug("Task state read in %.2f s", time.monotonic() - started)
         states = response.task_states.get(ti.run_id, {})
     except Exception:
