@@ -59,7 +59,6 @@ with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2026, 1, 1), ca
     Watch(task_id="warmup_floor")
     compress = CreateCompressJobOperator.partial(task_id="compress", **COMMON)
     compress.expand(job_name=[str(i) for i in range({n})])
-    compress.expand(job_name=[str(i) for i in range({n})])
     Watch.partial(task_id="floor").expand(item=list(range({n})))
 '''
 
@@ -222,6 +221,8 @@ class Stack:
 
         with create_session() as session:
             dag = DBDagBag().get_latest_version_of_dag(dag_id, session=session)
+            if dag is None:
+                raise RuntimeError(f"{dag_id} is not in the database: does {self.dags} parse?")
             dag.create_dagrun(
                 run_id=run_id,
                 logical_date=None,
