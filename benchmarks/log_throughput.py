@@ -75,7 +75,7 @@ def run(lines: int, stack: ts.Stack | None = None) -> dict[str, Any]:
         "lines": len(expected),
         "lines_in_task_log": result["lines_forwarded"],
         "exact": result["logs_exact"] == "1/1",
-        "log_requests": result["requests"] - 1,  # and one read of the job itself
+        "log_requests": result["whole_phase"]["requests"] - 1,  # and one read of the job itself
         "seconds_first_to_last_line": round(seconds, 2),
         "records": len(stamps),
         "lines_per_second": round(lines_after_first / seconds) if seconds > 0 else None,

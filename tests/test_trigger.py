@@ -45,8 +45,10 @@ async def events_of(trigger: CompressJobTrigger, timeout: float = 30) -> list[di
 
 
 def forwarded(caplog, job_id: str) -> list[str]:
+    """The forwarded lines (a record holds the lines of one read)."""
     prefix = f"[{job_id} #"
-    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(prefix)]
+    records = [r.getMessage() for r in caplog.records if r.getMessage().startswith(prefix)]
+    return [line for record in records for line in record.split("\n")]
 
 
 def test_serialize_round_trip_is_plain_json_without_secrets(monkeypatch, emulator):
