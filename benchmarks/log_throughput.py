@@ -16,11 +16,9 @@ the supervisor's "deadlocked" and the runner's "blocked" warnings. Same stack as
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import triggerer_scale as scale
@@ -94,10 +92,7 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--output")
     args = parser.parse_args()
-    text = json.dumps(run(args.lines), indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
+    ts.report(run(args.lines), args.output)
     return 0
 
 

@@ -38,6 +38,8 @@ import triggerer_stack as ts
 from airflow_provider_compress.emulator.process import EmulatorProcess
 
 NOT_STARTED = ("PENDING", "QUEUING")
+WARMUP_SECONDS = 20
+SUPERVISOR_CORE = ts.TRIGGERER_CORE  # --supervisor-core: the supervisor apart from its runner
 LOG_PAGE = 1000  # lines a log request reads, and a trigger writes as one record
 LINE = re.compile(r"^\[(?P<job>[^ \]]+) #(?P<n>\d+)\] (?P<text>.*)$", re.S)
 YIELDED = re.compile(r"'yielded_at': ([0-9.]+)")
@@ -160,13 +162,22 @@ def profile(triggerer: ts.Triggerer, task_id: str, seconds: float) -> list[subpr
     ]
 
 
+def resumed(stack: ts.Stack, where: tuple[str, str, str], expected: int) -> int:
+    """Task instances resumed by an event: their last ones may be written a moment after every one
+    left the deferred state."""
+    deadline = time.monotonic() + 30
+    while (count := stack.resumed(*where)) < expected and time.monotonic() < deadline:
+        time.sleep(1)
+    return count
+
+
 class Snapshot:
     """The runner's and supervisor's CPU seconds, the runner's RSS and the emulator's request count."""
 
     def __init__(self, triggerer: ts.Triggerer, emulator: EmulatorProcess) -> None:
         self.time = time.time()
         (self.runner_cpu, self.supervisor_cpu), self.rss = triggerer.cpu(), triggerer.rss()
-        self.requests = emulator.state()["requests"]
+        self.requests = emulator.state(jobs=False)["requests"]
 
 
 def window(start: Snapshot, end: Snapshot, probe: Probe, size: int) -> dict[str, Any]:
@@ -200,7 +211,7 @@ def phase(
     first job. Requests per poll, events, log lines and health over the whole phase.
     """
     dag_id, run_id, task_id = where
-    before, reads = Snapshot(triggerer, emulator), emulator.state()["job_reads"]
+    before, reads = Snapshot(triggerer, emulator), emulator.state(jobs=False)["job_reads"]
     warnings = {text: triggerer.log_count(text) for text in ("was blocked for", "appears deadlocked")}
     stack.defer(dag_id, run_id, task_id, triggers)
     first_end = min(created for _, created in jobs) + job_seconds - 1
@@ -224,7 +235,7 @@ def phase(
     ended = Snapshot(triggerer, emulator)
     for profiler in profilers:
         profiler.wait()
-    state = emulator.state()
+    state = emulator.state(jobs=False)
     logs = stack.trigger_logs(dag_id, run_id, task_id)
     delays, exact, lines = [], 0, 0
     for index, (job_id, created) in enumerate(jobs):
@@ -251,7 +262,8 @@ def phase(
             else None  # every trigger was never running at once: raise --job-seconds
         ),
         "whole_phase": window(before, ended, probe, len(triggers)),
-        "events": len(delays),
+        "events": resumed(stack, where, len(jobs)),
+        "events_timed": len(delays),  # of which the task log shows when (the supervisor may drop lines)
         "event_delay_ms": {k: v for k, v in ts.percentiles(delays).items() if k in ("p50", "p99", "max")},
         "requests_per_poll": {
             "before_start": per_poll(reads, state["job_reads"], started=False),
@@ -267,7 +279,9 @@ def phase(
     return result
 
 
-def measure(stack: ts.Stack, size: int, poll: float, job_seconds: float, run_id: str) -> dict[str, Any]:
+def measure(
+    stack: ts.Stack, size: int, poll: float, job_seconds: float, run_id: str, forward_logs: bool = True
+) -> dict[str, Any]:
     """One run at one size in a fresh triggerer: warm-up, the provider's triggers, then the floor's."""
     from bench_triggers import TimedCompressJobTrigger, TimedFloorTrigger
 
@@ -276,7 +290,7 @@ def measure(stack: ts.Stack, size: int, poll: float, job_seconds: float, run_id:
     # About a line a second: the emulator writes its progress lines over the last 80 % of a job.
     with EmulatorProcess(job_seconds=job_seconds, log_lines=max(1, round(0.8 * job_seconds))) as emulator:
         ts.pin(emulator.pid, ts.OTHER_CORE)
-        triggerer = stack.triggerer(emulator.connection_json(), capacity=size + 10)
+        triggerer = stack.triggerer(emulator.connection_json(), size + 10, SUPERVISOR_CORE)
         try:
             probe = Probe(stack.home)
             stack.defer(dag_id, run_id, "probe", [probe.trigger()])
@@ -289,14 +303,19 @@ def measure(stack: ts.Stack, size: int, poll: float, job_seconds: float, run_id:
                 dag_id, run_id, "warmup", [TimedCompressJobTrigger("dashscope_default", warm[0], poll)]
             )
             stack.defer(dag_id, run_id, "warmup_floor", [TimedFloorTrigger(warm_floor[0], poll)])
-            for task_id in ("warmup", "warmup_floor"):
-                ts.wait_for(
-                    lambda t=task_id: not stack.deferred(dag_id, run_id, t), job_seconds + 120, "warm-up"
-                )
+            # Long enough for the imports and the supervisor's first Execution API client (5-6 s
+            # here); the two warm-up triggers then poll on beside the phases until their jobs end.
+            time.sleep(min(WARMUP_SECONDS, job_seconds))
             warmup_seconds = time.time() - started
             runs = {}
             for task_id, make, logs in (
-                ("compress", lambda job: TimedCompressJobTrigger("dashscope_default", job, poll), True),
+                (
+                    "compress",
+                    lambda job: TimedCompressJobTrigger(
+                        "dashscope_default", job, poll, forward_logs=forward_logs
+                    ),
+                    forward_logs,
+                ),
                 ("floor", lambda job: TimedFloorTrigger(job, poll), False),
             ):
                 jobs = create_jobs(emulator, size, f"{run_id}-{task_id}")
@@ -306,7 +325,10 @@ def measure(stack: ts.Stack, size: int, poll: float, job_seconds: float, run_id:
                     stack, triggerer, emulator, probe, where, triggers, jobs, job_seconds, logs
                 )
             probe.stop.touch()
-            ts.wait_for(lambda: not stack.deferred(dag_id, run_id, "probe"), 60, "the probe did not stop")
+            for task_id in ("probe", "warmup", "warmup_floor"):
+                ts.wait_for(
+                    lambda t=task_id: not stack.deferred(dag_id, run_id, t), job_seconds + 60, task_id
+                )
         finally:
             triggerer.stop()
     provider, floor = runs["compress"], runs["floor"]
@@ -314,6 +336,7 @@ def measure(stack: ts.Stack, size: int, poll: float, job_seconds: float, run_id:
         "triggers": size,
         "poll_interval": poll,
         "job_seconds": job_seconds,
+        "forward_logs": forward_logs,
         "warmup_seconds": round(warmup_seconds, 1),
         "cpu_ratio_to_floor": ratio(provider, floor),
         "provider": provider,
@@ -352,7 +375,9 @@ def verdict(run: dict[str, Any]) -> dict[str, bool]:
         "requests_per_poll": provider["requests_per_poll"]["after_start"] <= 2
         and provider["requests_per_poll"]["before_start"] <= 1,
         "every_event": provider["events"] == run["triggers"] and run["floor"]["events"] == run["triggers"],
-        "logs_exact": provider.get("logs_exact") == f"{run['triggers']}/{run['triggers']}",
+        "logs_exact": provider.get("logs_exact") == f"{run['triggers']}/{run['triggers']}"
+        if run["forward_logs"]
+        else None,
     }
 
 
@@ -365,23 +390,37 @@ def main() -> int:
     parser.add_argument("--job-seconds", type=float, default=60)
     parser.add_argument("--repeat", type=int, default=1, help="runs per size, each in a fresh triggerer")
     parser.add_argument("--output")
+    parser.add_argument(
+        "--no-logs",
+        action="store_true",
+        help="the provider's triggers with forward_logs=False (polling alone)",
+    )
+    parser.add_argument(
+        "--supervisor-core",
+        type=int,
+        default=ts.TRIGGERER_CORE,
+        help="pin the triggerer's supervisor here (default: with its runner, on core 0)",
+    )
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of each phase to this folder")
     args = parser.parse_args()
-    global PROFILE_DIR
-    PROFILE_DIR = args.profile
+    global PROFILE_DIR, SUPERVISOR_CORE
+    PROFILE_DIR, SUPERVISOR_CORE = args.profile, args.supervisor_core
     runs = []
     with ts.Stack(args.sizes) as stack:
         for size in args.sizes:
             for k in range(args.repeat):
-                run = measure(stack, size, args.poll, args.job_seconds, f"run-{k}")
+                run = measure(stack, size, args.poll, args.job_seconds, f"run-{k}", not args.no_logs)
                 run["targets_met"] = verdict(run)
                 runs.append(run)
                 print(json.dumps(run), file=sys.stderr, flush=True)
-    report = {"targets": TARGETS, "cores": len(os.sched_getaffinity(0)), "runs": runs}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
+    report = {
+        "targets": TARGETS,
+        "cores": len(os.sched_getaffinity(0)),
+        "runner_core": ts.TRIGGERER_CORE,
+        "supervisor_core": args.supervisor_core,
+        "runs": runs,
+    }
+    ts.report(report, args.output)
     return 0
 
 

@@ -6,8 +6,8 @@ trigger rows as a deferring task would (``Trigger`` row, task instance ``deferre
 ``trigger_id``), and ``airflow triggerer`` does the rest as in production: its supervisor assigns the
 triggers (at most ``max_trigger_to_select_per_loop`` a loop) and routes each trigger's log lines to
 its task's log file; its runner subprocess runs them in one event loop. PostgreSQL is a private
-cluster (``tests/postgres.py``). The whole triggerer (supervisor and runner) is pinned to core 0;
-the emulator, PostgreSQL and this process to core 1.
+cluster (``tests/postgres.py``). The whole triggerer (supervisor and runner) is pinned to core 0
+(the supervisor elsewhere on request); the emulator, PostgreSQL and this process to core 1.
 """
 
 from __future__ import annotations
@@ -102,7 +102,9 @@ def percentiles(values: list[float]) -> dict[str, float]:
 class Triggerer:
     """``airflow triggerer`` in a process group of its own: the supervisor and its runner."""
 
-    def __init__(self, env: dict[str, str], home: Path, capacity: int) -> None:
+    def __init__(
+        self, env: dict[str, str], home: Path, capacity: int, supervisor_core: int = TRIGGERER_CORE
+    ) -> None:
         self.output = home / f"triggerer-{time.time_ns()}.log"
         with open(self.output, "w") as out:
             self.proc = subprocess.Popen(
@@ -120,7 +122,7 @@ class Triggerer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        pin(self.proc.pid, TRIGGERER_CORE)
+        pin(self.proc.pid, supervisor_core)
         # The runner is the supervisor's child (forked once the supervisor is up).
         self.runner = wait_for(self._runner, 180, "the triggerer's runner did not start")
         pin(self.runner.pid, TRIGGERER_CORE)
@@ -209,8 +211,11 @@ class Stack:
     def dag_id(n: int) -> str:
         return f"triggerer_bench_{n}"
 
-    def triggerer(self, connection_json: str, capacity: int) -> Triggerer:
-        return Triggerer({**self.env, "AIRFLOW_CONN_DASHSCOPE_DEFAULT": connection_json}, self.home, capacity)
+    def triggerer(
+        self, connection_json: str, capacity: int, supervisor_core: int = TRIGGERER_CORE
+    ) -> Triggerer:
+        env = {**self.env, "AIRFLOW_CONN_DASHSCOPE_DEFAULT": connection_json}
+        return Triggerer(env, self.home, capacity, supervisor_core)
 
     def create_run(self, dag_id: str, run_id: str) -> None:
         from airflow.models.dagbag import DBDagBag
@@ -267,6 +272,15 @@ class Stack:
         )
         return self.db.query(sql, dag_id, run_id, task_id)[0][0]
 
+    def resumed(self, dag_id: str, run_id: str, task_id: str) -> int:
+        """Task instances that an event of their trigger made ready to resume (and not failed)."""
+        assert self.db is not None
+        sql = (
+            "SELECT count(*) FROM task_instance WHERE dag_id=%s AND run_id=%s AND task_id=%s"
+            " AND state='scheduled' AND next_method='execute_complete' AND next_kwargs IS NOT NULL"
+        )
+        return self.db.query(sql, dag_id, run_id, task_id)[0][0]
+
     def latest_heartbeat(self) -> float:
         """Epoch of the running triggerer's last heartbeat (0 when there is none)."""
         assert self.db is not None
@@ -287,6 +301,14 @@ class Stack:
             )
             logs[index] = [json.loads(line) for line in read_lines(path)]
         return logs
+
+
+def report(result: dict[str, Any], output: str | None) -> None:
+    """Print the JSON report, and write it to ``output`` too when given."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if output:
+        Path(output).write_text(text + "\n")
 
 
 def read_lines(path: Path) -> Iterator[str]:

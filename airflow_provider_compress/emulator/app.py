@@ -694,26 +694,29 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         return JSONResponse(emu.faults.summary())
 
     @app.get("/_emulator/state")
-    async def show_state() -> Response:
-        jobs = {j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)} for j in emu._advanced()}
-        fine_tunes = {
-            j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)} for j in emu._advanced_fine_tunes()
+    async def show_state(jobs: bool = True) -> Response:
+        counters = {
+            "requests": emu.requests,
+            "creates": emu.creates,
+            "fine_tune_creates": emu.fine_tune_creates,
+            "deployment_creates": emu.deployment_creates,
+            "job_reads": dict(emu.job_reads),
+            "calls": dict(emu.calls),
         }
-        deployments = {
-            d.deployed_model: {**d.to_api(), "billed_seconds": d.billed_seconds}
-            for d in emu._advanced_deployments()
-        }
+        if not jobs:  # the counters only: cheap with thousands of jobs
+            return JSONResponse(counters)
         return JSONResponse(
             {
-                "requests": emu.requests,
-                "creates": emu.creates,
-                "fine_tune_creates": emu.fine_tune_creates,
-                "deployment_creates": emu.deployment_creates,
-                "job_reads": dict(emu.job_reads),
-                "calls": dict(emu.calls),
-                "jobs": jobs,
-                "fine_tunes": fine_tunes,
-                "deployments": deployments,
+                **counters,
+                "jobs": {j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)} for j in emu._advanced()},
+                "fine_tunes": {
+                    j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)}
+                    for j in emu._advanced_fine_tunes()
+                },
+                "deployments": {
+                    d.deployed_model: {**d.to_api(), "billed_seconds": d.billed_seconds}
+                    for d in emu._advanced_deployments()
+                },
             }
         )
 
