@@ -401,3 +401,12 @@ def test_quota_answers_429():
         resp = raw.call("POST", "/jobs", json={"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE})
         assert resp.status_code == 429 and resp.json()["code"] == "Throttling"
         assert emu.state()["creates"] == 1
+
+
+def test_state_without_jobs_is_the_counters_alone(raw, slow_emulator):
+    """What benchmarks read mid-run: listing thousands of jobs would stall the emulator."""
+    job_id = create(raw)["job_id"]
+    full, counters = slow_emulator.state(), slow_emulator.state(jobs=False)
+    assert job_id in full["jobs"] and "jobs" not in counters and "deployments" not in counters
+    assert counters["creates"] == full["creates"] and counters["requests"] >= full["requests"]
+    assert set(counters) == set(full) - {"jobs", "fine_tunes", "deployments"}
