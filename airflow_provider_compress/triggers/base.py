@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import os
 import random
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +33,10 @@ from airflow_provider_compress.triggers import task_state
 def _log_writer() -> ThreadPoolExecutor:
     """One thread, so that lines keep their order; shared by the triggers of a process."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashscope-log-writer")
+
+
+# A forked child has no copy of the thread: it makes its own.
+os.register_at_fork(after_in_child=_log_writer.cache_clear)
 
 
 # Polls in a row that may fail (after the hook's own retries) before the trigger gives up.
