@@ -401,12 +401,13 @@ def main() -> int:
         default=ts.TRIGGERER_CORE,
         help="pin the triggerer's supervisor here (default: with its runner, on core 0)",
     )
+    parser.add_argument("--keep-home", action="store_true", help="keep the Airflow home (task logs, probe)")
     parser.add_argument("--profile", type=Path, help="write py-spy profiles of each phase to this folder")
     args = parser.parse_args()
     global PROFILE_DIR, SUPERVISOR_CORE
     PROFILE_DIR, SUPERVISOR_CORE = args.profile, args.supervisor_core
     runs = []
-    with ts.Stack(args.sizes) as stack:
+    with ts.Stack(args.sizes, keep_home=args.keep_home) as stack:
         for size in args.sizes:
             for k in range(args.repeat):
                 run = measure(stack, size, args.poll, args.job_seconds, f"run-{k}", not args.no_logs)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -158,8 +159,9 @@ class Triggerer:
 class Stack:
     """A PostgreSQL metadata database and an Airflow home with one benchmark DAG per size."""
 
-    def __init__(self, sizes: list[int]) -> None:
+    def __init__(self, sizes: list[int], keep_home: bool = False) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="triggerer-bench-"))
+        self.keep_home = keep_home  # the task logs, the probe's samples, the triggerer's output
         self.dags = self.home / "dags"
         self.dags.mkdir()
         self.sizes = sizes
@@ -206,6 +208,10 @@ class Stack:
     def stop(self) -> None:
         if self.db is not None:
             self.db.stop()
+        if self.keep_home:
+            print(f"Airflow home kept: {self.home}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.home, ignore_errors=True)
 
     @staticmethod
     def dag_id(n: int) -> str:
