@@ -45,8 +45,9 @@ class Lines(logging.Handler):
         self.by_job: dict[str, list[int]] = collections.defaultdict(list)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if match := LINE.match(record.getMessage()):
-            self.by_job[match["job"]].append(int(match["n"]))
+        for line in record.getMessage().split("\n"):  # a trigger writes the lines of a read at once
+            if match := LINE.match(line):
+                self.by_job[match["job"]].append(int(match["n"]))
 
 
 class TaskInstanceStub:

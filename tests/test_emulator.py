@@ -504,3 +504,12 @@ def test_binding_beyond_loopback_is_warned_about(host, warned):
     from airflow_provider_compress.emulator.__main__ import exposure_warning
 
     assert (exposure_warning(host) is not None) is warned
+
+
+def test_state_without_jobs_is_the_counters_alone(raw, slow_emulator):
+    """What benchmarks read mid-run: listing thousands of jobs would stall the emulator."""
+    job_id = create(raw)["job_id"]
+    full, counters = slow_emulator.state(), slow_emulator.state(jobs=False)
+    assert job_id in full["jobs"] and "jobs" not in counters and "deployments" not in counters
+    assert counters["creates"] == full["creates"] and counters["requests"] >= full["requests"]
+    assert set(counters) == set(full) - {"jobs", "fine_tunes", "deployments"}

@@ -49,8 +49,10 @@ async def events_of(trigger: CompressJobTrigger, timeout: float = 30) -> list[di
 
 
 def forwarded(caplog, job_id: str) -> list[str]:
+    """The forwarded lines (a record holds the lines of one read)."""
     prefix = f"[{job_id} #"
-    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(prefix)]
+    records = [r.getMessage() for r in caplog.records if r.getMessage().startswith(prefix)]
+    return [line for record in records for line in record.split("\n")]
 
 
 def test_serialize_round_trip_is_plain_json_without_secrets(monkeypatch, emulator):
@@ -75,15 +77,19 @@ def test_serialize_round_trip_is_plain_json_without_secrets(monkeypatch, emulato
     assert serde.deserialize(serde.serialize(kwargs)) == kwargs
 
 
-async def test_succeeded_event_and_every_log_line_once(conn, caplog):
+async def test_succeeded_event_comes_at_once_after_the_lines_read_before_it(conn, caplog):
+    """The trigger forwards the log as it reads it, each line once and in order, and sends its
+    event as soon as the job ends: the lines after its last read are the resumed operator's
+    (from the event's log_offset; every line once in the task log: test_operators)."""
     caplog.set_level(logging.INFO, logger="test.trigger")
     job_id = new_job()
     (event,) = await events_of(make_trigger(job_id))
     assert event["status"] == "SUCCEEDED" and event["job_id"] == job_id
     assert event["job"]["quantized_output"].endswith(job_id)
     full = conn.full_log(job_id)
-    assert forwarded(caplog, job_id) == [f"[{job_id} #{n}] {line}" for n, line in enumerate(full, 1)]
-    assert event["log_offset"] == len(full)
+    lines = [f"[{job_id} #{n}] {line}" for n, line in enumerate(full, 1)]
+    assert forwarded(caplog, job_id) == lines[: event["log_offset"]]
+    assert 0 < event["log_offset"] < len(full)  # the last lines were not waited for
 
 
 async def test_failed_event_carries_the_error(conn):
@@ -101,15 +107,22 @@ async def test_canceled_event(conn):
 
 
 async def test_log_offsets_across_pages(monkeypatch, caplog):
+    """A trigger resumed at line 1200 of a running job reads on from there, 1,000 lines a page."""
     caplog.set_level(logging.INFO, logger="test.trigger")
-    with EmulatorProcess(job_seconds=1, log_lines=2500) as emu:
+    with EmulatorProcess(job_seconds=10, log_lines=2500) as emu:
         use_connection(monkeypatch, emu)
+        created = time.time()
         job_id = new_job()
+        await asyncio.sleep(max(0.0, created + 9.2 - time.time()))  # ~90 % of the lines written
+        before = emu.state()["job_reads"].get("logs RUNNING", 0)
         (event,) = await events_of(make_trigger(job_id, log_offset=1200))
         full = emu.full_log(job_id)
         lines = forwarded(caplog, job_id)
-        assert lines == [f"[{job_id} #{n}] {line}" for n, line in enumerate(full, 1)][1200:]
-        assert event["log_offset"] == len(full) > 2500
+        assert (
+            lines == [f"[{job_id} #{n}] {line}" for n, line in enumerate(full, 1)][1200 : event["log_offset"]]
+        )
+        assert event["log_offset"] > 2200
+        assert emu.state()["job_reads"].get("logs RUNNING", 0) - before >= 2  # pages of 1,000 lines
 
 
 async def test_transient_failures_are_survived(monkeypatch, emulator):

@@ -729,28 +729,46 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             return JSONResponse({"error": str(err)}, status_code=400)
         return JSONResponse(emu.faults.summary())
 
+    @admin.post("/timing")
+    async def set_timing(request: Request) -> Response:
+        """Change how long new jobs and deployments take (``job_seconds``, ``deploy_seconds``,
+        ``cancel_seconds``): a test or benchmark that needs one long job among short ones."""
+        spec = await request.json()
+        changes = {k: spec[k] for k in ("job_seconds", "deploy_seconds", "cancel_seconds") if k in spec}
+        if not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in changes.values()
+        ):
+            return JSONResponse({"error": "seconds must be positive numbers"}, status_code=400)
+        emu.config = dataclasses.replace(emu.config, **changes)
+        return JSONResponse(
+            {k: getattr(emu.config, k) for k in ("job_seconds", "deploy_seconds", "cancel_seconds")}
+        )
+
     @admin.get("/state")
-    async def show_state() -> Response:
-        jobs = {j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)} for j in emu._advanced()}
-        fine_tunes = {
-            j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)} for j in emu._advanced_fine_tunes()
+    async def show_state(jobs: bool = True) -> Response:
+        counters = {
+            "requests": emu.requests,
+            "last_request_id": emu.last_request_id,
+            "creates": emu.creates,
+            "fine_tune_creates": emu.fine_tune_creates,
+            "deployment_creates": emu.deployment_creates,
+            "job_reads": dict(emu.job_reads),
+            "calls": dict(emu.calls),
         }
-        deployments = {
-            d.deployed_model: {**d.to_api(), "billed_seconds": d.billed_seconds}
-            for d in emu._advanced_deployments()
-        }
+        if not jobs:  # the counters only: cheap with thousands of jobs
+            return JSONResponse(counters)
         return JSONResponse(
             {
-                "requests": emu.requests,
-                "last_request_id": emu.last_request_id,
-                "creates": emu.creates,
-                "fine_tune_creates": emu.fine_tune_creates,
-                "deployment_creates": emu.deployment_creates,
-                "job_reads": dict(emu.job_reads),
-                "calls": dict(emu.calls),
-                "jobs": jobs,
-                "fine_tunes": fine_tunes,
-                "deployments": deployments,
+                **counters,
+                "jobs": {j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)} for j in emu._advanced()},
+                "fine_tunes": {
+                    j.job_id: {**j.to_api("en-US"), "log_total": len(j.lines)}
+                    for j in emu._advanced_fine_tunes()
+                },
+                "deployments": {
+                    d.deployed_model: {**d.to_api(), "billed_seconds": d.billed_seconds}
+                    for d in emu._advanced_deployments()
+                },
             }
         )
 
