@@ -6,6 +6,9 @@ import asyncio
 import importlib
 import json
 import logging
+import subprocess
+import sys
+import threading
 import time
 import uuid
 
@@ -15,6 +18,7 @@ from conftest import FAILING_MODEL, PLAIN_TEMPLATE, SFT_MODEL, use_connection
 from airflow_provider_compress import _compat
 from airflow_provider_compress.emulator.process import EmulatorProcess
 from airflow_provider_compress.hooks.compress import CompressHook, close_async_clients
+from airflow_provider_compress.triggers import base as trigger_base
 from airflow_provider_compress.triggers import task_state
 from airflow_provider_compress.triggers.compress import MAX_FAILED_POLLS, CompressJobTrigger
 
@@ -90,6 +94,27 @@ async def test_succeeded_event_comes_at_once_after_the_lines_read_before_it(conn
     lines = [f"[{job_id} #{n}] {line}" for n, line in enumerate(full, 1)]
     assert forwarded(caplog, job_id) == lines[: event["log_offset"]]
     assert 0 < event["log_offset"] < len(full)  # the last lines were not waited for
+
+
+async def test_event_does_not_wait_for_a_log_path_that_is_behind(conn, caplog):
+    """With the triggerer's log path stuck (the writer blocked, as behind a full socket), the
+    event comes anyway: the record still queued is withdrawn, its lines left to the resumed
+    operator through the event's log_offset, and never written twice."""
+    caplog.set_level(logging.INFO, logger="test.trigger")
+    release = threading.Event()
+    stuck = trigger_base._log_writer().submit(release.wait, 60)
+    job_id = new_job()
+    reads = conn.state()["job_reads"].get("logs RUNNING", 0)
+    try:
+        (event,) = await events_of(make_trigger(job_id))
+    finally:
+        release.set()
+        stuck.result()
+    trigger_base._log_writer().submit(lambda: None).result()  # all handed over before has run
+    assert event["status"] == "SUCCEEDED"
+    assert event["log_offset"] == 0 and forwarded(caplog, job_id) == []
+    assert conn.state()["job_reads"].get("logs RUNNING", 0) > reads  # lines were read, not written
+    assert conn.full_log(job_id)  # the operator forwards them all
 
 
 async def test_failed_event_carries_the_error(conn):
@@ -328,3 +353,32 @@ async def test_a_state_question_that_times_out_is_never_cancelled_once_sent(monk
     assert await task_state.task_instance_state(TI()) is task_state.UNKNOWN  # timed out
     await asyncio.sleep(0.4)
     assert len(answered) == 1  # the request went on to its answer
+
+
+FREEZE_PROBE = """
+import asyncio, gc, sys
+from airflow_provider_compress.triggers.compress import CompressJobTrigger
+
+async def watch():
+    trigger = CompressJobTrigger("dashscope_default", sys.argv[1], poll_interval=1, cancel_on_kill=False)
+    return [event.payload["status"] async for event in trigger.run()]
+
+print(gc.get_freeze_count(), *asyncio.run(watch()), gc.get_freeze_count())
+"""
+
+
+@pytest.mark.parametrize("setting", [None, "0"])
+def test_the_first_trigger_of_a_process_freezes_the_heap_it_inherits(conn, monkeypatch, setting):
+    """In a triggerer, full collections walked Airflow's whole heap every few seconds: the first
+    trigger takes what exists out of them (docs/performance.md), unless opted out."""
+    if setting is None:
+        monkeypatch.delenv("DASHSCOPE_TRIGGERER_GC_FREEZE", raising=False)
+    else:
+        monkeypatch.setenv("DASHSCOPE_TRIGGERER_GC_FREEZE", setting)
+    job_id = new_job()
+    run = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE, job_id], capture_output=True, text=True, timeout=120
+    )
+    before, status, after = run.stdout.split()
+    assert (before, status) == ("0", "SUCCEEDED"), run.stderr[-2000:]
+    assert (int(after) > 10_000) is (setting is None)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import gc
 import os
 import random
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -33,6 +34,17 @@ from airflow_provider_compress.triggers import task_state
 def _log_writer() -> ThreadPoolExecutor:
     """One thread, so that lines keep their order; shared by the triggers of a process."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashscope-log-writer")
+
+
+@functools.cache
+def _freeze_inherited_heap() -> None:
+    """Once per process: take the objects that exist when the first trigger starts (Airflow's
+    own, some 240,000 in a triggerer) out of the garbage collector's full collections, as Airflow
+    does in its DAG processor. Full collections walked all of them every few seconds and were the
+    longest stalls of the triggerer's event loop (docs/performance.md). Opt out with
+    ``DASHSCOPE_TRIGGERER_GC_FREEZE=0``."""
+    if os.environ.get("DASHSCOPE_TRIGGERER_GC_FREEZE", "1") != "0":
+        gc.freeze()
 
 
 # A forked child has no copy of the thread: it makes its own.
@@ -98,6 +110,8 @@ class DashScopeJobTrigger(BaseTrigger):
         self.forward_logs = forward_logs
         self.cancel_on_kill = cancel_on_kill
         self._next_log_read = 0.0  # time.monotonic() of the next log read
+        self._pending: Future[Any] | None = None  # the last record handed to the log writer
+        self._pending_lines = 0
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -117,6 +131,7 @@ class DashScopeJobTrigger(BaseTrigger):
         return self.hook_class(dashscope_conn_id=self.dashscope_conn_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        _freeze_inherited_heap()
         if self.cancel_on_kill:  # so that a kill's question is answered at once
             task_state.warm_up(getattr(self, "task_instance", None))
         async with self._hook() as hook:
@@ -135,13 +150,15 @@ class DashScopeJobTrigger(BaseTrigger):
                 except TRANSIENT as err:
                     failed_polls += 1
                     if failed_polls >= MAX_FAILED_POLLS:
-                        yield self._event("error", None, f"{failed_polls} polls in a row failed, last: {err}")
+                        message = f"{failed_polls} polls in a row failed, last: {err}"
+                        yield await self._event("error", None, message)
                         return
                     self.log.warning("Poll %d of %s failed, trying again: %s", failed_polls, self.job_id, err)
                     await asyncio.sleep(self.poll_interval)
                     continue
                 except CompressError as err:
-                    yield self._event("error", None, f"cannot watch {self.kind.noun} {self.job_id}: {err}")
+                    message = f"cannot watch {self.kind.noun} {self.job_id}: {err}"
+                    yield await self._event("error", None, message)
                     return
                 if protocol.is_unknown_status(self.kind, job.status) and job.status not in unknown:
                     unknown.add(job.status)
@@ -149,7 +166,7 @@ class DashScopeJobTrigger(BaseTrigger):
                 if self.kind.outcome(job.status):
                     # At once: the lines after the last read are the resumed operator's to forward
                     # (from the event's log_offset), so the event never waits on the task log.
-                    yield self._event(str(job.status), job, describe(self.kind, job))
+                    yield await self._event(str(job.status), job, describe(self.kind, job))
                     return
                 if job.status not in self.kind.not_started:
                     await self._forward_logs(hook)
@@ -158,7 +175,7 @@ class DashScopeJobTrigger(BaseTrigger):
                     verb = self.kind.stop_verb
                     outcome = f"was {verb}" if stopped else f"could NOT be {verb}: it may still be running"
                     message = f"{self.kind.noun} {self.job_id} did not finish in time and {outcome}"
-                    yield self._event("timeout", job, message)
+                    yield await self._event("timeout", job, message)
                     return
                 await asyncio.sleep(self._next_sleep(polls))
         except asyncio.CancelledError:
@@ -232,6 +249,8 @@ class DashScopeJobTrigger(BaseTrigger):
         """
         if not (self.forward_logs and self.kind.has_logs):
             return
+        if self._pending is not None and not self._pending.done():
+            return  # the triggerer's log path is behind: read later, more lines at once
         now = time.monotonic()
         if now < self._next_log_read:
             return
@@ -240,8 +259,8 @@ class DashScopeJobTrigger(BaseTrigger):
         try:
             async for line in hook.iter_resource_logs(self.kind, self.job_id, offset=self.log_offset):
                 lines.append(line)
-                if len(lines) == LOG_BATCH:
-                    await self._write_lines(lines)
+                if len(lines) == LOG_BATCH:  # a backlog: a page at a time, so memory stays bounded
+                    await asyncio.wrap_future(self._write_lines(lines))
                     lines = []
         except CompressError as err:
             self.log.warning(
@@ -251,26 +270,26 @@ class DashScopeJobTrigger(BaseTrigger):
                 err,
             )
         if lines:
-            await self._write_lines(lines)
+            self._write_lines(lines)  # not awaited: the next poll comes on time
 
-    async def _write_lines(self, lines: list[str]) -> None:
-        """Write the lines to the task log as one record, from the log writer thread, this
-        trigger waiting its turn (docs/performance.md).
+    def _write_lines(self, lines: list[str]) -> Future[Any]:
+        """Hand the lines to the log writer thread, to be written to the task log as one record.
 
         In a triggerer, a record goes into a blocking socket that the triggerer's supervisor
         drains 4 KB at a time between its database calls: written from the event loop, a full
         socket stalls every trigger of the triggerer. One record for the lines of a read, not one
         a line: a record carries some 350 bytes of task context besides its text. The context
-        is copied so that the record still reaches this trigger's task log.
+        is copied so that the record still reaches this trigger's task log. At most one record
+        per trigger waits for the writer (``_forward_logs`` reads no more until it is written).
         """
         first, self.log_offset = self.log_offset, self.log_offset + len(lines)
         text = "\n".join(
             protocol.remote_log_line(self.job_id, n, line) for n, line in enumerate(lines, first + 1)
         )
         context = contextvars.copy_context()
-        await asyncio.get_running_loop().run_in_executor(
-            _log_writer(), context.run, self.log.info, "%s", text
-        )
+        self._pending = _log_writer().submit(context.run, self.log.info, "%s", text)
+        self._pending_lines = len(lines)
+        return self._pending
 
     async def _cancel(self, hook: DashScopeAsyncHook, why: str) -> bool:
         """Stop the work unless it is already ending; never raises (best effort, idempotent).
@@ -292,5 +311,18 @@ class DashScopeJobTrigger(BaseTrigger):
             )
             return False
 
-    def _event(self, status: str, job: ApiModel | None, message: str) -> TriggerEvent:
+    async def _event(self, status: str, job: ApiModel | None, message: str) -> TriggerEvent:
+        await self._settle_log()
         return job_event(status, self.job_id, job, self.log_offset, message)
+
+    async def _settle_log(self) -> None:
+        """Make ``log_offset`` the lines really in the task log before the event carries it: a
+        record still queued behind other triggers' is withdrawn (the resumed operator forwards
+        those lines), one being written is waited for. So the event never waits for the queue."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending.done():
+            return
+        if pending.cancel():
+            self.log_offset -= self._pending_lines
+        else:
+            await asyncio.wrap_future(pending)
