@@ -166,6 +166,8 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         self.timeout = timeout
         self.forward_logs = forward_logs
         self.cancel_on_kill = cancel_on_kill
+        # Whether a timeout stops the work too; only DeployModelOperator(keep_deployment=True) keeps it.
+        self.stop_on_timeout = True
         self.if_job_exists = if_job_exists
         self.job_id: str | None = None
         self.resource: ApiModel | None = None  # as last read: the lineage's output
@@ -255,6 +257,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
                     deadline=deadline,
                     forward_logs=self.forward_logs,
                     cancel_on_kill=self.cancel_on_kill,
+                    stop_on_timeout=self.stop_on_timeout,
                 ),
                 method_name="execute_complete",
             )
@@ -350,8 +353,13 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             if self.kind.outcome(status):
                 return resource
             if deadline is not None and time.time() >= deadline:
-                stopped = self._stop("the timeout passed")
-                outcome = f"was {self.kind.stop_verb}" if stopped else f"could NOT be {self.kind.stop_verb}"
+                verb = self.kind.stop_verb
+                if not self.stop_on_timeout:
+                    outcome = f"was kept (not {verb})"
+                elif self._stop("the timeout passed"):
+                    outcome = f"was {verb}"
+                else:
+                    outcome = f"could NOT be {verb}"
                 raise AirflowException(
                     f"{self.kind.noun} {job_id} did not finish within {self.timeout:g} s and {outcome}"
                 )
