@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowException
 from conftest import API, DPO_MODEL, PARAM_TEMPLATE, PLAIN_TEMPLATE, SFT_MODEL
 
 from airflow_provider_compress.emulator.state import JOB_NAME_PATTERN
+from airflow_provider_compress.exceptions import CompressValidationError
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.hooks.finetune import FineTuneHook
@@ -133,8 +134,9 @@ def test_on_kill_before_a_job_exists_does_nothing(slow_conn):
     ],
 )
 def test_bad_operator_arguments_are_named(kwargs, field):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(CompressValidationError) as raised:  # as docs/errors.md says
         CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE, **kwargs)
+    assert raised.value.field == field
 
 
 def test_generations_of_a_long_name_stay_within_50_characters():

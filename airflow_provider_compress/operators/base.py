@@ -20,6 +20,7 @@ from airflow_provider_compress import _compat, protocol, validation
 from airflow_provider_compress.exceptions import (
     CompressConnectionError,
     CompressError,
+    CompressValidationError,
     InvalidResponseError,
     ServerError,
 )
@@ -154,8 +155,8 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if if_job_exists not in ("reattach", "fail", "create_new"):
-            raise ValueError(
-                f"if_job_exists: must be 'reattach', 'fail' or 'create_new', got {if_job_exists!r}"
+            raise CompressValidationError(
+                "if_job_exists", "must be 'reattach', 'fail' or 'create_new'", if_job_exists
             )
         validation.check_poll_interval("poll_interval", poll_interval)
         validation.check_timeout("timeout", timeout)

@@ -39,7 +39,8 @@ def _log_writer() -> ThreadPoolExecutor:
 os.register_at_fork(after_in_child=_log_writer.cache_clear)
 
 
-# Polls in a row that may fail (after the hook's own retries) before the trigger gives up.
+# Failed polls in a row (each after the hook's own retries) that end the watch: the ones before
+# it are tolerated.
 MAX_FAILED_POLLS = 5
 LOG_BATCH = 1000  # lines written as one record at most (a page of the API's)
 # Seconds between two reads of a job's log (polls that are further apart read it every time):
