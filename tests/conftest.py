@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 # Airflow writes its config and database under AIRFLOW_HOME: keep tests away from ~/airflow.
@@ -95,3 +96,14 @@ def migrated_airflow_home(home, dags_folder) -> dict:
         [sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True
     )
     return env
+
+
+def bash_commands(page) -> list[str]:
+    """The commands of a docs page's bash blocks as written: continuation lines joined, comments
+    dropped (the tests that run or check what the docs tell a user to type)."""
+    from pathlib import Path
+
+    blocks = re.findall(r"^```bash\n(.*?)^```", Path(page).read_text(), re.MULTILINE | re.DOTALL)
+    lines = "\n".join(block.replace("\\\n", " ") for block in blocks).splitlines()
+    commands = [" ".join(re.sub(r"(^|\s)#\s.*$", "", line).split()) for line in lines]
+    return [command for command in commands if command]

@@ -1,4 +1,4 @@
-"""The example DAGs: they parse offline, and the mapped and nightly ones run against the emulator."""
+"""The example DAGs: they parse offline, and the mapped, nightly and sensor ones run against the emulator."""
 
 from __future__ import annotations
 

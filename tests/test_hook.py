@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
+import json
 import time
 import uuid
 
@@ -485,6 +486,17 @@ def test_test_connection(kind, monkeypatch, emulator):
     )
     ok, message = CompressHook().test_connection()
     assert ok is False and "401" in message and "sk-SECRET" not in message
+
+
+def test_test_connection_names_a_connection_stored_as_another_type(monkeypatch, emulator):
+    """What `airflow connections add --conn-type dashscope` stores without the provider installed."""
+    generic = json.loads(emulator.connection_json()) | {"conn_type": "generic", "password": "sk-SECRET-g"}
+    monkeypatch.setenv("AIRFLOW_CONN_DASHSCOPE_DEFAULT", json.dumps(generic))
+    before = emulator.state()["requests"]
+    ok, message = CompressHook().test_connection()
+    assert ok is False and "has type 'generic', not 'dashscope'" in message
+    assert "airflow providers list" in message and "sk-SECRET" not in message
+    assert emulator.state()["requests"] == before
 
 
 # --- async specifics --------------------------------------------------------------------------

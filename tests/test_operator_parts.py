@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowException
 from conftest import API, DPO_MODEL, PARAM_TEMPLATE, PLAIN_TEMPLATE, SFT_MODEL
 
 from airflow_provider_compress.emulator.state import JOB_NAME_PATTERN
+from airflow_provider_compress.exceptions import CompressValidationError
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.hooks.finetune import FineTuneHook
@@ -99,6 +100,25 @@ def test_worker_on_kill_cancels_once(slow_conn):
     assert sum("Cancel requested" in line for line in slow_conn.full_log(created.job_id)) == 1
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_worker_on_kill_deletes_the_deployment_unless_kept(slow_conn, keep):
+    made = DeploymentHook().create_deployment(
+        model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=uuid.uuid4().hex[:8]
+    )
+    deployed = made.deployed_model
+    operator = DeployModelOperator(
+        task_id="t", model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", keep_deployment=keep
+    )
+    operator.job_id = deployed
+    operator.on_kill()
+    status = slow_conn.state()["deployments"][deployed]["status"]
+    if keep:
+        assert status != "DELETING"
+        DeploymentHook().delete_deployment(deployed)
+    else:
+        assert status == "DELETING"
+
+
 def test_on_kill_before_a_job_exists_does_nothing(slow_conn):
     before = slow_conn.state()["requests"]
     CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE).on_kill()
@@ -114,8 +134,9 @@ def test_on_kill_before_a_job_exists_does_nothing(slow_conn):
     ],
 )
 def test_bad_operator_arguments_are_named(kwargs, field):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(CompressValidationError) as raised:  # as docs/errors.md says
         CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE, **kwargs)
+    assert raised.value.field == field
 
 
 def test_generations_of_a_long_name_stay_within_50_characters():

@@ -13,9 +13,18 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import FAST_RETRY, PLAIN_TEMPLATE, SFT_MODEL, RawClient, files_containing, migrated_airflow_home
+from conftest import (
+    FAST_RETRY,
+    PLAIN_TEMPLATE,
+    SFT_MODEL,
+    RawClient,
+    files_containing,
+    migrated_airflow_home,
+    use_connection,
+)
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
+from airflow_provider_compress.hooks.deployment import DeploymentHook
 
 DAGS = Path(__file__).parent / "dags"
 AUDIT_KEY = "sk-DAGS-AUDIT-5b2d8e61"  # recognisable, so that any leak is found by a plain search
@@ -268,6 +277,36 @@ def test_deploy_timeout_deletes_the_deployment(airflow, mode):
     deployed = airflow.xcom(dag_id, "deploy", "deployed_model")
     assert "and was deleted" in output and "could NOT" not in output
     assert airflow.emulator.state()["deployments"].get(deployed, {}).get("status") in (None, "DELETING")
+
+
+def test_keep_deployment_keeps_a_failed_or_timed_out_deployment(airflow, monkeypatch):
+    """FAILED and timed out, in the worker and deferred: the task fails, the deployment stays
+    (the kills: test_operator_parts and test_pipeline_resources)."""
+    delete_route = "DELETE /api/v1/deployments/{deployed_model}"
+    deletes = airflow.emulator.state()["calls"].get(delete_route, 0)
+    output = airflow.dags_test("test_deploy_keep")
+    states = airflow.states("test_deploy_keep")
+    kept = {task: airflow.xcom("test_deploy_keep", task, "deployed_model") for task in states}
+    use_connection(monkeypatch, airflow.emulator)
+    try:
+        assert states == dict.fromkeys(
+            ["failed_deferred", "failed_worker", "timeout_deferred", "timeout_worker"], "failed"
+        ), output[-3000:]
+        state = airflow.emulator.state()
+        assert state["calls"].get(delete_route, 0) == deletes
+        for task, deployed in kept.items():
+            status = state["deployments"][deployed]["status"]
+            if task.startswith("failed"):
+                assert status == "FAILED" and f"deployment {deployed} failed" in output
+            else:
+                assert status in ("PENDING", "DEPLOYING", "RUNNING")
+                kept_message = rf"deployment {deployed} did not finish .*and was kept \(not deleted\)"
+                assert re.search(kept_message, output)
+        assert "was deleted" not in output and "Could not stop" not in output
+    finally:
+        for deployed in kept.values():
+            if deployed:
+                DeploymentHook().delete_deployment(deployed)
 
 
 def test_z_the_api_key_is_nowhere_in_logs_or_the_metadata_database(airflow):

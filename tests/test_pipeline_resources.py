@@ -8,10 +8,12 @@ import json
 import logging
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from conftest import PLAIN_TEMPLATE, SFT_MODEL
 
+from airflow_provider_compress import _compat
 from airflow_provider_compress.exceptions import (
     BadRequestError,
     CompressApiError,
@@ -24,6 +26,7 @@ from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.hooks.finetune import FineTuneHook
 from airflow_provider_compress.models import DeploymentStatus, JobStatus
+from airflow_provider_compress.operators.deployment import DeployModelOperator
 from airflow_provider_compress.triggers import task_state
 from airflow_provider_compress.triggers.deployment import DeploymentTrigger
 from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
@@ -288,14 +291,23 @@ async def test_deployment_trigger_fires_on_running_without_log_requests(conn):
     DeploymentHook().delete_deployment(deployed.deployed_model)
 
 
-async def test_deployment_trigger_deadline_deletes(slow_conn):
+@pytest.mark.parametrize("stop", [True, False])
+async def test_deployment_trigger_deadline_deletes_unless_told_not_to(slow_conn, stop):
     deployed = DeploymentHook().create_deployment(
         model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=suffix()
     )
-    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, 1, deadline=time.time() + 0.3)
+    trigger = DeploymentTrigger(
+        "dashscope_default", deployed.deployed_model, 1, deadline=time.time() + 0.3, stop_on_timeout=stop
+    )
     event = await only_event(trigger)
-    assert event["status"] == "timeout" and "deleted" in event["message"]
-    assert slow_conn.state()["deployments"][deployed.deployed_model]["status"] == "DELETING"
+    status = slow_conn.state()["deployments"][deployed.deployed_model]["status"]
+    if stop:
+        assert event["status"] == "timeout" and event["message"].endswith("and was deleted")
+        assert status == "DELETING"
+    else:
+        assert event["status"] == "timeout" and event["message"].endswith("and was kept (not deleted)")
+        assert status != "DELETING"
+        DeploymentHook().delete_deployment(deployed.deployed_model)
 
 
 async def test_deployment_on_kill_deletes(monkeypatch, slow_conn):
@@ -312,6 +324,51 @@ async def test_deployment_on_kill_deletes(monkeypatch, slow_conn):
     assert slow_conn.state()["deployments"][deployed.deployed_model]["status"] == "DELETING"
     await trigger.on_kill()  # idempotent: a DELETING deployment is left alone
     assert slow_conn.state()["deployments"][deployed.deployed_model]["status"] == "DELETING"
+
+
+@pytest.mark.parametrize("kill", ["on_kill", "cancelled"])  # Airflow >= 3.3; before 3.3
+@pytest.mark.parametrize("keep", [False, True])
+async def test_a_killed_deferred_deploy_deletes_its_deployment_unless_kept(
+    slow_conn, monkeypatch, keep, kill
+):
+    """The trigger the operator defers to, killed: ``keep_deployment`` reaches it."""
+
+    async def killed(ti):
+        return "failed"
+
+    monkeypatch.setattr(task_state, "task_instance_state", killed)
+    monkeypatch.setattr(_compat, "TRIGGER_HAS_ON_KILL", kill == "on_kill")
+    operator = DeployModelOperator(
+        task_id="t",
+        model_name=SFT_MODEL,
+        suffix=suffix(),
+        capacity=1,
+        deploy_spec="MU1",
+        deferrable=True,
+        poll_interval=1,
+        keep_deployment=keep,
+    )
+    ti = SimpleNamespace(dag_id="d", run_id=f"r-{suffix()}", task_id="t", map_index=-1, try_number=1)
+    ti.xcom_push = lambda **_: None
+    with pytest.raises(BaseException) as deferred:  # TaskDeferred (its module depends on the version)
+        operator.execute({"ti": ti})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, DeploymentTrigger) and trigger.job_id == operator.job_id
+    trigger._log = logging.getLogger("test.trigger")
+    if kill == "on_kill":
+        await trigger.on_kill()
+    else:
+        watching = asyncio.ensure_future(_collect(trigger))
+        await asyncio.sleep(0.3)
+        watching.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await watching
+    status = slow_conn.state()["deployments"][operator.job_id]["status"]
+    if keep:
+        assert status != "DELETING"
+        DeploymentHook().delete_deployment(operator.job_id)
+    else:
+        assert status == "DELETING"
 
 
 async def test_deployment_on_kill_after_a_takeover_deletes_nothing(monkeypatch, slow_conn):

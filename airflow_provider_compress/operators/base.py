@@ -20,6 +20,7 @@ from airflow_provider_compress import _compat, protocol, validation
 from airflow_provider_compress.exceptions import (
     CompressConnectionError,
     CompressError,
+    CompressValidationError,
     InvalidResponseError,
     ServerError,
 )
@@ -154,8 +155,8 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if if_job_exists not in ("reattach", "fail", "create_new"):
-            raise ValueError(
-                f"if_job_exists: must be 'reattach', 'fail' or 'create_new', got {if_job_exists!r}"
+            raise CompressValidationError(
+                "if_job_exists", "must be 'reattach', 'fail' or 'create_new'", if_job_exists
             )
         validation.check_poll_interval("poll_interval", poll_interval)
         validation.check_timeout("timeout", timeout)
@@ -166,6 +167,8 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         self.timeout = timeout
         self.forward_logs = forward_logs
         self.cancel_on_kill = cancel_on_kill
+        # Whether a timeout stops the work too; only DeployModelOperator(keep_deployment=True) keeps it.
+        self.stop_on_timeout = True
         self.if_job_exists = if_job_exists
         self.job_id: str | None = None
         self.resource: ApiModel | None = None  # as last read: the lineage's output
@@ -255,6 +258,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
                     deadline=deadline,
                     forward_logs=self.forward_logs,
                     cancel_on_kill=self.cancel_on_kill,
+                    stop_on_timeout=self.stop_on_timeout,
                 ),
                 method_name="execute_complete",
             )
@@ -350,8 +354,13 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             if self.kind.outcome(status):
                 return resource
             if deadline is not None and time.time() >= deadline:
-                stopped = self._stop("the timeout passed")
-                outcome = f"was {self.kind.stop_verb}" if stopped else f"could NOT be {self.kind.stop_verb}"
+                verb = self.kind.stop_verb
+                if not self.stop_on_timeout:
+                    outcome = f"was kept (not {verb})"
+                elif self._stop("the timeout passed"):
+                    outcome = f"was {verb}"
+                else:
+                    outcome = f"could NOT be {verb}"
                 raise AirflowException(
                     f"{self.kind.noun} {job_id} did not finish within {self.timeout:g} s and {outcome}"
                 )

@@ -64,10 +64,10 @@ class CreateCompressJobOperator(DashScopeJobOperator):
     :param bool forward_logs: copy the job's log lines into the task log as they appear.
     :param bool cancel_on_kill: cancel the job when the task is killed (mark failed/success, clear).
     :param if_job_exists: when a job with this task's name exists: ``reattach`` to it unless it
-        FAILED or was CANCELED (then create a new generation), ``fail``, or ``create_new``. A job
-        made with other arguments (model, template, suffix, calibration files, the hyper-parameters
-        this task sets) is not reattached: the task fails before creating anything, naming each
-        difference.
+        FAILED, is CANCELING or was CANCELED (then create a new generation), ``fail``, or
+        ``create_new``. A job made with other arguments (model, template, suffix, calibration
+        files, the hyper-parameters this task sets) is not reattached: the task fails before
+        creating anything, naming each difference.
 
     The job's fields are those of ``CompressJobSpec``, which checks them before any request.
     """

@@ -42,7 +42,8 @@ class DeployModelOperator(DashScopeJobOperator):
     :param suffix: 1-8 of a-z0-9, needed when the same model is deployed again.
     :param ptu_capacity: ``{"input_tpm": ..., "output_tpm": ...}`` for ``ptu``.
     :param extra: further body fields (``enable_thinking``, ``rpm_limit``, ...).
-    :param keep_deployment: never delete the deployment on kill, timeout or failure.
+    :param keep_deployment: never delete the deployment on kill, timeout or failure (the task
+        still fails; the deployment is left as it is, and billed once it runs).
 
     The deployment's fields (all templated) are those of ``DeploymentSpec``, which checks them
     before any request. A deployment found by name that serves another model or has another
@@ -92,6 +93,7 @@ class DeployModelOperator(DashScopeJobOperator):
         self.ptu_capacity = ptu_capacity
         self.extra = extra
         self.keep_deployment = keep_deployment
+        self.stop_on_timeout = not keep_deployment
 
     def trigger_class(self) -> type[DashScopeJobTrigger]:
         from airflow_provider_compress.triggers.deployment import DeploymentTrigger

@@ -51,7 +51,8 @@ def _freeze_inherited_heap() -> None:
 os.register_at_fork(after_in_child=_log_writer.cache_clear)
 
 
-# Polls in a row that may fail (after the hook's own retries) before the trigger gives up.
+# Failed polls in a row (each after the hook's own retries) that end the watch: the ones before
+# it are tolerated.
 MAX_FAILED_POLLS = 5
 LOG_BATCH = 1000  # lines written as one record at most (a page of the API's)
 # Seconds between two reads of a job's log (polls that are further apart read it every time):
@@ -84,6 +85,8 @@ class DashScopeJobTrigger(BaseTrigger):
     :param forward_logs: write the job's new log lines to the task log as they appear.
     :param cancel_on_kill: stop the work (cancel a job, delete a deployment) when a user kills
         the deferred task.
+    :param stop_on_timeout: stop the work when the deadline passes (else it is left as it is:
+        ``DeployModelOperator(keep_deployment=True)``).
     """
 
     kind: ClassVar[JobKind]
@@ -98,6 +101,7 @@ class DashScopeJobTrigger(BaseTrigger):
         deadline: float | None = None,
         forward_logs: bool = True,
         cancel_on_kill: bool = True,
+        stop_on_timeout: bool = True,
     ) -> None:
         super().__init__()
         validation.check_resource_id("job_id", job_id)
@@ -109,6 +113,7 @@ class DashScopeJobTrigger(BaseTrigger):
         self.deadline = deadline
         self.forward_logs = forward_logs
         self.cancel_on_kill = cancel_on_kill
+        self.stop_on_timeout = stop_on_timeout
         self._next_log_read = 0.0  # time.monotonic() of the next log read
         self._pending: Future[Any] | None = None  # the last record handed to the log writer
         self._pending_lines = 0
@@ -124,6 +129,7 @@ class DashScopeJobTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "forward_logs": self.forward_logs,
                 "cancel_on_kill": self.cancel_on_kill,
+                "stop_on_timeout": self.stop_on_timeout,
             },
         )
 
@@ -171,9 +177,13 @@ class DashScopeJobTrigger(BaseTrigger):
                 if job.status not in self.kind.not_started:
                     await self._forward_logs(hook)
                 if self.deadline is not None and time.time() >= self.deadline:
-                    stopped = await self._cancel(hook, "the operator's timeout passed")
                     verb = self.kind.stop_verb
-                    outcome = f"was {verb}" if stopped else f"could NOT be {verb}: it may still be running"
+                    if not self.stop_on_timeout:
+                        outcome = f"was kept (not {verb})"
+                    elif await self._cancel(hook, "the operator's timeout passed"):
+                        outcome = f"was {verb}"
+                    else:
+                        outcome = f"could NOT be {verb}: it may still be running"
                     message = f"{self.kind.noun} {self.job_id} did not finish in time and {outcome}"
                     yield await self._event("timeout", job, message)
                     return

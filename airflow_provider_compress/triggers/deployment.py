@@ -1,4 +1,5 @@
-"""DeploymentTrigger: waits until a deployment is RUNNING; deletes it on kill or deadline."""
+"""DeploymentTrigger: waits until a deployment is RUNNING; deletes it on kill or deadline (unless
+``keep_deployment`` turned that off)."""
 
 from __future__ import annotations
 
