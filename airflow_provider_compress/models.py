@@ -290,6 +290,72 @@ class FineTunePage(ApiModel):
     _converters: ClassVar[dict[str, Any]] = {**_PAGE, "jobs": _list_of(FineTuneJob)}
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Checkpoint(ApiModel):
+    """A checkpoint a fine-tune saved. ``status`` is its export's: PENDING (saved, not exported),
+    PROCESSING, SUCCEEDED (``model_name`` is the deployable model), FAILED or UNSUPPORTED. The
+    last checkpoint of a SUCCEEDED job is its ``finetuned_output``."""
+
+    checkpoint: str = ""
+    full_name: str | None = None
+    model_name: str | None = None
+    status: str | None = None
+    step: int | None = None
+    create_time: str | None = None
+
+
+def checkpoints_from_api(items: Any) -> list[Checkpoint]:
+    """The checkpoint list's ``output``: a JSON array."""
+    return _list_of(Checkpoint)(items)
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UploadedFile(ApiModel):
+    """A file that jobs take by ``file_id`` (training data, calibration data). The upload's
+    answer names only ``file_id`` and ``name``; the list and get answers add the rest."""
+
+    file_id: str = ""
+    name: str | None = None
+    description: str | None = None
+    purpose: str | None = None
+    size: int | None = None
+    md5: str | None = None
+    gmt_create: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FailedUpload(ApiModel):
+    name: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FileUpload(ApiModel):
+    """The answer of an upload: HTTP 200 also when a file was refused (``failed_uploads``)."""
+
+    uploaded_files: list[UploadedFile] = dataclasses.field(default_factory=list)
+    failed_uploads: list[FailedUpload] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {
+        "uploaded_files": _list_of(UploadedFile),
+        "failed_uploads": _list_of(FailedUpload),
+    }
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FilePage(ApiModel):
+    total: int = 0
+    page_no: int = 1
+    page_size: int = 10
+    files: list[UploadedFile] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "files": _list_of(UploadedFile)}
+
+
 # --- deployments ------------------------------------------------------------------------------
 
 

@@ -30,9 +30,12 @@ from airflow_provider_compress.exceptions import (
 from airflow_provider_compress.models import (
     CANCELLABLE_STATUSES,
     ApiModel,
+    Checkpoint,
     Deployment,
     DeploymentPage,
     DeploymentStatus,
+    FilePage,
+    FileUpload,
     FineTuneJob,
     FineTunePage,
     Job,
@@ -41,6 +44,8 @@ from airflow_provider_compress.models import (
     JobStatus,
     OperationResult,
     TemplateList,
+    UploadedFile,
+    checkpoints_from_api,
 )
 
 T = TypeVar("T")
@@ -60,6 +65,10 @@ class ApiRequest:
     body: Mapping[str, Any] | None = None
     # Safe to send again when the outcome of an earlier try is unknown (5xx, reset, timeout).
     idempotent: bool = True
+    # multipart/form-data instead of a JSON body (file uploads): ``(field, (file name, bytes))``
+    # parts and plain form fields. Sent by the sync transport only.
+    files: Sequence[tuple[str, tuple[str, bytes]]] | None = None
+    form: Mapping[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -524,6 +533,69 @@ def scale_deployment(deployed_model: str, capacity: int) -> ApiCall[Deployment]:
     return ApiCall(request, Deployment.from_api)
 
 
+# --- fine-tune checkpoints (fact sheet B.8) ------------------------------------------------
+
+
+def list_checkpoints(job_id: str) -> ApiCall[list[Checkpoint]]:
+    """The checkpoints a fine-tune job saved, the newest first; ``output`` is an array."""
+    return ApiCall(ApiRequest("GET", _item_path(FINE_TUNE, job_id, "/checkpoints")), checkpoints_from_api)
+
+
+def export_checkpoint(job_id: str, checkpoint: str, model_name: str | None = None) -> ApiCall[bool]:
+    """Publish a checkpoint as a deployable model; ``output: true`` means submitted (then its
+    status in the checkpoint list goes PROCESSING -> SUCCEEDED with a ``model_name``)."""
+    v.check_resource_id("checkpoint", checkpoint)
+    tail = f"/export/{quote(checkpoint, safe='')}"
+    request = ApiRequest("GET", _item_path(FINE_TUNE, job_id, tail), {"model_name": model_name})
+    return ApiCall(request, _submitted)
+
+
+def _submitted(output: Any) -> bool:
+    if not isinstance(output, bool):
+        raise ValueError(f"expected true or false, got {output!r}")
+    return output
+
+
+# --- files (fact sheet B.8: the training and calibration data jobs take by id) -------------
+
+FILES_PATH = "/files"
+FILE_SIZE_MAX = 300 * 1024 * 1024  # bytes per file
+
+
+def upload_file(
+    name: str, content: bytes, purpose: str = "fine-tune", description: str | None = None
+) -> ApiCall[FileUpload]:
+    """``POST /files``, multipart: the file as ``files``, ``purpose``, ``descriptions``.
+
+    Not idempotent: an upload whose answer was lost is never sent again blindly (a second copy
+    would count against the account's file quota); ``FileHook.upload_file`` looks it up instead.
+    """
+    v.check_text("name", name, required=True)
+    v.check_text("purpose", purpose, required=True)
+    v.check_text("description", description)
+    if not content:
+        raise CompressValidationError("content", f"{name} is empty")
+    if len(content) > FILE_SIZE_MAX:
+        raise CompressValidationError(
+            "content", f"{name} has {len(content)} bytes; the API takes at most {FILE_SIZE_MAX} per file"
+        )
+    form = {"purpose": purpose, **({"descriptions": description} if description else {})}
+    request = ApiRequest("POST", FILES_PATH, files=[("files", (name, content))], form=form, idempotent=False)
+    return ApiCall(request, FileUpload.from_api)
+
+
+def list_files(page_no: int = 1, page_size: int = 10) -> ApiCall[FilePage]:
+    v.check_int_range("page_no", page_no, 1)
+    v.check_int_range("page_size", page_size, 1, v.PAGE_SIZE_MAX)
+    request = ApiRequest("GET", FILES_PATH, {"page_no": page_no, "page_size": page_size})
+    return ApiCall(request, FilePage.from_api)
+
+
+def get_file(file_id: str) -> ApiCall[UploadedFile]:
+    v.check_resource_id("file_id", file_id)
+    return ApiCall(ApiRequest("GET", f"{FILES_PATH}/{quote(file_id, safe='')}"), UploadedFile.from_api)
+
+
 # --- paging ---------------------------------------------------------------------------------
 
 
@@ -604,11 +676,13 @@ def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Repl
             request_id,
             retry_after=_retry_after(headers),
         )
-    if "output" not in envelope:
+    # The file API (and, per the fact sheet, older builds of the others) answers in "data".
+    key = "output" if "output" in envelope else "data"
+    if key not in envelope:
         raise InvalidResponseError(
             status, None, f"expected a JSON object with 'output', got: {_snippet(body)!r}", request_id
         )
-    return Reply(envelope["output"], request_id, status)
+    return Reply(envelope[key], request_id, status)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -23,6 +23,7 @@ EXPECTED = {
     "example_compress_nightly.py": "example_compress_nightly",
     "example_compress_sensor.py": "example_compress_sensor",
     "example_deploy_on_asset.py": "example_deploy_on_asset",
+    "example_finetune_checkpoint.py": "example_finetune_checkpoint",
 }
 
 
@@ -126,6 +127,24 @@ def test_sensor_example_waits_then_tidies_up(examples):
     assert state["deployments"].get(deployed, {"status": "gone"})["status"] in ("DELETING", "gone")
 
 
+def test_checkpoint_example_exports_an_earlier_checkpoint_and_compresses_it(examples):
+    """The sensor waits for the fine-tune (deferred), the checkpoint before the last is exported,
+    and that model is compressed; the training data came from the example's upload."""
+    home, env, emulator = examples
+    output = dags_test(env, "example_finetune_checkpoint")
+    dag_id = "example_finetune_checkpoint"
+    (job_id,) = xcoms(home, dag_id, "start")
+    (file_id,) = xcoms(home, dag_id, "upload_training_data")
+    state = emulator.state()
+    tuned = state["fine_tunes"][job_id]
+    assert tuned["status"] == "SUCCEEDED" and tuned["training_file_ids"] == [file_id], output[-3000:]
+    assert xcoms(home, dag_id, "wait_for_training") == [tuned["finetuned_output"]]
+    (exported,) = xcoms(home, dag_id, "export")
+    assert exported.startswith(f"{tuned['finetuned_output']}-c")  # not the last checkpoint
+    (compressed,) = xcoms(home, dag_id, "compress")
+    assert [j["model"] for j in state["jobs"].values() if j["quantized_output"] == compressed] == [exported]
+
+
 def test_the_demo_command_runs_the_pipeline_and_leaks_no_key(tmp_path):
     """scripts/demo.py (the README's first command, after set-up) with a recognisable key."""
     from conftest import files_containing
@@ -149,5 +168,11 @@ def test_the_demo_command_runs_the_pipeline_and_leaks_no_key(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "deployed model: qwen3.5-flash-2026-02-23-demo-quant-" in done.stdout
     assert re.search(r"\[ft-\S+ #1\] ", done.stdout) and re.search(r"\[quant-\S+ #1\] ", done.stdout)
+    # the files shipped with the example were uploaded, and the jobs read them by their ids
+    training = re.search(r"train\.jsonl is file (\S+)", done.stdout)
+    calibration = re.search(r"calibration\.jsonl is file (\S+)", done.stdout)
+    assert training and calibration, done.stdout[-3000:]
+    assert f"Data processing: train.jsonl ({training[1]})" in done.stdout
+    assert f"Processing calibration data: calibration.jsonl ({calibration[1]})" in done.stdout
     assert key not in done.stdout + done.stderr
     assert (home / "airflow.db").exists() and files_containing(home, key) == []

@@ -6,6 +6,7 @@ are not part of the API and let tests and demos inspect jobs and inject failures
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -17,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile
 
 from airflow_provider_compress.emulator import state as s
 from airflow_provider_compress.emulator.faults import KINDS, QUEUED_ONLY, Fault, FaultPlan, ResetResponse
@@ -36,6 +38,7 @@ class Config:
     max_active_jobs: int | None = None  # more active jobs than this: 429 on create
     deploy_seconds: float | None = None  # time from create to RUNNING; default: job_seconds
     delete_seconds: float = 1.0  # time a deleted deployment stays DELETING
+    export_seconds: float = 1.0  # time a fine-tune checkpoint's export stays PROCESSING
     deploy_capacity: int = 32  # model units available; a deployment beyond them ends FAILED
     fault_rate: float = 0.0  # fraction of API requests that get a random fault
     fault_kinds: tuple[str, ...] = KINDS
@@ -57,6 +60,8 @@ class Emulator:
         self.jobs: dict[str, s.Job] = {}
         self.fine_tunes: dict[str, s.FineTuneJob] = {}
         self.deployments: dict[str, s.Deployment] = {}
+        self.files: dict[str, s.UploadedFile] = {}
+        self.lora_outputs: set[str] = set()  # models that LoRA fine-tunes produced
         self.faults = FaultPlan(
             rate=config.fault_rate,
             kinds=config.fault_kinds,
@@ -94,23 +99,21 @@ class Emulator:
     def _register_outputs(self) -> None:
         """Finished fine-tunes of the compressible base become custom models the templates list."""
         for job in self._advanced_fine_tunes():
-            output = job.output()
-            full = job.training_type not in s.LORA_TRAINING
-            if (
-                job.status == "SUCCEEDED"
-                and job.base_model == s.BASE_MODEL
-                and full
-                and output not in self.models
-            ):
-                self.models[output] = {
-                    "zh-CN": f"微调模型 {job.job_name}",
-                    "en-US": f"Fine-tune {job.job_name}",
-                }
+            if job.is_lora:
+                self.lora_outputs.update(job.exported_models(self.clock(), self.config.export_seconds))
+            if job.base_model != s.BASE_MODEL or job.is_lora:
+                continue
+            for output in job.exported_models(self.clock(), self.config.export_seconds):
+                if output not in self.models:
+                    self.models[output] = {
+                        "zh-CN": f"微调模型 {job.job_name}",
+                        "en-US": f"Fine-tune {job.job_name}",
+                    }
 
     def _model_error(self, model: str) -> ApiError | None:
         if model == s.BASE_MODEL:
             return ApiError("BaseModelNotSupported", model=model)
-        if "-lora-" in model:
+        if self._is_lora(model):
             return ApiError("LoraModelNotSupported", model=model)
         if "notready" in model:
             return ApiError("ModelNotReady", model=model)
@@ -119,6 +122,11 @@ class Emulator:
         if model not in self.models:
             return ApiError("ModelNotSupported", model=model)
         return None
+
+    def _is_lora(self, model: str) -> bool:
+        """A LoRA fine-tune's output (known by how it was made; the name does not say), or a
+        scenario name containing ``-lora-``. Call it after ``_register_outputs``."""
+        return "-lora-" in model or model in self.lora_outputs
 
     # --- the seven endpoints
 
@@ -204,6 +212,7 @@ class Emulator:
             template=template,
             hyper_parameters=effective,
             calibration_files=files,
+            calibration_labels=[self._file_label(f) for f in files] if files else None,
             suffix=suffix,
             created=now,
             duration=self.config.job_seconds,
@@ -340,6 +349,13 @@ class Emulator:
         hyper = body.get("hyper_parameters") or {}
         if not isinstance(hyper, dict):
             raise ApiError("InvalidParameter", detail="hyper_parameters must be an object")
+        uploaded = [self.files[f] for f in files if f in self.files]
+        for file in uploaded:
+            if file.purpose != "fine-tune":
+                raise ApiError(
+                    "InvalidParameter",
+                    detail=f"file {file.file_id} was uploaded for {file.purpose}, not fine-tune",
+                )
         limit = self.config.max_active_jobs
         if (
             limit is not None
@@ -356,9 +372,9 @@ class Emulator:
             created=now,
             duration=self.config.job_seconds,
             log_lines=self.config.log_lines,
-            will_fail=any("bad" in f for f in files),
+            will_fail=any("bad" in f for f in files) or not all(f.json_lines for f in uploaded),
             training_type=training_type,
-            training_files=files,
+            training_files=[self._file_label(f) for f in files],
             inputs={k: body[k] for k in FINE_TUNE_INPUTS if body.get(k) is not None},
             hyper_parameters=hyper,
             model_name=body.get("model_name"),
@@ -391,6 +407,68 @@ class Emulator:
         job.cancel(self.clock())
         return {"status": "success"}
 
+    def list_checkpoints(self, job_id: str) -> list[dict[str, Any]]:
+        return self._fine_tune(job_id).checkpoints_api(self.clock(), self.config.export_seconds)
+
+    def export_checkpoint(self, job_id: str, checkpoint: str, model_name: str | None) -> bool:
+        """Publish a checkpoint as a model: PROCESSING for ``export_seconds``, then SUCCEEDED with
+        its ``model_name``. Only a SUCCEEDED ``sft``/``efficient_sft`` job's checkpoints (B.8)."""
+        job = self._fine_tune(job_id)
+        if job.training_type not in s.EXPORTABLE_TRAINING:
+            raise ApiError(
+                "UnsupportedOperation", detail=f"{job.training_type} checkpoints cannot be exported"
+            )
+        if job.status != "SUCCEEDED":
+            raise ApiError("UnsupportedOperation", detail=f"job {job_id} is {job.status}")
+        if checkpoint not in [name for name, _, _ in job.saved_checkpoints()]:
+            raise ApiError("NotFound", detail=f"checkpoint {checkpoint} of {job_id}")
+        job.exports.setdefault(checkpoint, (self.clock(), model_name or None))
+        return True
+
+    # --- files
+
+    def _file_label(self, file_id: str) -> str:
+        """How a job's log names a file: its name too when it was uploaded here."""
+        file = self.files.get(file_id)
+        return file.label() if file else file_id
+
+    def upload_files(
+        self, uploads: list[tuple[str, bytes]], purpose: str | None, descriptions: list[str]
+    ) -> dict[str, Any]:
+        """Multipart ``files`` (several allowed), ``purpose``, ``descriptions`` (one per file). A
+        file the service refuses is reported in ``failed_uploads``, with HTTP 200 (B.8)."""
+        if not uploads:
+            raise ApiError("InvalidParameter", detail="files is required (multipart/form-data)")
+        purpose = purpose or "fine-tune"
+        if purpose not in s.FILE_PURPOSES:
+            raise ApiError("InvalidParameter", detail=f"purpose must be one of {', '.join(s.FILE_PURPOSES)}")
+        uploaded, failed = [], []
+        for index, (name, content) in enumerate(uploads):
+            if len(content) > s.FILE_MAX_BYTES:
+                message = f"{name} is larger than {s.FILE_MAX_BYTES} bytes"
+                failed.append({"name": name, "code": "BadRequest.TooLarge", "message": message})
+                continue
+            file_id = f"file-ft-{secrets.token_hex(12)}"
+            description = descriptions[index] if index < len(descriptions) else None
+            self.files[file_id] = s.UploadedFile.of(
+                file_id, name, content, purpose, description, self.clock()
+            )
+            uploaded.append({"file_id": file_id, "name": name})
+        return {"uploaded_files": uploaded, "failed_uploads": failed}
+
+    def list_files(self, q: dict[str, str]) -> dict[str, Any]:
+        page_no, page_size = _paging(q)
+        files = sorted(self.files.values(), key=lambda f: (f.created, f.file_id), reverse=True)
+        first = (page_no - 1) * page_size
+        page = [f.to_api() for f in files[first : first + page_size]]
+        return {"total": len(files), "page_no": page_no, "page_size": page_size, "files": page}
+
+    def get_file(self, file_id: str) -> s.UploadedFile:
+        file = self.files.get(file_id)
+        if file is None:
+            raise ApiError("NotFound", detail=f"file {file_id}")
+        return file
+
     def delete_fine_tune(self, job_id: str) -> dict[str, Any]:
         job = self._fine_tune(job_id)
         if job.status not in s.TERMINAL:
@@ -403,7 +481,10 @@ class Emulator:
     # --- deployments
 
     def _keep_output(self, job: s.TimedJob) -> None:
-        if job.status == "SUCCEEDED":
+        if isinstance(job, s.FineTuneJob):  # its exported checkpoints too
+            for model in job.exported_models(self.clock(), self.config.export_seconds):
+                self.outputs[model] = job.base_model
+        elif job.status == "SUCCEEDED":
             self.outputs[job.output()] = job.base_model
 
     def _deployable(self) -> dict[str, str]:
@@ -443,7 +524,7 @@ class Emulator:
         if model_name not in deployable:
             raise ApiError("NotFound", detail=f"Model: {model_name} not found!")
         capacity = body.get("capacity")
-        if plan == "lora" and "-lora" not in model_name:
+        if plan == "lora" and not self._is_lora(model_name):
             raise ApiError("InvalidParameter", detail="plan lora serves LoRA fine-tunes only; use mu")
         bad_capacity = not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 < capacity < 1000
         if plan in ("mu", "cu") and bad_capacity:
@@ -561,7 +642,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     app = FastAPI(title="DashScope compression API emulator", docs_url=None, redoc_url=None)
     app.state.emulator = emu
 
-    async def answer(request: Request, work: Callable[[], Any]) -> Response:
+    async def answer(request: Request, work: Callable[[], Any], envelope: str = "output") -> Response:
         request_id = str(uuid.uuid4())
         lang = resolve_lang(request)
         emu.requests += 1
@@ -587,7 +668,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
                 raise fault_error(fault)  # served, but the answer is an error
             if hasattr(output, "to_api"):
                 output = output.to_api(lang)
-            response = JSONResponse({"request_id": request_id, "output": output})
+            response = JSONResponse({"request_id": request_id, envelope: output})
             return await emu.faults.spoil(fault, response) if fault else response
         except ApiError as err:
             headers = {"Retry-After": f"{err.retry_after:g}"} if err.retry_after is not None else None
@@ -651,6 +732,40 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     @app.delete("/api/v1/fine-tunes/{job_id}")
     async def delete_fine_tune(job_id: str, request: Request) -> Response:
         return await answer(request, lambda: emu.delete_fine_tune(job_id))
+
+    @app.get("/api/v1/fine-tunes/{job_id}/checkpoints")
+    async def list_checkpoints(job_id: str, request: Request) -> Response:
+        return await answer(request, lambda: emu.list_checkpoints(job_id))
+
+    @app.get("/api/v1/fine-tunes/{job_id}/export/{checkpoint}")
+    async def export_checkpoint(job_id: str, checkpoint: str, request: Request) -> Response:
+        model_name = request.query_params.get("model_name")
+        return await answer(request, lambda: emu.export_checkpoint(job_id, checkpoint, model_name))
+
+    # The file API answers in ``data``, not ``output`` (fact sheet B.8, 1.3).
+    @app.post("/api/v1/files")
+    async def upload_files(request: Request) -> Response:
+        uploads: list[tuple[str, bytes]] = []
+        purpose, descriptions = None, []
+        with contextlib.suppress(Exception):  # not multipart: no files, which the API refuses
+            form = await request.form(max_files=100)
+            uploads = [
+                (f.filename or "file", await f.read())
+                for f in form.getlist("files")
+                if isinstance(f, UploadFile)
+            ]
+            given = form.get("purpose")
+            purpose = given if isinstance(given, str) else None
+            descriptions = [d for d in form.getlist("descriptions") if isinstance(d, str)]
+        return await answer(request, lambda: emu.upload_files(uploads, purpose, descriptions), "data")
+
+    @app.get("/api/v1/files")
+    async def list_files(request: Request) -> Response:
+        return await answer(request, lambda: emu.list_files(dict(request.query_params)), "data")
+
+    @app.get("/api/v1/files/{file_id}")
+    async def get_file(file_id: str, request: Request) -> Response:
+        return await answer(request, lambda: emu.get_file(file_id), "data")
 
     @app.post("/api/v1/deployments")
     async def create_deployment(request: Request) -> Response:
@@ -769,6 +884,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
                     d.deployed_model: {**d.to_api(), "billed_seconds": d.billed_seconds}
                     for d in emu._advanced_deployments()
                 },
+                "files": {f.file_id: f.to_api() for f in emu.files.values()},
             }
         )
 
@@ -785,6 +901,8 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         emu.jobs.clear()
         emu.fine_tunes.clear()
         emu.deployments.clear()
+        emu.files.clear()
+        emu.lora_outputs.clear()
         emu.faults.queue.clear()
         emu.faults.injected.clear()
         emu.requests = emu.creates = emu.fine_tune_creates = emu.deployment_creates = 0

@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
+import json
+import math
 import re
 import secrets
 import time
@@ -442,6 +445,7 @@ class Job(TimedJob):
     hyper_parameters: dict[str, Any]
     calibration_files: list[str] | None
     suffix: str | None
+    calibration_labels: list[str] | None = None  # the files as the log names them
 
     def output(self) -> str:
         middle = f"-{self.suffix}" if self.suffix else ""
@@ -455,7 +459,8 @@ class Job(TimedJob):
     def start_lines(self) -> list[str]:
         lines = [f"Starting quantization of {self.model}..."]
         if self.calibration_files:
-            lines += [f"Processing calibration data: {', '.join(self.calibration_files)}", CALIBRATION_MARKER]
+            labels = self.calibration_labels or self.calibration_files
+            lines += [f"Processing calibration data: {', '.join(labels)}", CALIBRATION_MARKER]
         return lines
 
     def progress_line(self, step: int, steps: int) -> str:
@@ -510,6 +515,9 @@ class Job(TimedJob):
 
 TRAINING_TYPES = ("cpt", "sft", "efficient_sft", "dpo_full", "dpo_lora")
 LORA_TRAINING = ("efficient_sft", "dpo_lora")
+EXPORTABLE_TRAINING = ("sft", "efficient_sft")  # checkpoint export (fact sheet B.8)
+CHECKPOINTS = 3  # checkpoints a fine-tune saves, evenly over its training
+STEPS_PER_LINE = 10  # training steps a progress line stands for: checkpoint-{step}
 # Base models fine-tunes may start from, and the training types each supports.
 CATALOG = {BASE_MODEL: ("sft",), "qwen3-8b": TRAINING_TYPES}
 
@@ -526,15 +534,78 @@ class FineTuneJob(TimedJob):
     hyper_parameters: dict[str, Any]
     model_name: str | None
     suffix: str | None
+    # checkpoint -> (when its export was asked, the model_name asked for)
+    exports: dict[str, tuple[float, str | None]] = dataclasses.field(default_factory=dict)
 
     def output(self) -> str:
-        # Documented only by example: {model}[-{suffix}]-{job_id}; LoRA outputs carry "-lora".
-        lora = "-lora" if self.training_type in LORA_TRAINING else ""
+        # Documented only by example (fact sheet B.10): {model}[-{suffix}]-{job_id}, for LoRA too.
         middle = f"-{self.suffix}" if self.suffix else ""
-        return f"{self.model}{lora}{middle}-{self.job_id}"
+        return f"{self.model}{middle}-{self.job_id}"
+
+    @property
+    def is_lora(self) -> bool:
+        return self.training_type in LORA_TRAINING
 
     def created_line(self) -> str:
         return f"finetune-job {self.job_id} created: {self.training_type} of {self.model}"
+
+    # --- checkpoints (fact sheet B.8)
+    def saved_checkpoints(self) -> list[tuple[str, int, float]]:
+        """(name, step, saved at) of the checkpoints written so far, the newest first."""
+        if self.start is None:
+            return []
+        span = self._at(1.0) - self.start
+        # the progress lines they are saved with (fewer lines than checkpoints: one a line)
+        lines = sorted({math.ceil(self.log_lines * k / CHECKPOINTS) for k in range(1, CHECKPOINTS + 1)} - {0})
+        saved = [
+            (
+                f"checkpoint-{line * STEPS_PER_LINE}",
+                line * STEPS_PER_LINE,
+                self.start + span * line / self.log_lines,
+            )
+            for line in lines
+            if line <= self.progress_written
+        ]
+        return saved[::-1]
+
+    def exported_model(self, checkpoint: str, step: int) -> str:
+        """The last checkpoint is the job's output; an exported earlier one is named like the
+        fact sheet's example (``…-c160`` for checkpoint-160)."""
+        last = self.saved_checkpoints()[0][0] if self.status == "SUCCEEDED" else None
+        return self.output() if checkpoint == last else f"{self.output()}-c{step}"
+
+    def checkpoints_api(self, now: float, export_seconds: float) -> list[dict[str, Any]]:
+        items = []
+        for index, (name, step, saved) in enumerate(self.saved_checkpoints()):
+            item: dict[str, Any] = {
+                "checkpoint": name,
+                "checkpoint_id": f"{self.job_id}:{name}",
+                "full_name": f"{self.job_id}:{name}",
+                "job_id": self.job_id,
+                "step": step,
+                "create_time": fmt_time(saved),
+                "status": "PENDING",  # saved, not exported
+            }
+            exported = self.exports.get(name)
+            if index == 0 and self.status == "SUCCEEDED":  # the output: exported by the job itself
+                item.update(status="SUCCEEDED", model_name=self.output())
+            elif exported is not None:
+                done = now >= exported[0] + export_seconds
+                item["status"] = "SUCCEEDED" if done else "PROCESSING"
+                if done:
+                    item["model_name"] = self.exported_model(name, step)
+                if exported[1]:
+                    item["model_display_name"] = exported[1]
+            items.append(item)
+        return items
+
+    def exported_models(self, now: float, export_seconds: float) -> list[str]:
+        """The models this job made: its output once SUCCEEDED, and the checkpoints exported."""
+        models = [self.output()] if self.status == "SUCCEEDED" else []
+        for name, (asked, _) in self.exports.items():
+            if now >= asked + export_seconds:
+                models.append(self.exported_model(name, int(name.rsplit("-", 1)[1])))
+        return models
 
     def start_lines(self) -> list[str]:
         return [
@@ -576,6 +647,63 @@ class FineTuneJob(TimedJob):
             out["code"] = "InvalidTrainingData"
             out["message"] = pick(_t("训练数据校验失败", "Training data check failed"), lang)
         return out
+
+
+# --- files (fact sheet B.8: POST /api/v1/files, multipart) -------------------------------------
+
+FILE_PURPOSES = ("fine-tune", "file-extract", "batch")
+FILE_MAX_BYTES = 300 * 1024 * 1024  # per file (fact sheet B.8)
+
+
+@dataclasses.dataclass
+class UploadedFile:
+    """What the emulator keeps of an uploaded file: its size, hash and whether it is JSON lines."""
+
+    file_id: str
+    name: str
+    purpose: str
+    description: str | None
+    size: int
+    md5: str
+    json_lines: bool  # every non-blank line a JSON object: what a training file must be
+    created: float
+
+    @classmethod
+    def of(
+        cls, file_id: str, name: str, content: bytes, purpose: str, description: str | None, now: float
+    ) -> UploadedFile:
+        return cls(
+            file_id,
+            name,
+            purpose,
+            description,
+            len(content),
+            hashlib.md5(content).hexdigest(),
+            _is_json_lines(content),
+            now,
+        )
+
+    def label(self) -> str:
+        return f"{self.name} ({self.file_id})"
+
+    def to_api(self, lang: str = "zh-CN") -> dict[str, Any]:
+        return {
+            "file_id": self.file_id,
+            "name": self.name,
+            "description": self.description,
+            "purpose": self.purpose,
+            "size": self.size,
+            "md5": self.md5,
+            "gmt_create": fmt_time(self.created),
+        }
+
+
+def _is_json_lines(content: bytes) -> bool:
+    try:
+        lines = [line for line in content.decode("utf-8").splitlines() if line.strip()]
+        return bool(lines) and all(isinstance(json.loads(line), dict) for line in lines)
+    except ValueError:  # not UTF-8, or a line that is not JSON
+        return False
 
 
 @dataclasses.dataclass

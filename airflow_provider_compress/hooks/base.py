@@ -123,6 +123,8 @@ class DashScopeHook(_HookBase):
                         settings.url(request),
                         params=settings.params(request),
                         json=request.body,
+                        data=request.form,  # with files: a multipart upload
+                        files=request.files,
                         timeout=settings.timeout,
                         # per request: a session-level CA file loses to REQUESTS_CA_BUNDLE
                         verify=settings.ca_bundle or True,
