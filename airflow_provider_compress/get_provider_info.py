@@ -122,7 +122,10 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [
             {
                 "integration-name": "Alibaba Cloud Model Studio",
-                "python-modules": ["airflow_provider_compress.sensors.compress"],
+                "python-modules": [
+                    "airflow_provider_compress.sensors.compress",
+                    "airflow_provider_compress.sensors.deployment",
+                ],
             }
         ],
         "triggers": [
