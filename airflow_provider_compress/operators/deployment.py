@@ -163,7 +163,38 @@ class DeployModelOperator(DashScopeJobOperator):
         return {"deployed_model": self.kind.resource_id(resource), "model_name": resource.model_name}
 
 
-class DeleteDeploymentOperator(BaseOperator):
+class _DeploymentTask(BaseOperator):
+    """What the operators acting on an existing deployment share: the connection, and where, how
+    often and how long they wait."""
+
+    template_fields: Sequence[str] = ("deployed_model",)
+    ui_color = "#ff6a00"
+
+    def __init__(
+        self,
+        *,
+        deployed_model: str,
+        dashscope_conn_id: str,
+        deferrable: bool | None,
+        poll_interval: float,
+        timeout: float,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        validation.check_poll_interval("poll_interval", poll_interval)
+        validation.check_timeout("timeout", timeout, optional=False)
+        self.deployed_model = deployed_model
+        self.dashscope_conn_id = dashscope_conn_id
+        self.deferrable = _compat.default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+
+    @cached_property
+    def hook(self) -> DeploymentHook:
+        return DeploymentHook(dashscope_conn_id=self.dashscope_conn_id)
+
+
+class DeleteDeploymentOperator(_DeploymentTask):
     """Delete a deployment (stops billing; not reversible); optionally wait until it is gone.
 
     A deployment that no longer exists counts as deleted. The API may refuse a delete while the
@@ -180,8 +211,6 @@ class DeleteDeploymentOperator(BaseOperator):
     :param timeout: seconds for the tries and the wait together.
     """
 
-    template_fields: Sequence[str] = ("deployed_model",)
-
     def __init__(
         self,
         *,
@@ -193,19 +222,15 @@ class DeleteDeploymentOperator(BaseOperator):
         timeout: float = 600,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        validation.check_poll_interval("poll_interval", poll_interval)
-        validation.check_timeout("timeout", timeout, optional=False)
-        self.deployed_model = deployed_model
-        self.dashscope_conn_id = dashscope_conn_id
+        super().__init__(
+            deployed_model=deployed_model,
+            dashscope_conn_id=dashscope_conn_id,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            **kwargs,
+        )
         self.wait_for_deletion = wait_for_deletion
-        self.deferrable = _compat.default_deferrable() if deferrable is None else deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-
-    @cached_property
-    def hook(self) -> DeploymentHook:
-        return DeploymentHook(dashscope_conn_id=self.dashscope_conn_id)
 
     def execute(self, context: Context) -> None:
         deadline = time.time() + self.timeout
@@ -296,7 +321,7 @@ class DeleteDeploymentOperator(BaseOperator):
         self.log.info("%s", event.get("message"))
 
 
-class ScaleDeploymentOperator(BaseOperator):
+class ScaleDeploymentOperator(_DeploymentTask):
     """Scale a deployment, then wait until it is RUNNING again (UPDATING, then RUNNING), in the
     worker or deferred; UPDATING_FAILED (or FAILED, STOPPED, ...) fails the task. Returns the
     ``deployed_model``.
@@ -317,7 +342,6 @@ class ScaleDeploymentOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("deployed_model", "capacity", "ptu_capacity")
-    ui_color = "#ff6a00"
 
     def __init__(
         self,
@@ -332,21 +356,17 @@ class ScaleDeploymentOperator(BaseOperator):
         timeout: float = 3600,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        validation.check_poll_interval("poll_interval", poll_interval)
-        validation.check_timeout("timeout", timeout, optional=False)
-        self.deployed_model = deployed_model
+        super().__init__(
+            deployed_model=deployed_model,
+            dashscope_conn_id=dashscope_conn_id,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            **kwargs,
+        )
         self.capacity = capacity
         self.ptu_capacity = ptu_capacity
-        self.dashscope_conn_id = dashscope_conn_id
         self.wait_for_completion = wait_for_completion
-        self.deferrable = _compat.default_deferrable() if deferrable is None else deferrable
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-
-    @cached_property
-    def hook(self) -> DeploymentHook:
-        return DeploymentHook(dashscope_conn_id=self.dashscope_conn_id)
 
     def execute(self, context: Context) -> str:
         capacity: Any = self.capacity
@@ -410,11 +430,7 @@ class ScaleDeploymentOperator(BaseOperator):
             )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        if not isinstance(event, dict) or "status" not in event:
-            raise AirflowException(f"Unexpected trigger event: {event!r}")
-        if event["status"] in ("timeout", "error"):
-            raise AirflowException(str(event.get("message")))
-        return self._done(Deployment.from_api(event["job"]))
+        return self._done(deployment_from_event(event))
 
     def _done(self, deployment: Deployment) -> str:
         fail_unless_succeeded(DEPLOYMENT, deployment)
@@ -433,3 +449,12 @@ def log_status(log: Any, deployment: Deployment) -> None:
         log.warning(protocol.unknown_status_message(DEPLOYMENT, deployment.deployed_model, deployment.status))
     else:
         log.info("Deployment %s is %s", deployment.deployed_model, deployment.status)
+
+
+def deployment_from_event(event: Any) -> Deployment:
+    """The deployment a ``DeploymentTrigger`` event carries; a timeout or error event fails the task."""
+    if not isinstance(event, dict) or "status" not in event:
+        raise AirflowException(f"Unexpected trigger event: {event!r}")
+    if event["status"] in ("timeout", "error"):
+        raise AirflowException(str(event.get("message")))
+    return Deployment.from_api(event["job"])

@@ -8,13 +8,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_compress import _compat, protocol, validation
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.models import Deployment
 from airflow_provider_compress.operators.base import fail_unless_succeeded
-from airflow_provider_compress.operators.deployment import log_status
+from airflow_provider_compress.operators.deployment import deployment_from_event, log_status
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -82,11 +81,7 @@ class DeploymentSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=False)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        if not isinstance(event, dict) or "status" not in event:
-            raise AirflowException(f"Unexpected trigger event: {event!r}")
-        if event["status"] in ("timeout", "error"):
-            raise AirflowException(str(event.get("message")))
-        return self._done(Deployment.from_api(event["job"]))
+        return self._done(deployment_from_event(event))
 
     def _done(self, deployment: Deployment) -> str:
         fail_unless_succeeded(self.kind, deployment)
