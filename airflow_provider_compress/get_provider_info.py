@@ -127,6 +127,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_compress.sensors.base",
                     "airflow_provider_compress.sensors.compress",
+                    "airflow_provider_compress.sensors.deployment",
                     "airflow_provider_compress.sensors.finetune",
                 ],
             }

@@ -368,6 +368,7 @@ class DeploymentStatus(str, Enum):
     UPDATING = "UPDATING"
     UPDATING_FAILED = "UPDATING_FAILED"
     SCALING = "SCALING"
+    WAIT_PRE_PAID_BILLING_TO_SCALING = "WAIT_PRE_PAID_BILLING_TO_SCALING"
     STOPPED = "STOPPED"
     FAILED = "FAILED"
     ARREARS_DOWN = "ARREARS_DOWN"
@@ -418,3 +419,82 @@ class DeploymentPage(ApiModel):
     deployments: list[Deployment] = dataclasses.field(default_factory=list)
 
     _converters: ClassVar[dict[str, Any]] = {**_PAGE, "deployments": _list_of(Deployment)}
+
+
+# --- deployable models (GET /deployments/models) ----------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeployTemplate(ApiModel):
+    """An MU deployment template: ``template_id`` (or ``deploy_spec``) is what a create names, and
+    ``roles.*.capacity_unit_per_instance`` the base capacity a capacity is a multiple of."""
+
+    template_id: str | None = None
+    template_name: str | None = None
+    template_type: str | None = None  # COUPLED, or SEPERATED (prefill and decode roles)
+    charge_type: str | None = None
+    deploy_spec: str | None = None
+    roles: dict[str, Any] | None = None
+
+    def spec_ids(self) -> list[str]:
+        """The names a create may give for this template: its id, its spec, its roles' unit spec."""
+        roles = [r.get("model_unit_spec") for r in (self.roles or {}).values() if isinstance(r, Mapping)]
+        names = [self.template_id, self.deploy_spec, *roles]
+        return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
+
+    @property
+    def base_capacity(self) -> int | None:
+        """Units per instance of a coupled template (``roles.unified``); None when not listed."""
+        unified = (self.roles or {}).get("unified")
+        units = unified.get("capacity_unit_per_instance") if isinstance(unified, Mapping) else None
+        return units if isinstance(units, int) and not isinstance(units, bool) and units > 0 else None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeployPlan(ApiModel):
+    plan: str = ""
+    templates: list[DeployTemplate] = dataclasses.field(default_factory=list)
+    cu_specs: list[str] | None = None
+
+    _converters: ClassVar[dict[str, Any]] = {"templates": _list_of(DeployTemplate)}
+
+
+def _plans(items: Any) -> list[DeployPlan]:
+    """Plans as objects (``{"plan": "mu", "templates": [...]}``) or as bare names (``"mu"``)."""
+    if items is None:
+        return []
+    _expect(items, list, "a list of plans")
+    return [DeployPlan.from_api({"plan": i} if isinstance(i, str) else i) for i in items]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeployableModel(ApiModel):
+    """A model that may be deployed, with the plans it may be deployed with."""
+
+    model_name: str = ""
+    base_model: str | None = None
+    model_source: str | None = None
+    plans: list[DeployPlan] = dataclasses.field(default_factory=list)
+    supported_plans: list[str] | None = None  # an older answer's bare plan names
+    templates: list[DeployTemplate] = dataclasses.field(default_factory=list)  # beside the plans
+
+    _converters: ClassVar[dict[str, Any]] = {"plans": _plans, "templates": _list_of(DeployTemplate)}
+
+    def plan_names(self) -> list[str]:
+        names = [p.plan for p in self.plans] + list(self.supported_plans or [])
+        return list(dict.fromkeys(n for n in names if n))
+
+    def mu_templates(self) -> list[DeployTemplate]:
+        """The MU templates, whether listed under the ``mu`` plan or beside the plans."""
+        nested = [t for p in self.plans if p.plan == "mu" for t in p.templates]
+        return nested + list(self.templates)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeployableModelPage(ApiModel):
+    total: int = 0
+    page_no: int = 1
+    page_size: int = 50
+    models: list[DeployableModel] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "models": _list_of(DeployableModel)}

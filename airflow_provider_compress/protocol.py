@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from airflow_provider_compress import validation as v
 from airflow_provider_compress.exceptions import (
+    CompressApiError,
     CompressConnectionError,
     CompressError,
     CompressValidationError,
@@ -28,9 +29,10 @@ from airflow_provider_compress.exceptions import (
     error_for_status,
 )
 from airflow_provider_compress.models import (
-    CANCELLABLE_STATUSES,
+    TERMINAL_STATUSES,
     ApiModel,
     Checkpoint,
+    DeployableModelPage,
     Deployment,
     DeploymentPage,
     DeploymentStatus,
@@ -322,7 +324,7 @@ class JobKind:
     succeeded: frozenset[str]  # states that end a wait successfully
     failed: frozenset[str]  # states that end a wait in failure
     not_started: frozenset[str]  # states in which a poll does not read logs yet
-    stoppable: frozenset[str]  # states in which stopping (cancel or delete) applies
+    ended: frozenset[str]  # states in which there is nothing left to stop: the work is over
     stopping: frozenset[str]  # on its way to a stop: never worth reattaching to
     stop_by_delete: bool  # stop = DELETE the resource (deployments) instead of POST .../cancel
     has_logs: bool
@@ -335,6 +337,12 @@ class JobKind:
         if status in self.failed:
             return "failed"
         return None
+
+    def needs_stop(self, status: object) -> bool:
+        """Whether stopping the work means sending the cancel or the delete: in every state not
+        known to be over or already stopping, an unknown one included (a status the provider does
+        not know may be billing, and billing stops only on the stop)."""
+        return status not in self.ended and status not in self.stopping
 
     @property
     def stop_verb(self) -> str:
@@ -366,7 +374,7 @@ COMPRESS = JobKind(
     succeeded=frozenset({JobStatus.SUCCEEDED}),
     failed=_JOB_FAILED,
     not_started=_JOB_WAITING,
-    stoppable=CANCELLABLE_STATUSES,
+    ended=TERMINAL_STATUSES,
     stopping=frozenset({JobStatus.CANCELING}),
     stop_by_delete=False,
     has_logs=True,
@@ -404,8 +412,9 @@ DEPLOYMENT = JobKind(
         }
     ),
     not_started=frozenset(),
-    # Deleting stops billing, so anything not already on its way out may be deleted.
-    stoppable=frozenset(set(DeploymentStatus) - {DeploymentStatus.DELETING, DeploymentStatus.OFFLINING}),
+    # A deployment exists (and may bill) in every state until it is deleted: a failed or stopped
+    # one is deleted too, which also frees its name.
+    ended=frozenset(),
     stopping=frozenset({DeploymentStatus.DELETING, DeploymentStatus.OFFLINING}),
     stop_by_delete=True,
     has_logs=False,
@@ -525,11 +534,19 @@ def delete_job(job_id: str, lang: str | None = None) -> ApiCall[OperationResult]
 # --- deployments ------------------------------------------------------------------------------
 
 
-def scale_deployment(deployed_model: str, capacity: int) -> ApiCall[Deployment]:
-    v.check_int_range("capacity", capacity, 0, 999)
-    request = ApiRequest(
-        "PUT", _item_path(DEPLOYMENT, deployed_model, "/scale"), None, {"capacity": capacity}
-    )
+def scale_deployment(
+    deployed_model: str, capacity: int | None = None, ptu_capacity: Mapping[str, int] | None = None
+) -> ApiCall[Deployment]:
+    """``capacity`` for ``mu`` and ``cu`` (0 included: the API allows it), or ``ptu_capacity``
+    for ``ptu``, nested as the API reference shows it (A.5)."""
+    if (capacity is None) == (ptu_capacity is None):
+        raise CompressValidationError("capacity", "give capacity (mu, cu) or ptu_capacity (ptu), one of them")
+    if capacity is not None:
+        v.check_int_range("capacity", capacity, 0, 999)
+        body: dict[str, Any] = {"capacity": capacity}
+    else:
+        body = {"ptu_capacity": v.ptu_capacity("ptu_capacity", ptu_capacity)}
+    request = ApiRequest("PUT", _item_path(DEPLOYMENT, deployed_model, "/scale"), None, body)
     return ApiCall(request, Deployment.from_api)
 
 
@@ -594,6 +611,72 @@ def list_files(page_no: int = 1, page_size: int = 10) -> ApiCall[FilePage]:
 def get_file(file_id: str) -> ApiCall[UploadedFile]:
     v.check_resource_id("file_id", file_id)
     return ApiCall(ApiRequest("GET", f"{FILES_PATH}/{quote(file_id, safe='')}"), UploadedFile.from_api)
+
+
+def update_deployment(
+    deployed_model: str, rpm_limit: int | None = None, tpm_limit: int | None = None
+) -> ApiCall[Deployment]:
+    """Rate limits of an MU deployment (A.6): at least one of the two."""
+    limits = {"rpm_limit": rpm_limit, "tpm_limit": tpm_limit}
+    if all(value is None for value in limits.values()):
+        raise CompressValidationError("rpm_limit", "give rpm_limit or tpm_limit (or both)")
+    for field, value in limits.items():
+        if value is not None:
+            v.check_int_range(field, value, 1)
+    body = {field: value for field, value in limits.items() if value is not None}
+    return ApiCall(
+        ApiRequest("PUT", _item_path(DEPLOYMENT, deployed_model, "/update"), None, body), Deployment.from_api
+    )
+
+
+MODEL_SOURCES = ("base", "custom")
+
+
+def list_deployable_models(
+    model_source: str | None = None, page_no: int = 1, page_size: int = 50, version: str = "v1.0"
+) -> ApiCall[DeployableModelPage]:
+    """``GET /deployments/models``: what may be deployed, with its plans and MU templates
+    (``version=v1.0`` asks for them)."""
+    if model_source is not None and model_source not in MODEL_SOURCES:
+        raise CompressValidationError("model_source", "must be 'base' or 'custom'", model_source)
+    v.check_int_range("page_no", page_no, 1)
+    v.check_int_range("page_size", page_size, 1, v.PAGE_SIZE_MAX)
+    params = {"model_source": model_source, "version": version, "page_no": page_no, "page_size": page_size}
+    return ApiCall(ApiRequest("GET", f"{DEPLOYMENT.collection}/models", params), DeployableModelPage.from_api)
+
+
+# Deployment states that last until something changes them. Any other one (PENDING, DEPLOYING,
+# UPDATING, SCALING, ... and one the provider does not know) is on its way to another.
+DEPLOYMENT_SETTLED = frozenset(
+    {
+        DeploymentStatus.RUNNING,
+        DeploymentStatus.FAILED,
+        DeploymentStatus.UPDATING_FAILED,
+        DeploymentStatus.STOPPED,
+        DeploymentStatus.ARREARS_DOWN,
+    }
+)
+
+
+def deployment_in_transition(status: object) -> bool:
+    """Whether a deployment is changing state (not settled, not going away): a request its state
+    refused may pass once it settles."""
+    return status not in DEPLOYMENT_SETTLED and status not in DEPLOYMENT.stopping
+
+
+def after_refused_delete(status: object) -> str:
+    """What a delete refused for the deployment's state means, given its status now: "deleting"
+    (a delete is under way already), "retry" (it is changing state: send the delete again once it
+    settles), or "fail" (it is settled: the same delete would be refused again)."""
+    if status in DEPLOYMENT.stopping:
+        return "deleting"
+    return "retry" if deployment_in_transition(status) else "fail"
+
+
+def is_state_refusal(error: BaseException) -> bool:
+    """An answer refusing a request because of the resource's state: 400 (UnsupportedOperation)
+    or 409. Classified by HTTP status, never by the code string."""
+    return isinstance(error, CompressApiError) and error.status_code in (400, 409)
 
 
 # --- paging ---------------------------------------------------------------------------------

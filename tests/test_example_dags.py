@@ -24,6 +24,7 @@ EXPECTED = {
     "example_compress_sensor.py": "example_compress_sensor",
     "example_deploy_on_asset.py": "example_deploy_on_asset",
     "example_finetune_checkpoint.py": "example_finetune_checkpoint",
+    "example_deploy_scale.py": "example_deploy_scale",
 }
 
 
@@ -143,6 +144,31 @@ def test_checkpoint_example_exports_an_earlier_checkpoint_and_compresses_it(exam
     assert exported.startswith(f"{tuned['finetuned_output']}-c")  # not the last checkpoint
     (compressed,) = xcoms(home, dag_id, "compress")
     assert [j["model"] for j in state["jobs"].values() if j["quantized_output"] == compressed] == [exported]
+
+
+def test_scale_example_checks_the_spec_scales_and_deletes(examples):
+    """The deploy checks its spec against the deployable models, the sensor waits, the scale
+    waits deferred for RUNNING at the new capacity, the rate limits are set, the delete waits."""
+    import sqlite3
+
+    home, env, emulator = examples
+    before = emulator.state(jobs=False)["calls"]
+    output = dags_test(env, "example_deploy_scale")
+    with sqlite3.connect(home / "airflow.db") as db:
+        query = "SELECT task_id, state FROM task_instance WHERE dag_id = 'example_deploy_scale'"
+        states = dict(db.execute(query).fetchall())
+    tasks = ["deploy", "running", "scale_up", "rate_limits", "undeploy"]
+    assert states == dict.fromkeys(tasks, "success"), output[-3000:]
+    (deployed,) = xcoms(home, "example_deploy_scale", "scale_up")
+    assert f"Deployment {deployed} is RUNNING with capacity 2 (ready: 2)" in output
+    calls = emulator.state(jobs=False)["calls"]
+    for call in ("GET /api/v1/deployments/models", "PUT /api/v1/deployments/{deployed_model}/scale"):
+        assert calls.get(call, 0) > before.get(call, 0), call
+    assert (
+        calls["PUT /api/v1/deployments/{deployed_model}/update"]
+        == before.get("PUT /api/v1/deployments/{deployed_model}/update", 0) + 1
+    )
+    assert deployed not in emulator.state()["deployments"]  # deleted and waited for
 
 
 def test_the_demo_command_runs_the_pipeline_and_leaks_no_key(tmp_path):

@@ -40,6 +40,8 @@ class Config:
     delete_seconds: float = 1.0  # time a deleted deployment stays DELETING
     export_seconds: float = 1.0  # time a fine-tune checkpoint's export stays PROCESSING
     deploy_capacity: int = 32  # model units available; a deployment beyond them ends FAILED
+    # statuses in which a delete is refused (400), as bailian-cli says the service does (A.7)
+    delete_refused_in: tuple[str, ...] = ()
     fault_rate: float = 0.0  # fraction of API requests that get a random fault
     fault_kinds: tuple[str, ...] = KINDS
     slow_seconds: float = 35.0
@@ -57,11 +59,11 @@ class Emulator:
         # model id -> base model of what finished jobs produced: a deleted job record leaves its
         # model behind (section 5.7), so deleting the record must not make the model undeployable
         self.outputs: dict[str, str] = {}
+        self.lora_outputs: set[str] = set()  # of those, the outputs of LoRA fine-tunes
         self.jobs: dict[str, s.Job] = {}
         self.fine_tunes: dict[str, s.FineTuneJob] = {}
         self.deployments: dict[str, s.Deployment] = {}
         self.files: dict[str, s.UploadedFile] = {}
-        self.lora_outputs: set[str] = set()  # models that LoRA fine-tunes produced
         self.faults = FaultPlan(
             rate=config.fault_rate,
             kinds=config.fault_kinds,
@@ -486,16 +488,73 @@ class Emulator:
                 self.outputs[model] = job.base_model
         elif job.status == "SUCCEEDED":
             self.outputs[job.output()] = job.base_model
+            if getattr(job, "training_type", None) in s.LORA_TRAINING:
+                self.lora_outputs.add(job.output())
 
     def _deployable(self) -> dict[str, str]:
         """model id -> base model, for everything a deployment may serve."""
         self._register_outputs()
         models = {m: m for m in s.CATALOG}
         models.update(dict.fromkeys(self.models, s.BASE_MODEL))
+        models.update(s.SEED_LORA_MODELS)
         for job in [*self._advanced_fine_tunes(), *self._advanced()]:
             self._keep_output(job)
         models.update(self.outputs)
         return models
+
+    def _plans(self, model_name: str) -> tuple[str, ...]:
+        """The plans a deployable model may be deployed with (the fact sheet's A.2): a LoRA
+        fine-tune ``lora`` or ``mu``, any other fine-tune or compressed model ``mu``."""
+        if model_name in s.CATALOG:
+            return s.BASE_PLANS
+        if model_name in s.SEED_LORA_MODELS or self._is_lora(model_name):
+            return ("lora", "mu")
+        return ("mu",)
+
+    def list_deployable_models(self, q: dict[str, str]) -> dict[str, Any]:
+        """``GET /deployments/models``: with ``version=v1.0`` each model lists its plans, and the
+        ``mu`` plan its templates (the shape bailian-cli reads; the fact sheet's A.8)."""
+        page_no = s.parse_int(q.get("page_no"), 1, "InvalidParameter")
+        page_size = s.parse_int(q.get("page_size"), 50, "InvalidParameter")
+        source = q.get("model_source")
+        if page_no < 1 or not 1 <= page_size <= 100 or source not in (None, "base", "custom"):
+            raise ApiError(
+                "InvalidParameter", detail="page_no >= 1, page_size 1 to 100, model_source base or custom"
+            )
+        items = []
+        for model_name, base in sorted(self._deployable().items()):
+            model_source = "base" if model_name in s.CATALOG else "custom"
+            if source in (None, model_source):
+                items.append(self._deployable_model(model_name, base, model_source))
+        first = (page_no - 1) * page_size
+        page = items[first : first + page_size]
+        return {"total": len(items), "page_no": page_no, "page_size": page_size, "models": page}
+
+    def _deployable_model(self, model_name: str, base: str, source: str) -> dict[str, Any]:
+        templates = [
+            {
+                "template_id": spec,
+                "template_name": f"{spec} (post-paid)",
+                "template_type": "COUPLED",
+                "charge_type": "post_paid",
+                "deploy_spec": spec,
+                "roles": {"unified": {"model_unit_spec": spec, "capacity_unit_per_instance": units}},
+            }
+            for spec, units in s.DEPLOY_TEMPLATES.items()
+        ]
+        plans = [
+            {"plan": p, **({"templates": templates} if p == "mu" else {})} for p in self._plans(model_name)
+        ]
+        return {"model_name": model_name, "base_model": base, "model_source": source, "plans": plans}
+
+    def _units_in_use(self, besides: str | None = None) -> int:
+        return sum(
+            d.capacity if d.new_capacity is None else max(d.capacity, d.new_capacity)
+            for d in self._advanced_deployments()
+            if d.deployed_model != besides
+            and d.plan in ("mu", "cu")
+            and d.status not in ("FAILED", "STOPPED", "DELETING")
+        )
 
     def _advanced_deployments(self) -> list[s.Deployment]:
         now = self.clock()
@@ -523,15 +582,31 @@ class Emulator:
         deployable = self._deployable()
         if model_name not in deployable:
             raise ApiError("NotFound", detail=f"Model: {model_name} not found!")
-        capacity = body.get("capacity")
-        if plan == "lora" and not self._is_lora(model_name):
+        capacity: Any = body.get("capacity")
+        if plan == "lora" and plan not in self._plans(model_name):
             raise ApiError("InvalidParameter", detail="plan lora serves LoRA fine-tunes only; use mu")
+        if plan not in self._plans(model_name):
+            detail = f"plan {plan} is not available for {model_name}: {', '.join(self._plans(model_name))}"
+            raise ApiError("InvalidParameter", detail=detail)
         bad_capacity = not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 < capacity < 1000
-        if plan in ("mu", "cu") and bad_capacity:
+        # lora: ignored, but it must be sent (the guide; the fact sheet's D.5)
+        if plan in ("mu", "cu", "lora") and bad_capacity:
             raise ApiError("InvalidParameter", detail="capacity must be an integer >= 1 and < 1000")
+        units_per_instance = 1
         if plan == "mu":
-            if not body.get("deploy_spec") and not body.get("template_id"):
+            spec = body.get("deploy_spec") or body.get("template_id")
+            if not spec:
                 raise ApiError("InvalidParameter", detail="deploy_spec is required for plan mu")
+            if spec not in s.DEPLOY_TEMPLATES:
+                known = ", ".join(s.DEPLOY_TEMPLATES)
+                raise ApiError(
+                    "InvalidParameter",
+                    detail=f"deploy_spec {spec} is not a template of {model_name}: {known}",
+                )
+            units_per_instance = s.DEPLOY_TEMPLATES[spec]
+            if capacity % units_per_instance:
+                detail = f"capacity must be a multiple of the base capacity {units_per_instance} of {spec}"
+                raise ApiError("InvalidParameter", detail=detail)
             if body.get("billing_method", "POST_PAY") != "POST_PAY":
                 raise ApiError("InvalidParameter", detail="billing_method supports only POST_PAY")
         if plan == "ptu" and not isinstance(body.get("ptu_capacity"), dict):
@@ -547,8 +622,11 @@ class Emulator:
         deployed_model = model_name if plan == "lora" else f"{model_name}-{random_part}"
         if suffix:
             deployed_model = f"{deployed_model}-{suffix}"
-        units = capacity if isinstance(capacity, int) else 0
-        in_use = sum(d.capacity for d in active if d.status not in ("FAILED", "STOPPED"))
+        units = capacity if plan in ("mu", "cu") else 0
+        in_use = self._units_in_use()
+        limits = {k: body[k] for k in ("rpm_limit", "tpm_limit") if plan == "mu" and k in body}
+        if plan == "ptu":
+            limits["ptu_capacity"] = body["ptu_capacity"]
         deployment = s.Deployment(
             deployed_model=deployed_model,
             name=body.get("name") or deployed_model,
@@ -557,7 +635,9 @@ class Emulator:
             plan=plan,
             capacity=units,
             suffix=suffix,
-            unit_spec=body.get("deploy_spec") if plan == "mu" else None,
+            unit_spec=(body.get("deploy_spec") or body.get("template_id")) if plan == "mu" else None,
+            base_capacity=units_per_instance,
+            limits=limits,
             created=now,
             duration=self.config.deploy_seconds or self.config.job_seconds,
             will_fail=in_use + units > self.config.deploy_capacity,
@@ -575,23 +655,65 @@ class Emulator:
         page = [d.to_api() for d in items[first : first + page_size]]
         return {"total": len(items), "page_no": page_no, "page_size": page_size, "deployments": page}
 
+    def _changeable(self, deployment: s.Deployment) -> None:
+        """Scale and update are refused where there is nothing to change: the deployment is going
+        away or not serving (the fact sheet names no precondition besides LoRA: our choice)."""
+        if deployment.status in ("DELETING", "OFFLINING", "FAILED", "STOPPED", "ARREARS_DOWN"):
+            raise ApiError(
+                "UnsupportedOperation", detail=f"{deployment.deployed_model} is {deployment.status}"
+            )
+
     def scale_deployment(self, deployed_model: str, body: Any) -> s.Deployment:
         deployment = self._deployment(deployed_model)
-        capacity = body.get("capacity") if isinstance(body, dict) else None
-        if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity < 1000:
-            raise ApiError("InvalidParameter", detail="capacity must be an integer >= 0 and < 1000")
+        body = body if isinstance(body, dict) else {}
         if deployment.plan == "lora":
             raise ApiError("UnsupportedOperation", detail="LoRA deployments are scaled in the console")
-        if deployment.status != "RUNNING":
-            raise ApiError("UnsupportedOperation", detail=f"{deployed_model} is {deployment.status}")
-        now = self.clock()
-        deployment.status, deployment.modified = "UPDATING", now
-        deployment.new_capacity, deployment.update_until = capacity, now + 0.3 * deployment.duration
+        if deployment.plan == "ptu":
+            ptu = body.get("ptu_capacity")
+            if not isinstance(ptu, dict) or not {"input_tpm", "output_tpm"} <= set(ptu):
+                raise ApiError(
+                    "InvalidParameter", detail="ptu_capacity with input_tpm and output_tpm is required"
+                )
+            self._changeable(deployment)
+            deployment.change(
+                self.clock(),
+                0.3 * deployment.duration,
+                capacity=None,
+                limits={"ptu_capacity": ptu},
+                fails=False,
+            )
+            return deployment
+        capacity = body.get("capacity")
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity < 1000:
+            raise ApiError("InvalidParameter", detail="capacity must be an integer >= 0 and < 1000")
+        if capacity % deployment.base_capacity:
+            detail = f"capacity must be a multiple of the base capacity {deployment.base_capacity}"
+            raise ApiError("InvalidParameter", detail=detail)
+        self._changeable(deployment)
+        fails = self._units_in_use(besides=deployed_model) + capacity > self.config.deploy_capacity
+        deployment.change(self.clock(), 0.3 * deployment.duration, capacity=capacity, limits={}, fails=fails)
+        return deployment
+
+    def update_deployment(self, deployed_model: str, body: Any) -> s.Deployment:
+        """Rate limits (``PUT .../update``): MU deployments only; UPDATING, then RUNNING."""
+        deployment = self._deployment(deployed_model)
+        body = body if isinstance(body, dict) else {}
+        limits = {k: body[k] for k in ("rpm_limit", "tpm_limit") if k in body}
+        if not limits or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in limits.values()
+        ):
+            raise ApiError("InvalidParameter", detail="rpm_limit or tpm_limit, whole numbers > 0")
+        if deployment.plan != "mu":
+            raise ApiError("UnsupportedOperation", detail="rate limits are set on MU deployments only")
+        self._changeable(deployment)
+        deployment.change(self.clock(), 0.1 * deployment.duration, capacity=None, limits=limits, fails=False)
         return deployment
 
     def delete_deployment(self, deployed_model: str) -> s.Deployment:
         deployment = self._deployment(deployed_model)
         now = self.clock()
+        if deployment.status in self.config.delete_refused_in:
+            raise ApiError("UnsupportedOperation", detail=f"{deployed_model} is {deployment.status}")
         if deployment.status != "DELETING":
             deployment.stop_billing(now)
             deployment.status, deployment.modified = "DELETING", now
@@ -776,6 +898,10 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     async def list_deployments(request: Request) -> Response:
         return await answer(request, lambda: emu.list_deployments(dict(request.query_params)))
 
+    @app.get("/api/v1/deployments/models")
+    async def list_deployable_models(request: Request) -> Response:
+        return await answer(request, lambda: emu.list_deployable_models(dict(request.query_params)))
+
     @app.get("/api/v1/deployments/{deployed_model}")
     async def get_deployment(deployed_model: str, request: Request) -> Response:
         return await answer(request, lambda: emu._deployment(deployed_model))
@@ -784,6 +910,11 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     async def scale_deployment(deployed_model: str, request: Request) -> Response:
         raw = await request.body()
         return await answer(request, lambda: emu.scale_deployment(deployed_model, _json(raw)))
+
+    @app.put("/api/v1/deployments/{deployed_model}/update")
+    async def update_deployment(deployed_model: str, request: Request) -> Response:
+        raw = await request.body()
+        return await answer(request, lambda: emu.update_deployment(deployed_model, _json(raw)))
 
     @app.delete("/api/v1/deployments/{deployed_model}")
     async def delete_deployment(deployed_model: str, request: Request) -> Response:
@@ -859,6 +990,26 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             {k: getattr(emu.config, k) for k in ("job_seconds", "deploy_seconds", "cancel_seconds")}
         )
 
+    @admin.post("/deployments/{deployed_model}/status")
+    async def force_status(deployed_model: str, request: Request) -> Response:
+        """Put a deployment in any ``status`` (one the API documents, or one it might add): it
+        stays there until a scale, update or delete changes it."""
+        status = (await request.json()).get("status")
+        deployment = emu.deployments.get(deployed_model)
+        if deployment is None or not isinstance(status, str) or not status:
+            return JSONResponse({"error": "no such deployment, or no status string"}, status_code=400)
+        deployment.force(status, emu.clock())
+        return JSONResponse(deployment.to_api())
+
+    @admin.post("/deployment-rules")
+    async def set_deployment_rules(request: Request) -> Response:
+        """``delete_refused_in``: statuses in which a delete answers 400 UnsupportedOperation."""
+        refused = (await request.json()).get("delete_refused_in", [])
+        if not isinstance(refused, list) or not all(isinstance(x, str) for x in refused):
+            return JSONResponse({"error": "delete_refused_in must be a list of statuses"}, status_code=400)
+        emu.config = dataclasses.replace(emu.config, delete_refused_in=tuple(refused))
+        return JSONResponse({"delete_refused_in": refused})
+
     @admin.get("/state")
     async def show_state(jobs: bool = True) -> Response:
         counters = {
@@ -881,7 +1032,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
                     for j in emu._advanced_fine_tunes()
                 },
                 "deployments": {
-                    d.deployed_model: {**d.to_api(), "billed_seconds": d.billed_seconds}
+                    d.deployed_model: {**d.to_api(), "billed_seconds": d.billed(emu.clock())}
                     for d in emu._advanced_deployments()
                 },
                 "files": {f.file_id: f.to_api() for f in emu.files.values()},

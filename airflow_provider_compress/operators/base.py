@@ -22,6 +22,7 @@ from airflow_provider_compress.exceptions import (
     CompressError,
     CompressValidationError,
     InvalidResponseError,
+    NotFoundError,
     ServerError,
 )
 from airflow_provider_compress.hooks.base import DashScopeHook
@@ -201,6 +202,10 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         """The trigger to defer to; imported on first use, not when a DAG file is parsed."""
         raise NotImplementedError
 
+    def check_before_create(self, spec: CreateSpec) -> None:
+        """Checks that need the API (what a model may be deployed with), run only when this try
+        creates (not when it reattaches); raise to fail before the create."""
+
     def on_created(self, context: Context, resource: ApiModel) -> None:
         """After the resource exists (created or reattached): store the URLs of its console links."""
         for link in self.operator_extra_links:
@@ -282,6 +287,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             )
             return reattach
         spec = spec.named(name)
+        self.check_before_create(spec)
         self.log.info("Creating %s %r: %s", kind.noun, name, spec.body())
         self._creating = name  # a kill from now on looks the name up: the create may go through
         try:
@@ -357,10 +363,8 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
                 verb = self.kind.stop_verb
                 if not self.stop_on_timeout:
                     outcome = f"was kept (not {verb})"
-                elif self._stop("the timeout passed"):
-                    outcome = f"was {verb}"
                 else:
-                    outcome = f"could NOT be {verb}"
+                    outcome = self._stop("the timeout passed") or f"could NOT be {verb}"
                 raise AirflowException(
                     f"{self.kind.noun} {job_id} did not finish within {self.timeout:g} s and {outcome}"
                 )
@@ -416,22 +420,28 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         if self.job_id:
             self._stop("the task was killed")
 
-    def _stop(self, why: str) -> bool:
-        """Best effort and idempotent: only work still stoppable is stopped; errors are logged.
+    def _stop(self, why: str) -> str | None:
+        """Best effort and idempotent: work that is over or already stopping is left alone, any
+        other is stopped, whatever its status (one the provider does not know included); errors
+        are logged.
 
-        Returns whether the work is stopped (or stopping, or was over already).
+        Returns what became of the work: "was cancelled" / "was deleted" only once the API
+        accepted the stop; None when it could not be stopped.
         """
         assert self.job_id is not None
-        noun = self.kind.noun
+        noun, verb = self.kind.noun, self.kind.stop_verb
         try:
-            resource = self.hook.get_resource(self.kind, self.job_id)
-            if resource.status not in self.kind.stoppable:
-                return True
+            try:
+                resource = self.hook.get_resource(self.kind, self.job_id)
+            except NotFoundError:
+                return "no longer exists"
+            if not self.kind.needs_stop(resource.status):
+                return f"was {resource.status} already"
             self.hook.stop_resource(self.kind, self.job_id)
-            self.log.warning("%s %s %s: %s", noun, self.job_id, self.kind.stop_verb, why)
-            return True
+            self.log.warning("%s %s (%s) %s: %s", noun, self.job_id, resource.status, verb, why)
+            return f"was {verb}"
         except CompressError as err:
             self.log.error(
                 "Could not stop %s %s (%s): %s; it may still be running", noun, self.job_id, why, err
             )
-            return False
+            return None

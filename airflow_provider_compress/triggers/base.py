@@ -21,6 +21,7 @@ from airflow_provider_compress.exceptions import (
     CompressConnectionError,
     CompressError,
     InvalidResponseError,
+    NotFoundError,
     RateLimitError,
     ServerError,
 )
@@ -180,10 +181,10 @@ class DashScopeJobTrigger(BaseTrigger):
                     verb = self.kind.stop_verb
                     if not self.stop_on_timeout:
                         outcome = f"was kept (not {verb})"
-                    elif await self._cancel(hook, "the operator's timeout passed"):
-                        outcome = f"was {verb}"
                     else:
-                        outcome = f"could NOT be {verb}: it may still be running"
+                        outcome = await self._cancel(hook, "the operator's timeout passed") or (
+                            f"could NOT be {verb}: it may still be running"
+                        )
                     message = f"{self.kind.noun} {self.job_id} did not finish in time and {outcome}"
                     yield await self._event("timeout", job, message)
                     return
@@ -301,25 +302,31 @@ class DashScopeJobTrigger(BaseTrigger):
         self._pending_lines = len(lines)
         return self._pending
 
-    async def _cancel(self, hook: DashScopeAsyncHook, why: str) -> bool:
-        """Stop the work unless it is already ending; never raises (best effort, idempotent).
+    async def _cancel(self, hook: DashScopeAsyncHook, why: str) -> str | None:
+        """Stop the work unless it is over or already stopping, whatever else its status (one
+        the provider does not know included); never raises (best effort, idempotent).
 
-        Returns whether the work is stopped (or stopping, or was over already).
+        Returns what became of the work, for the task's message: "was cancelled" / "was deleted"
+        only once the API accepted the stop; None when it could not be stopped.
         """
-        noun = self.kind.noun
+        noun, verb = self.kind.noun, self.kind.stop_verb
         try:
-            job = await hook.get_resource(self.kind, self.job_id)
-            if job.status not in self.kind.stoppable:
+            try:
+                job = await hook.get_resource(self.kind, self.job_id)
+            except NotFoundError:
+                self.log.info("Not stopping %s %s (%s): it no longer exists", noun, self.job_id, why)
+                return "no longer exists"
+            if not self.kind.needs_stop(job.status):
                 self.log.info("Not stopping %s %s (%s): it is %s", noun, self.job_id, why, job.status)
-                return True
+                return f"was {job.status} already"
             await hook.stop_resource(self.kind, self.job_id)
-            self.log.warning("%s %s %s: %s", noun, self.job_id, self.kind.stop_verb, why)
-            return True
+            self.log.warning("%s %s (%s) %s: %s", noun, self.job_id, job.status, verb, why)
+            return f"was {verb}"
         except CompressError as err:
             self.log.error(
                 "Could not stop %s %s (%s): %s; it may still be running", noun, self.job_id, why, err
             )
-            return False
+            return None
 
     async def _event(self, status: str, job: ApiModel | None, message: str) -> TriggerEvent:
         await self._settle_log()
