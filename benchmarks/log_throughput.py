@@ -84,6 +84,7 @@ def run(lines: int, stack: ts.Stack | None = None) -> dict[str, Any]:
         "backlog": f"{result['lines_forwarded'] / len(expected):.0%} of the log, read while the job ran",
         "lines_in_task_log": result["lines_forwarded"],
         "exact": result["logs_exact"] == "1/1",
+        "prefix": result["logs_prefix"] == "1/1",  # in order, none repeated (maybe not all: Airflow's race)
         "log_requests": result["whole_phase"]["requests"] - 1,  # and one read of the job itself
         "seconds_first_to_last_line": round(seconds, 2),
         "records": len(stamps),
