@@ -36,11 +36,16 @@ class JobStatus(str, Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
+        """Whether a job in this state is over; what the states mean is the kind's to say."""
+        return _job_kind().is_terminal(self)
 
 
-TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
-CANCELLABLE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.QUEUING, JobStatus.RUNNING})
+def _job_kind() -> Any:
+    """The compression jobs' kind (fine-tune jobs share its states), imported on use: the kinds
+    are built from these models."""
+    from airflow_provider_compress.protocol.resources import COMPRESS
+
+    return COMPRESS
 
 
 def parse_status(value: Any) -> JobStatus | str | None:
@@ -225,7 +230,8 @@ class Job(ApiModel):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        """Whether the job is over (SUCCEEDED, FAILED or CANCELED)."""
+        return _job_kind().is_terminal(self.status)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -68,21 +68,21 @@ class TaskInstanceStub:
 
 @contextlib.contextmanager
 def count_retries() -> Iterator[collections.Counter[str]]:
-    """Count the hooks' retries, sync and async, by wrapping ``protocol.log_retry``, which both
-    call before each retry (benchmark instrumentation)."""
+    """Count the hooks' retries, sync and async, by wrapping ``protocol.retry.log_retry``, which
+    both call before each retry (benchmark instrumentation)."""
     retries: collections.Counter[str] = collections.Counter()
-    original = protocol.log_retry
+    original = protocol.retry.log_retry
 
     def counted(log, request, *args, **kwargs):
         endpoint = re.sub(r"/jobs/[^/]+", "/jobs/{id}", request.path)
         retries[f"{request.method} {endpoint}"] += 1
         original(log, request, *args, **kwargs)
 
-    protocol.log_retry = counted  # type: ignore[assignment]
+    protocol.retry.log_retry = counted  # type: ignore[assignment]
     try:
         yield retries
     finally:
-        protocol.log_retry = original  # type: ignore[assignment]
+        protocol.retry.log_retry = original  # type: ignore[assignment]
 
 
 def run(jobs: int, fault_rate: float, job_seconds: float, seed: int) -> dict[str, Any]:

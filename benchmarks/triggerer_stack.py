@@ -6,7 +6,7 @@ trigger rows as a deferring task would (``Trigger`` row, task instance ``deferre
 ``trigger_id``), and ``airflow triggerer`` does the rest as in production: its supervisor assigns the
 triggers (at most ``max_trigger_to_select_per_loop`` a loop) and routes each trigger's log lines to
 its task's log file; its runner subprocess runs them in one event loop. PostgreSQL is a private
-cluster (``tests/postgres.py``). The whole triggerer (supervisor and runner) is pinned to core 0
+cluster (``tests/support/postgres.py``). The whole triggerer (supervisor and runner) is pinned to core 0
 (the supervisor elsewhere on request); the emulator, PostgreSQL and this process to core 1.
 """
 
@@ -28,8 +28,8 @@ from typing import Any
 import psutil
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-from postgres import PostgresCluster  # noqa: E402
+sys.path.insert(0, str(HERE.parent))  # the checkout: its tests' private PostgreSQL cluster
+from tests.support.postgres import PostgresCluster  # noqa: E402
 
 MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_compress import protocol
-from airflow_provider_compress.hooks.base import DashScopeAsyncHook, DashScopeHook
+from airflow_provider_compress.hooks.base import DashScopeHook
+from airflow_provider_compress.hooks.base_async import DashScopeAsyncHook
 from airflow_provider_compress.models import Deployment, DeploymentPage
 from airflow_provider_compress.specs import DeploymentSpec
 

@@ -8,22 +8,23 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.exceptions import CompressError, NotFoundError
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.links.console import DeploymentLink
 from airflow_provider_compress.models import ApiModel
-from airflow_provider_compress.operators.base import DashScopeJobOperator, IfJobExists
+from airflow_provider_compress.operators.base import DashScopeResourceOperator
 from airflow_provider_compress.specs import DeploymentSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
+    from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
-class DeployModelOperator(DashScopeJobOperator):
+class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
     """Deploy a model (e.g. the compress operator's return value) and wait until it is RUNNING.
 
     Returns the ``deployed_model`` (the id to call inference with), pushed to XCom as soon as the
@@ -45,8 +46,10 @@ class DeployModelOperator(DashScopeJobOperator):
     :param keep_deployment: never delete the deployment on kill, timeout or failure.
 
     The deployment's fields (all templated) are those of ``DeploymentSpec``, which checks them
-    before any request. A deployment found by name that serves another model or has another
-    ``plan``, ``capacity`` or ``deploy_spec`` is not reattached: the task fails first.
+    before any request; the waiting, timeout and reattach parameters are those of
+    ``DashScopeResourceOperator`` (``forward_logs`` is off: deployments have no log). A deployment
+    found by name that serves another model or has another ``plan``, ``capacity`` or
+    ``deploy_spec`` is not reattached: the task fails first.
     """
 
     kind = protocol.DEPLOYMENT
@@ -70,17 +73,10 @@ class DeployModelOperator(DashScopeJobOperator):
         ptu_capacity: Mapping[str, int] | None = None,
         extra: Mapping[str, Any] | None = None,
         keep_deployment: bool = False,
-        poll_interval: float = 30,
-        if_job_exists: IfJobExists = "reattach",
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("forward_logs", False)  # deployments have no log endpoint
-        super().__init__(
-            cancel_on_kill=not keep_deployment,
-            poll_interval=poll_interval,
-            if_job_exists=if_job_exists,
-            **kwargs,
-        )
+        super().__init__(cancel_on_kill=not keep_deployment, **kwargs)
         self.model_name = model_name
         self.name = name
         self.plan = plan
@@ -93,7 +89,7 @@ class DeployModelOperator(DashScopeJobOperator):
         self.extra = extra
         self.keep_deployment = keep_deployment
 
-    def trigger_class(self) -> type[DashScopeJobTrigger]:
+    def trigger_class(self) -> type[DashScopeResourceTrigger]:
         from airflow_provider_compress.triggers.deployment import DeploymentTrigger
 
         return DeploymentTrigger
@@ -114,6 +110,12 @@ class DeleteDeploymentOperator(BaseOperator):
     """Delete a deployment (stops billing; not reversible); optionally wait until it is gone.
 
     A deployment that no longer exists counts as deleted.
+
+    :param deployed_model: the deployment (templated).
+    :param dashscope_conn_id: the ``dashscope`` connection.
+    :param wait_for_deletion: wait until the deployment is gone.
+    :param poll_interval: seconds between checks while waiting (at least 1).
+    :param timeout: seconds to wait before the task fails.
     """
 
     template_fields: Sequence[str] = ("deployed_model",)
@@ -158,5 +160,7 @@ class DeleteDeploymentOperator(BaseOperator):
             except CompressError as err:
                 self.log.warning("Could not check deployment %s: %s", self.deployed_model, err)
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"Deployment {self.deployed_model} still exists after {self.timeout:g} s")
+                raise AirflowException(
+                    f"Deployment {self.deployed_model} still exists after {self.timeout:g} s"
+                )
             time.sleep(self.poll_interval)

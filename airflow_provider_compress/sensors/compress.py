@@ -11,9 +11,11 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_compress import _compat, protocol, validation
+from airflow_provider_compress.events import ResourceEvent
 from airflow_provider_compress.hooks.compress import CompressHook
+from airflow_provider_compress.log_forwarding import LogForwarding
 from airflow_provider_compress.models import Job
-from airflow_provider_compress.operators.base import LogForwarding, fail_unless_succeeded
+from airflow_provider_compress.protocol import Outcome
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,6 +28,12 @@ class CompressJobSensor(LogForwarding, BaseSensorOperator):
     Works in ``poke``, ``reschedule`` and deferrable modes. The sensor does not own the job, so it
     never cancels it. Log lines are forwarded as they appear in poke and deferrable modes; in
     reschedule mode, where nothing survives between pokes, the whole log is forwarded once at the end.
+
+    :param job_id: the compression job (templated).
+    :param dashscope_conn_id: the ``dashscope`` connection.
+    :param forward_logs: copy the job's log lines into the task log.
+    :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
+        ``[operators] default_deferrable``); ``poke_interval`` is its poll interval.
     """
 
     kind = protocol.COMPRESS
@@ -56,7 +64,7 @@ class CompressJobSensor(LogForwarding, BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         job = self.hook.get_job(self.job_id)
-        if job.is_terminal:
+        if self.kind.is_terminal(job.status):
             if self.forward_logs:
                 self.forward_logs_from(self.job_id, 0)
             return self._done(job)
@@ -65,7 +73,7 @@ class CompressJobSensor(LogForwarding, BaseSensorOperator):
         self.defer(
             trigger=CompressJobTrigger(
                 dashscope_conn_id=self.dashscope_conn_id,
-                job_id=self.job_id,
+                resource_id=self.job_id,
                 poll_interval=self.poke_interval,
                 forward_logs=self.forward_logs,
                 cancel_on_kill=False,
@@ -77,25 +85,28 @@ class CompressJobSensor(LogForwarding, BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         job = self.hook.get_job(self.job_id)
         streaming = self.mode == "poke"
-        if self.forward_logs and (job.is_terminal or (streaming and job.status not in self.kind.not_started)):
+        ended = self.kind.is_terminal(job.status)
+        if self.forward_logs and (ended or (streaming and job.status not in self.kind.not_started)):
             self._log_offset = self.forward_logs_from(self.job_id, self._log_offset)
-        if not job.is_terminal:
-            if protocol.is_unknown_status(self.kind, job.status):
-                self.log.warning(protocol.unknown_status_message(self.kind, self.job_id, job.status))
+        if not ended:
+            if not self.kind.is_known(job.status):
+                self.log.warning(self.kind.unknown_status_message(self.job_id, job.status))
             else:
                 self.log.info("Job %s is %s", self.job_id, job.status)
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=self._done(job))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
-        if not isinstance(event, dict) or "status" not in event:
+        read = ResourceEvent.read(event)
+        if read is None:
             raise AirflowException(f"Unexpected trigger event: {event!r}")
         if self.forward_logs:
-            self.forward_logs_from(self.job_id, int(event.get("log_offset") or 0))
-        if event["status"] in ("timeout", "error"):
-            raise AirflowException(str(event.get("message")))
-        return self._done(Job.from_api(event["job"]))
+            self.forward_logs_from(self.job_id, read.log_offset)
+        if read.watch_ended:
+            raise AirflowException(read.message)
+        return self._done(Job.from_api(read.resource))
 
     def _done(self, job: Job) -> str | None:
-        fail_unless_succeeded(self.kind, job)
+        if self.kind.outcome(job.status) is not Outcome.SUCCEEDED:
+            raise AirflowException(protocol.describe(self.kind, job))
         return job.quantized_output

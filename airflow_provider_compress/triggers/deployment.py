@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.deployment import DeploymentAsyncHook
-from airflow_provider_compress.triggers.base import DashScopeJobTrigger
+from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
-class DeploymentTrigger(DashScopeJobTrigger):
-    __doc__ = DashScopeJobTrigger.__doc__
+class DeploymentTrigger(DashScopeResourceTrigger):
+    __doc__ = DashScopeResourceTrigger.__doc__
     kind = protocol.DEPLOYMENT
     hook_class = DeploymentAsyncHook
