@@ -27,7 +27,7 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="soak-airflow-"))
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.emulator.process import EmulatorProcess
-from airflow_provider_compress.hooks.base import close_async_clients
+from airflow_provider_compress.hooks.base_async import close_async_clients
 from airflow_provider_compress.operators.compress import CreateCompressJobOperator
 
 SFT_MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
