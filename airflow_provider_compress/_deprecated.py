@@ -5,6 +5,8 @@ from __future__ import annotations
 import warnings
 from typing import TypeVar
 
+from airflow_provider_compress.exceptions import CompressValidationError
+
 T = TypeVar("T")
 
 
@@ -13,7 +15,7 @@ def renamed_argument(old: str, old_value: T | None, new: str, new_value: T | Non
     if old_value is None:
         return new_value
     if new_value is not None and new_value != old_value:
-        raise ValueError(f"{old}: the former name of {new}; pass {new} only")
+        raise CompressValidationError(old, f"the former name of {new}; pass {new} only")
     from airflow.exceptions import AirflowProviderDeprecationWarning
 
     warnings.warn(f"{old} is deprecated: use {new}", AirflowProviderDeprecationWarning, stacklevel=3)

@@ -104,6 +104,11 @@ class InvalidResponseError(CompressApiError):
     """A success status with a body that is not the documented JSON envelope (truncated, not JSON)."""
 
 
+class FileUploadError(CompressApiError):
+    """The API took an upload but refused the file (its ``failed_uploads``: too large, too many
+    files); ``status_code`` is the answer's (200), ``code`` and ``message`` the refusal's."""
+
+
 _BY_STATUS: dict[int, type[CompressApiError]] = {
     400: BadRequestError,
     401: AuthenticationError,

@@ -107,6 +107,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_compress.hooks.compress",
                     "airflow_provider_compress.hooks.finetune",
                     "airflow_provider_compress.hooks.deployment",
+                    "airflow_provider_compress.hooks.files",
                 ],
             }
         ],
@@ -117,13 +118,19 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_compress.operators.compress",
                     "airflow_provider_compress.operators.finetune",
                     "airflow_provider_compress.operators.deployment",
+                    "airflow_provider_compress.operators.files",
                 ],
             }
         ],
         "sensors": [
             {
                 "integration-name": "Alibaba Cloud Model Studio",
-                "python-modules": ["airflow_provider_compress.sensors.compress"],
+                "python-modules": [
+                    "airflow_provider_compress.sensors.base",
+                    "airflow_provider_compress.sensors.compress",
+                    "airflow_provider_compress.sensors.deployment",
+                    "airflow_provider_compress.sensors.finetune",
+                ],
             }
         ],
         "triggers": [

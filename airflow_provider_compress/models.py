@@ -8,6 +8,10 @@ a hook also carries the ``request_id`` of the answer it came in.
 The fields the provider acts on (statuses, lists, totals, log lines) are checked for their JSON
 type: an answer of another shape raises ``ValueError`` here, which the hooks report as
 ``InvalidResponseError``, instead of a log forwarded one character per line or a loop that never ends.
+
+Longer than 400 lines on purpose: one small typed view per answer of the API (templates, jobs,
+fine-tunes and checkpoints, files, deployments and deployable models), in the one module hooks,
+operators and DAGs import them from.
 """
 
 from __future__ import annotations
@@ -296,6 +300,72 @@ class FineTunePage(ApiModel):
     _converters: ClassVar[dict[str, Any]] = {**_PAGE, "jobs": _list_of(FineTuneJob)}
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Checkpoint(ApiModel):
+    """A checkpoint a fine-tune saved. ``status`` is its export's: PENDING (saved, not exported),
+    PROCESSING, SUCCEEDED (``model_name`` is the deployable model), FAILED or UNSUPPORTED. The
+    last checkpoint of a SUCCEEDED job is its ``finetuned_output``."""
+
+    checkpoint: str = ""
+    full_name: str | None = None
+    model_name: str | None = None
+    status: str | None = None
+    step: int | None = None
+    create_time: str | None = None
+
+
+def checkpoints_from_api(items: Any) -> list[Checkpoint]:
+    """The checkpoint list's ``output``: a JSON array."""
+    return _list_of(Checkpoint)(items)
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UploadedFile(ApiModel):
+    """A file that jobs take by ``file_id`` (training data, calibration data). The upload's
+    answer names only ``file_id`` and ``name``; the list and get answers add the rest."""
+
+    file_id: str = ""
+    name: str | None = None
+    description: str | None = None
+    purpose: str | None = None
+    size: int | None = None
+    md5: str | None = None
+    gmt_create: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FailedUpload(ApiModel):
+    name: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FileUpload(ApiModel):
+    """The answer of an upload: HTTP 200 also when a file was refused (``failed_uploads``)."""
+
+    uploaded_files: list[UploadedFile] = dataclasses.field(default_factory=list)
+    failed_uploads: list[FailedUpload] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {
+        "uploaded_files": _list_of(UploadedFile),
+        "failed_uploads": _list_of(FailedUpload),
+    }
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FilePage(ApiModel):
+    total: int = 0
+    page_no: int = 1
+    page_size: int = 10
+    files: list[UploadedFile] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "files": _list_of(UploadedFile)}
+
+
 # --- deployments ------------------------------------------------------------------------------
 
 
@@ -308,6 +378,7 @@ class DeploymentStatus(str, Enum):
     UPDATING = "UPDATING"
     UPDATING_FAILED = "UPDATING_FAILED"
     SCALING = "SCALING"
+    WAIT_PRE_PAID_BILLING_TO_SCALING = "WAIT_PRE_PAID_BILLING_TO_SCALING"
     STOPPED = "STOPPED"
     FAILED = "FAILED"
     ARREARS_DOWN = "ARREARS_DOWN"
@@ -358,3 +429,82 @@ class DeploymentPage(ApiModel):
     deployments: list[Deployment] = dataclasses.field(default_factory=list)
 
     _converters: ClassVar[dict[str, Any]] = {**_PAGE, "deployments": _list_of(Deployment)}
+
+
+# --- deployable models (GET /deployments/models) ----------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeployTemplate(ApiModel):
+    """An MU deployment template: ``template_id`` (or ``deploy_spec``) is what a create names, and
+    ``roles.*.capacity_unit_per_instance`` the base capacity a capacity is a multiple of."""
+
+    template_id: str | None = None
+    template_name: str | None = None
+    template_type: str | None = None  # COUPLED, or SEPERATED (prefill and decode roles)
+    charge_type: str | None = None
+    deploy_spec: str | None = None
+    roles: dict[str, Any] | None = None
+
+    def spec_ids(self) -> list[str]:
+        """The names a create may give for this template: its id, its spec, its roles' unit spec."""
+        roles = [r.get("model_unit_spec") for r in (self.roles or {}).values() if isinstance(r, Mapping)]
+        names = [self.template_id, self.deploy_spec, *roles]
+        return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
+
+    @property
+    def base_capacity(self) -> int | None:
+        """Units per instance of a coupled template (``roles.unified``); None when not listed."""
+        unified = (self.roles or {}).get("unified")
+        units = unified.get("capacity_unit_per_instance") if isinstance(unified, Mapping) else None
+        return units if isinstance(units, int) and not isinstance(units, bool) and units > 0 else None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeployPlan(ApiModel):
+    plan: str = ""
+    templates: list[DeployTemplate] = dataclasses.field(default_factory=list)
+    cu_specs: list[str] | None = None
+
+    _converters: ClassVar[dict[str, Any]] = {"templates": _list_of(DeployTemplate)}
+
+
+def _plans(items: Any) -> list[DeployPlan]:
+    """Plans as objects (``{"plan": "mu", "templates": [...]}``) or as bare names (``"mu"``)."""
+    if items is None:
+        return []
+    _expect(items, list, "a list of plans")
+    return [DeployPlan.from_api({"plan": i} if isinstance(i, str) else i) for i in items]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeployableModel(ApiModel):
+    """A model that may be deployed, with the plans it may be deployed with."""
+
+    model_name: str = ""
+    base_model: str | None = None
+    model_source: str | None = None
+    plans: list[DeployPlan] = dataclasses.field(default_factory=list)
+    supported_plans: list[str] | None = None  # an older answer's bare plan names
+    templates: list[DeployTemplate] = dataclasses.field(default_factory=list)  # beside the plans
+
+    _converters: ClassVar[dict[str, Any]] = {"plans": _plans, "templates": _list_of(DeployTemplate)}
+
+    def plan_names(self) -> list[str]:
+        names = [p.plan for p in self.plans] + list(self.supported_plans or [])
+        return list(dict.fromkeys(n for n in names if n))
+
+    def mu_templates(self) -> list[DeployTemplate]:
+        """The MU templates, whether listed under the ``mu`` plan or beside the plans."""
+        nested = [t for p in self.plans if p.plan == "mu" for t in p.templates]
+        return nested + list(self.templates)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeployableModelPage(ApiModel):
+    total: int = 0
+    page_no: int = 1
+    page_size: int = 50
+    models: list[DeployableModel] = dataclasses.field(default_factory=list)
+
+    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "models": _list_of(DeployableModel)}

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.exceptions import CompressValidationError
-from airflow_provider_compress.models import ApiModel
+from airflow_provider_compress.models import ApiModel, DeployableModel
 from airflow_provider_compress.protocol import ApiCall, ApiRequest, ResourceKind
 
 S = TypeVar("S", bound="CreateSpec")
@@ -281,19 +281,22 @@ class DeploymentSpec(CreateSpec):
 
     :param model_name: the model to deploy.
     :param name: display name.
-    :param plan: ``mu``, ``ptu``, ``lora`` or ``cu``.
+    :param plan: ``mu`` (the default), ``ptu``, ``lora`` or ``cu``.
     :param capacity: units (``mu``) or instances (``cu``); a numeric string is read as a number.
+        Sent as 1 for ``lora`` when not given (ignored there, but it must be sent).
     :param deploy_spec: MU spec for ``mu``, e.g. ``MU1``.
     :param billing_method: ``POST_PAY`` (the default for ``mu``).
     :param template_id: MU deployment template, instead of ``deploy_spec``.
     :param suffix: 1 to 8 of a-z0-9.
     :param ptu_capacity: ``{"input_tpm": ..., "output_tpm": ...}`` for ``ptu``.
-    :param extra: further body fields (``enable_thinking``, ``rpm_limit``, ...).
+    :param extra: further body fields (``enable_thinking``, ``rpm_limit``, ...). One of the
+        fields above given here is that field; given both ways with different values, it is an
+        error naming the field.
     """
 
     model_name: str
     name: str | None = None
-    plan: str = "mu"
+    plan: str | None = None  # "mu" unless given (as a field or in extra)
     capacity: int | None = None
     deploy_spec: str | None = None
     billing_method: str | None = None
@@ -305,6 +308,9 @@ class DeploymentSpec(CreateSpec):
     kind: ClassVar[ResourceKind] = protocol.DEPLOYMENT
 
     def __post_init__(self) -> None:
+        self._merge_extra()
+        if self.plan is None:
+            _set(self, "plan", "mu")
         validation.check_text("model_name", self.model_name, required=True)
         if self.plan not in PLANS:
             raise CompressValidationError("plan", f"must be one of {', '.join(PLANS)}", self.plan)
@@ -328,14 +334,54 @@ class DeploymentSpec(CreateSpec):
             )
         validation.check_suffix("suffix", self.suffix)
         _set(self, "ptu_capacity", validation.mapping("ptu_capacity", self.ptu_capacity))
-        _set(self, "extra", validation.mapping("extra", self.extra))
+
+    def _merge_extra(self) -> None:
+        """A field given in ``extra`` is that field (``extra={"capacity": 2}`` is ``capacity=2``);
+        given both ways with different values, it is an error naming it, never a silent choice."""
+        extra = validation.mapping("extra", self.extra) or {}
+        for key in [k for k in extra if k in self.field_names() and k != "extra"]:
+            value, named = extra.pop(key), getattr(self, key)
+            if named is None:
+                _set(self, key, value)
+            elif not validation.same_value(named, value):
+                raise CompressValidationError(
+                    key, f"is given both as a parameter ({named!r}) and in extra ({value!r}): give it once"
+                )
+        _set(self, "extra", extra or None)
 
     def body(self) -> dict[str, Any]:
         body = super().body()
         extra = body.pop("extra", {})
         if self.plan == "mu":
             body.setdefault("billing_method", "POST_PAY")  # the only one the API accepts for mu
+        if self.plan == "lora":
+            # The guide: ignored for lora, but it must be sent (the fact sheet's D.5).
+            body.setdefault("capacity", 1)
         return {**extra, **body}
+
+    def check_deployable(self, model: DeployableModel) -> None:
+        """Fail before the create when ``model`` (an item of ``GET /deployments/models``) lists
+        neither this plan nor this MU spec, or the capacity is no multiple of the spec's base
+        capacity; the error names the field and what the model allows. What the model does not
+        list is left to the API."""
+        plans = model.plan_names()
+        if plans and self.plan not in plans:
+            rule = f"{self.model_name} can be deployed with plan {' or '.join(plans)}"
+            raise CompressValidationError("plan", rule, self.plan)
+        templates = model.mu_templates() if self.plan == "mu" else []
+        if not templates:
+            return
+        field, wanted = (
+            ("deploy_spec", self.deploy_spec) if self.deploy_spec else ("template_id", self.template_id)
+        )
+        template = next((t for t in templates if wanted in t.spec_ids()), None)
+        if template is None:
+            allowed = ", ".join(dict.fromkeys(t.spec_ids()[0] for t in templates if t.spec_ids()))
+            raise CompressValidationError(field, f"{self.model_name} can be deployed with {allowed}", wanted)
+        unit = template.base_capacity
+        if unit and self.capacity is not None and self.capacity % unit:
+            rule = f"must be a multiple of {unit}, the base capacity of {wanted} ({unit}, {2 * unit}, ...)"
+            raise CompressValidationError("capacity", rule, self.capacity)
 
     # Billed once running and no idempotency key: a create is never repeated blindly.
 

@@ -251,3 +251,21 @@ def _check_value(field: str, param: HyperParameter, value: Any) -> None:
     if step is not None and step > 0 and (number - (low or 0)) % step != 0:
         start = f" from {low}" if low else ""
         raise CompressValidationError(field, f"must go in steps of {param.step}{start}", value)
+
+
+PTU_FIELDS = ("input_tpm", "output_tpm", "thinking_output_tpm")
+
+
+def ptu_capacity(field: str, value: Any) -> dict[str, int]:
+    """Provisioned throughput: ``input_tpm`` and ``output_tpm`` (``thinking_output_tpm`` for some
+    models), whole numbers > 0."""
+    given = mapping(field, value) or {}
+    unknown = sorted(set(given) - set(PTU_FIELDS))
+    if unknown:
+        raise CompressValidationError(f"{field}.{unknown[0]}", f"is not one of {', '.join(PTU_FIELDS)}")
+    for key in PTU_FIELDS[:2]:
+        if key not in given:
+            raise CompressValidationError(f"{field}.{key}", "is required")
+    for key, number in given.items():
+        check_int_range(f"{field}.{key}", number, 1)
+    return given

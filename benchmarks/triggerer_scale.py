@@ -131,7 +131,8 @@ PROFILE_DIR: Path | None = None  # --profile: py-spy profiles of the runner and 
 
 def profile(triggerer: ts.Triggerer, task_id: str, seconds: float) -> list[subprocess.Popen[bytes]]:
     """py-spy (installed by hand: a diagnosis, not a dependency) samples the runner and the
-    supervisor from outside for ``seconds``: collapsed stacks, GIL or not (``--idle`` off)."""
+    supervisor from outside for ``seconds``: collapsed stacks per thread, idle ones included
+    (``--idle``: a loop blocked in a syscall shows where)."""
     assert PROFILE_DIR is not None
     PROFILE_DIR.mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).with_name("py-spy")
@@ -151,6 +152,8 @@ def profile(triggerer: ts.Triggerer, task_id: str, seconds: float) -> list[subpr
                 "--output",
                 str(PROFILE_DIR / f"{task_id}-{name}.txt"),
                 "--nonblocking",
+                "--idle",
+                "--threads",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

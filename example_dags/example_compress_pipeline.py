@@ -1,20 +1,24 @@
-"""Fine-tune -> compress (deferrable) -> deploy, driven by DAG params.
+"""Upload the data -> fine-tune -> compress (deferrable) -> deploy, driven by DAG params.
 
-Trigger it with a config to train another base model, or to change the template and plan.
+The training and calibration data are the small files in data/ next to this file. Trigger it
+with a config to train on other files or another base model, or to change the template and plan.
 """
 
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 from airflow.sdk import DAG, Asset, Param
 
 from airflow_provider_compress.operators.compress import CreateCompressJobOperator
 from airflow_provider_compress.operators.deployment import DeployModelOperator
+from airflow_provider_compress.operators.files import UploadFileOperator
 from airflow_provider_compress.operators.finetune import CreateFineTuneJobOperator
 
 # Deploy DAGs can be scheduled on this asset (see example_deploy_on_asset.py).
 COMPRESSED_MODELS = Asset("dashscope://compressed-models")
+DATA = Path(__file__).parent / "data"
 
 with DAG(
     dag_id="example_compress_pipeline",
@@ -24,7 +28,8 @@ with DAG(
     tags=["example", "dashscope"],
     params={
         "base_model": Param("qwen3.5-flash-2026-02-23", type="string"),
-        "training_file_ids": Param(["file-train-demo"], type="array"),
+        "training_data": Param(str(DATA / "train.jsonl"), type="string"),
+        "calibration_data": Param(str(DATA / "calibration.jsonl"), type="string"),
         "template_id": Param("quant-flash-nvfp4-mlp-nomtp", type="string"),
         "deploy_spec": Param("MU1", type="string"),
         "capacity": Param(1, type="integer", minimum=1),
@@ -32,11 +37,17 @@ with DAG(
     render_template_as_native_obj=True,
 ) as dag:
     # [START howto_pipeline]
+    # [START howto_operator_upload]
+    training_data = UploadFileOperator(task_id="upload_training_data", path="{{ params.training_data }}")
+    calibration_data = UploadFileOperator(
+        task_id="upload_calibration_data", path="{{ params.calibration_data }}"
+    )
+    # [END howto_operator_upload]
     # [START howto_operator_finetune]
     fine_tune = CreateFineTuneJobOperator(
         task_id="fine_tune",
         model="{{ params.base_model }}",
-        training_file_ids="{{ params.training_file_ids }}",
+        training_file_ids=[training_data.output],
         training_type="sft",
         deferrable=True,
         poll_interval=5,
@@ -47,6 +58,7 @@ with DAG(
         task_id="compress",
         model=fine_tune.output,
         template_id="{{ params.template_id }}",
+        custom_calibration_file_ids=[calibration_data.output],
         output_model_suffix="demo",
         deferrable=True,
         poll_interval=5,

@@ -8,6 +8,7 @@ and let tests and demos inspect the account and inject failures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.datastructures import UploadFile
 
 from airflow_provider_compress.emulator.catalog import LANGS
 from airflow_provider_compress.emulator.errors import ApiError
@@ -50,7 +52,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     app = FastAPI(title="DashScope compression API emulator", docs_url=None, redoc_url=None)
     app.state.emulator = emu
 
-    async def answer(request: Request, work: Callable[[], Any]) -> Response:
+    async def answer(request: Request, work: Callable[[], Any], envelope: str = "output") -> Response:
         request_id = str(uuid.uuid4())
         lang = resolve_lang(request)
         emu.count_request(f"{request.method} {request.scope['route'].path}", request_id)
@@ -74,7 +76,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
                 raise fault_error(fault)  # served, but the answer is an error
             if hasattr(output, "to_api"):
                 output = output.to_api(lang)
-            response = JSONResponse({"request_id": request_id, "output": output})
+            response = JSONResponse({"request_id": request_id, envelope: output})
             return await emu.faults.spoil(fault, response) if fault else response
         except ApiError as err:
             headers = {"Retry-After": f"{err.retry_after:g}"} if err.retry_after is not None else None
@@ -139,6 +141,40 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     async def delete_fine_tune(job_id: str, request: Request) -> Response:
         return await answer(request, lambda: emu.delete_fine_tune(job_id))
 
+    @app.get("/api/v1/fine-tunes/{job_id}/checkpoints")
+    async def list_checkpoints(job_id: str, request: Request) -> Response:
+        return await answer(request, lambda: emu.list_checkpoints(job_id))
+
+    @app.get("/api/v1/fine-tunes/{job_id}/export/{checkpoint}")
+    async def export_checkpoint(job_id: str, checkpoint: str, request: Request) -> Response:
+        model_name = request.query_params.get("model_name")
+        return await answer(request, lambda: emu.export_checkpoint(job_id, checkpoint, model_name))
+
+    # The file API answers in ``data``, not ``output`` (fact sheet B.8, 1.3).
+    @app.post("/api/v1/files")
+    async def upload_files(request: Request) -> Response:
+        uploads: list[tuple[str, bytes]] = []
+        purpose, descriptions = None, []
+        with contextlib.suppress(Exception):  # not multipart: no files, which the API refuses
+            form = await request.form(max_files=100)
+            uploads = [
+                (f.filename or "file", await f.read())
+                for f in form.getlist("files")
+                if isinstance(f, UploadFile)
+            ]
+            given = form.get("purpose")
+            purpose = given if isinstance(given, str) else None
+            descriptions = [d for d in form.getlist("descriptions") if isinstance(d, str)]
+        return await answer(request, lambda: emu.upload_files(uploads, purpose, descriptions), "data")
+
+    @app.get("/api/v1/files")
+    async def list_files(request: Request) -> Response:
+        return await answer(request, lambda: emu.list_files(dict(request.query_params)), "data")
+
+    @app.get("/api/v1/files/{file_id}")
+    async def get_file(file_id: str, request: Request) -> Response:
+        return await answer(request, lambda: emu.get_file(file_id), "data")
+
     @app.post("/api/v1/deployments")
     async def create_deployment(request: Request) -> Response:
         raw = await request.body()
@@ -148,6 +184,10 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     async def list_deployments(request: Request) -> Response:
         return await answer(request, lambda: emu.list_deployments(dict(request.query_params)))
 
+    @app.get("/api/v1/deployments/models")
+    async def list_deployable_models(request: Request) -> Response:
+        return await answer(request, lambda: emu.list_deployable_models(dict(request.query_params)))
+
     @app.get("/api/v1/deployments/{deployed_model}")
     async def get_deployment(deployed_model: str, request: Request) -> Response:
         return await answer(request, lambda: emu.get_deployment(deployed_model))
@@ -156,6 +196,11 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     async def scale_deployment(deployed_model: str, request: Request) -> Response:
         raw = await request.body()
         return await answer(request, lambda: emu.scale_deployment(deployed_model, json_body(raw)))
+
+    @app.put("/api/v1/deployments/{deployed_model}/update")
+    async def update_deployment(deployed_model: str, request: Request) -> Response:
+        raw = await request.body()
+        return await answer(request, lambda: emu.update_deployment(deployed_model, json_body(raw)))
 
     @app.delete("/api/v1/deployments/{deployed_model}")
     async def delete_deployment(deployed_model: str, request: Request) -> Response:
@@ -226,6 +271,29 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             return JSONResponse(emu.set_timing(**{k: spec[k] for k in names if k in spec}))
         except ValueError as err:
             return JSONResponse({"error": str(err)}, status_code=400)
+
+    @admin.post("/deployments/{deployed_model}/status")
+    async def force_status(deployed_model: str, request: Request) -> Response:
+        """Put a deployment in any ``status`` (one the API documents, or one it might add): it
+        stays there until a scale, update or delete changes it."""
+        status = (await request.json()).get("status")
+        shown = (
+            emu.force_deployment_status(deployed_model, status)
+            if isinstance(status, str) and status
+            else None
+        )
+        if shown is None:
+            return JSONResponse({"error": "no such deployment, or no status string"}, status_code=400)
+        return JSONResponse(shown)
+
+    @admin.post("/deployment-rules")
+    async def set_deployment_rules(request: Request) -> Response:
+        """``delete_refused_in``: statuses in which a delete answers 400 UnsupportedOperation."""
+        refused = (await request.json()).get("delete_refused_in", [])
+        if not isinstance(refused, list) or not all(isinstance(x, str) for x in refused):
+            return JSONResponse({"error": "delete_refused_in must be a list of statuses"}, status_code=400)
+        emu.refuse_deletes_in(tuple(refused))
+        return JSONResponse({"delete_refused_in": refused})
 
     @admin.get("/state")
     async def show_state(jobs: bool = True) -> Response:

@@ -16,6 +16,7 @@ BASE_MODEL = "qwen3.5-flash-2026-02-23"
 LANGS = ("zh-CN", "en-US")
 TRAINING_TYPES = ("cpt", "sft", "efficient_sft", "dpo_full", "dpo_lora")
 LORA_TRAINING = ("efficient_sft", "dpo_lora")
+EXPORTABLE_TRAINING = ("sft", "efficient_sft")  # checkpoint export (fact sheet B.8)
 # Base models fine-tunes may start from, and the training types each supports.
 CATALOG = {BASE_MODEL: ("sft",), "qwen3-8b": TRAINING_TYPES}
 
@@ -150,3 +151,13 @@ def seed_models() -> dict[str, dict[str, str]]:
             "会失败的微调模型", "A fine-tune whose compression fails"
         ),
     }
+
+
+# MU deployment templates every model deployable on mu lists: id -> units per instance (the
+# base capacity a capacity is a multiple of; the fact sheet's example: MU2 needs multiples of 8).
+DEPLOY_TEMPLATES = {"MU1": 1, "MU2": 8}
+# A LoRA fine-tune's output named as the fact sheet's example is (A.11), deployable with plan lora.
+SEED_LORA_MODELS = {"qwen3-8b-ft-202511132025-0260": "qwen3-8b"}
+# Base models and the plans they may be deployed with (full and compressed fine-tunes: mu only;
+# LoRA fine-tunes: lora or mu).
+BASE_PLANS = ("mu", "ptu")

@@ -1,14 +1,16 @@
-"""The emulator's state machines: compression and fine-tune jobs, deployments.
+"""The emulator's state machines of jobs: compression and fine-tune jobs (deployments:
+``deployments``; files: ``files``).
 
-Pure Python with no web framework. A resource's progress is a function of the clock: every read
-first ``advance``s it to now, which moves a job along PENDING -> QUEUING -> RUNNING -> end (and
-appends the log lines that became due), a deployment along PENDING -> DEPLOYING -> RUNNING.
+Pure Python with no web framework. A job's progress is a function of the clock: every read first
+``advance``s it to now, which moves its status along PENDING -> QUEUING -> RUNNING -> end and
+appends the log lines that became due.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +28,8 @@ from airflow_provider_compress.emulator.catalog import (
 CANCELLABLE = ("PENDING", "QUEUING", "RUNNING")
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED")
 CALIBRATION_MARKER = "data process succeeded, start to quantization"
+CHECKPOINTS = 3  # checkpoints a fine-tune saves, evenly over its training
+STEPS_PER_LINE = 10  # training steps a progress line stands for: checkpoint-{step}
 
 
 def fmt_time(ts: float | None) -> str | None:
@@ -144,6 +148,7 @@ class Job(TimedJob):
     hyper_parameters: dict[str, Any]
     calibration_files: list[str] | None
     suffix: str | None
+    calibration_labels: list[str] | None = None  # the files as the log names them
 
     def output(self) -> str:
         middle = f"-{self.suffix}" if self.suffix else ""
@@ -157,7 +162,8 @@ class Job(TimedJob):
     def start_lines(self) -> list[str]:
         lines = [f"Starting quantization of {self.model}..."]
         if self.calibration_files:
-            lines += [f"Processing calibration data: {', '.join(self.calibration_files)}", CALIBRATION_MARKER]
+            labels = self.calibration_labels or self.calibration_files
+            lines += [f"Processing calibration data: {', '.join(labels)}", CALIBRATION_MARKER]
         return lines
 
     def progress_line(self, step: int, steps: int) -> str:
@@ -222,15 +228,78 @@ class FineTuneJob(TimedJob):
     hyper_parameters: dict[str, Any]
     model_name: str | None
     suffix: str | None
+    # checkpoint -> (when its export was asked, the model_name asked for)
+    exports: dict[str, tuple[float, str | None]] = dataclasses.field(default_factory=dict)
 
     def output(self) -> str:
-        # Documented only by example: {model}[-{suffix}]-{job_id}; LoRA outputs carry "-lora".
-        lora = "-lora" if self.training_type in LORA_TRAINING else ""
+        # Documented only by example (fact sheet B.10): {model}[-{suffix}]-{job_id}, for LoRA too.
         middle = f"-{self.suffix}" if self.suffix else ""
-        return f"{self.model}{lora}{middle}-{self.job_id}"
+        return f"{self.model}{middle}-{self.job_id}"
+
+    @property
+    def is_lora(self) -> bool:
+        return self.training_type in LORA_TRAINING
 
     def created_line(self) -> str:
         return f"finetune-job {self.job_id} created: {self.training_type} of {self.model}"
+
+    # --- checkpoints (fact sheet B.8)
+    def saved_checkpoints(self) -> list[tuple[str, int, float]]:
+        """(name, step, saved at) of the checkpoints written so far, the newest first."""
+        if self.start is None:
+            return []
+        span = self._at(1.0) - self.start
+        # the progress lines they are saved with (fewer lines than checkpoints: one a line)
+        lines = sorted({math.ceil(self.log_lines * k / CHECKPOINTS) for k in range(1, CHECKPOINTS + 1)} - {0})
+        saved = [
+            (
+                f"checkpoint-{line * STEPS_PER_LINE}",
+                line * STEPS_PER_LINE,
+                self.start + span * line / self.log_lines,
+            )
+            for line in lines
+            if line <= self.progress_written
+        ]
+        return saved[::-1]
+
+    def exported_model(self, checkpoint: str, step: int) -> str:
+        """The last checkpoint is the job's output; an exported earlier one is named like the
+        fact sheet's example (``…-c160`` for checkpoint-160)."""
+        last = self.saved_checkpoints()[0][0] if self.status == "SUCCEEDED" else None
+        return self.output() if checkpoint == last else f"{self.output()}-c{step}"
+
+    def checkpoints_api(self, now: float, export_seconds: float) -> list[dict[str, Any]]:
+        items = []
+        for index, (name, step, saved) in enumerate(self.saved_checkpoints()):
+            item: dict[str, Any] = {
+                "checkpoint": name,
+                "checkpoint_id": f"{self.job_id}:{name}",
+                "full_name": f"{self.job_id}:{name}",
+                "job_id": self.job_id,
+                "step": step,
+                "create_time": fmt_time(saved),
+                "status": "PENDING",  # saved, not exported
+            }
+            exported = self.exports.get(name)
+            if index == 0 and self.status == "SUCCEEDED":  # the output: exported by the job itself
+                item.update(status="SUCCEEDED", model_name=self.output())
+            elif exported is not None:
+                done = now >= exported[0] + export_seconds
+                item["status"] = "SUCCEEDED" if done else "PROCESSING"
+                if done:
+                    item["model_name"] = self.exported_model(name, step)
+                if exported[1]:
+                    item["model_display_name"] = exported[1]
+            items.append(item)
+        return items
+
+    def exported_models(self, now: float, export_seconds: float) -> list[str]:
+        """The models this job made: its output once SUCCEEDED, and the checkpoints exported."""
+        models = [self.output()] if self.status == "SUCCEEDED" else []
+        for name, (asked, _) in self.exports.items():
+            if now >= asked + export_seconds:
+                models.append(self.exported_model(name, int(name.rsplit("-", 1)[1])))
+        return models
 
     def start_lines(self) -> list[str]:
         return [
@@ -272,77 +341,6 @@ class FineTuneJob(TimedJob):
             out["code"] = "InvalidTrainingData"
             out["message"] = pick(texts("训练数据校验失败", "Training data check failed"), lang)
         return out
-
-
-@dataclasses.dataclass
-class Deployment:
-    """PENDING for 30 % of ``duration``, DEPLOYING until the end, then RUNNING (billed) or FAILED
-    when capacity ran out. Scale: UPDATING, then RUNNING. Delete: DELETING, then gone (404)."""
-
-    deployed_model: str
-    name: str
-    model_name: str
-    base_model: str
-    plan: str
-    capacity: int
-    suffix: str | None
-    unit_spec: str | None  # the MU spec (deploy_spec), echoed as model_unit_spec
-    created: float
-    duration: float
-    will_fail: bool
-    status: str = "PENDING"
-    modified: float = 0.0
-    running_since: float | None = None
-    billed_seconds: float = 0.0
-    update_until: float | None = None
-    new_capacity: int | None = None
-    delete_after: float | None = None
-
-    def advance(self, now: float) -> None:
-        if self.status == "PENDING" and now >= self.created + 0.3 * self.duration:
-            self.status, self.modified = "DEPLOYING", self.created + 0.3 * self.duration
-        if self.status == "DEPLOYING" and now >= self.created + self.duration:
-            self.modified = self.created + self.duration
-            if self.will_fail:
-                self.status = "FAILED"
-            else:
-                self.status, self.running_since = "RUNNING", self.modified
-        if self.status == "UPDATING" and self.update_until is not None and now >= self.update_until:
-            self.status, self.modified = "RUNNING", self.update_until
-            self.capacity, self.new_capacity, self.update_until = (
-                self.new_capacity or self.capacity,
-                None,
-                None,
-            )
-
-    def stop_billing(self, now: float) -> None:
-        if self.running_since is not None:
-            self.billed_seconds += now - self.running_since
-            self.running_since = None
-
-    def gone(self, now: float) -> bool:
-        return self.delete_after is not None and now >= self.delete_after
-
-    def to_api(self, lang: str = "zh-CN", *, brief: bool = False) -> dict[str, Any]:
-        iso = "%Y-%m-%dT%H:%M:%S"
-        return {
-            "deployed_model": self.deployed_model,
-            "name": self.name,
-            "model_name": self.model_name,
-            "base_model": self.base_model,
-            "status": self.status,
-            "plan": self.plan,
-            "base_capacity": 1,
-            "capacity": self.new_capacity or self.capacity,
-            "ready_capacity": self.capacity if self.status in ("RUNNING", "UPDATING") else 0,
-            "charge_type": "post_paid",
-            **({"model_unit_spec": self.unit_spec} if self.unit_spec else {}),
-            "workspace_id": "llm-emulator",
-            "gmt_create": dt.datetime.fromtimestamp(self.created, SERVICE_TZ).strftime(iso),
-            "gmt_modified": dt.datetime.fromtimestamp(self.modified or self.created, SERVICE_TZ).strftime(
-                iso
-            ),
-        }
 
 
 def new_job_id(now: float, taken: Mapping[str, Any], prefix: str = "quant") -> str:

@@ -146,5 +146,17 @@ class EmulatorProcess:
         answer.raise_for_status()
         return answer.json()
 
+    def force_deployment_status(self, deployed_model: str, status: str) -> dict[str, Any]:
+        """Put a deployment in ``status``, one the provider may not know: it stays there until a
+        scale, update or delete changes it."""
+        answer = self.admin("POST", f"/deployments/{deployed_model}/status", json={"status": status})
+        answer.raise_for_status()
+        return answer.json()
+
+    def refuse_deletes_in(self, *statuses: str) -> None:
+        """From now on a deployment delete in one of ``statuses`` answers 400 (none: accepted always)."""
+        answer = self.admin("POST", "/deployment-rules", json={"delete_refused_in": list(statuses)})
+        answer.raise_for_status()
+
     def reset(self) -> None:
         self._admin.post(f"{self.url}/_emulator/reset", timeout=10).raise_for_status()

@@ -146,6 +146,8 @@ class DashScopeHook(DashScopeBaseHook):
                         settings.url(request),
                         params=settings.params(request),
                         json=request.body,
+                        data=request.form,  # with files: a multipart upload
+                        files=request.files,
                         timeout=settings.timeout,
                         # per request: a session-level CA file loses to REQUESTS_CA_BUNDLE
                         verify=settings.ca_bundle or True,
@@ -251,7 +253,18 @@ class DashScopeHook(DashScopeBaseHook):
             raise
 
     def test_connection(self) -> tuple[bool, str]:
-        """Used by the UI's Test button: lists compression templates, which any valid key may do."""
+        """Used by the UI's Test button: lists compression templates, which any valid key may do.
+
+        A connection stored with another type fails first (docs/connection.md): added while the
+        provider was not installed, ``--conn-type dashscope`` is stored as ``generic``.
+        """
+        conn_type = self.get_connection(self.dashscope_conn_id).conn_type
+        if conn_type != self.conn_type:
+            return False, (
+                f"connection {self.dashscope_conn_id!r} has type {conn_type!r}, not {self.conn_type!r}: "
+                "it was added while airflow-provider-compress was not installed (check with "
+                "`airflow providers list`). Delete it and add it again with --conn-type dashscope"
+            )
         try:
             templates = self.run(protocol.list_templates())
         except (CompressError, ValueError) as err:

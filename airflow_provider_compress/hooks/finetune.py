@@ -11,7 +11,7 @@ from typing import Any
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.base import DashScopeHook, JobHookMixin
 from airflow_provider_compress.hooks.base_async import AsyncJobHookMixin, DashScopeAsyncHook
-from airflow_provider_compress.models import FineTuneJob, FineTunePage
+from airflow_provider_compress.models import Checkpoint, FineTuneJob, FineTunePage
 from airflow_provider_compress.specs import FineTuneJobSpec
 
 
@@ -28,6 +28,16 @@ class FineTuneHook(JobHookMixin, DashScopeHook):
     def list_jobs(self, page_no: int = 1, page_size: int = 10, **filters: Any) -> FineTunePage:
         """One page of fine-tune jobs; ``model`` (and, undocumented, ``status``) filter."""
         return self.run(protocol.list_resources(self.kind, page_no=page_no, page_size=page_size, **filters))
+
+    def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """The checkpoints the job saved, the newest first, with their export status."""
+        return self.run(protocol.list_checkpoints(job_id))
+
+    def export_checkpoint(self, job_id: str, checkpoint: str, model_name: str | None = None) -> bool:
+        """Ask for ``checkpoint`` (e.g. ``checkpoint-160``) to be published as a deployable model;
+        True once submitted. Its status in ``list_checkpoints`` then turns SUCCEEDED with the
+        ``model_name`` to compress or deploy (``ExportCheckpointOperator`` waits for it)."""
+        return self.run(protocol.export_checkpoint(job_id, checkpoint, model_name))
 
 
 class FineTuneAsyncHook(AsyncJobHookMixin, DashScopeAsyncHook):

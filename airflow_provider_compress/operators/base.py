@@ -19,7 +19,9 @@ from airflow_provider_compress.events import ResourceEvent
 from airflow_provider_compress.exceptions import (
     CompressConnectionError,
     CompressError,
+    CompressValidationError,
     InvalidResponseError,
+    NotFoundError,
     ServerError,
 )
 from airflow_provider_compress.hooks.base import DashScopeHook
@@ -65,9 +67,9 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
     :param forward_logs: copy the remote log lines into the task log as they appear.
     :param cancel_on_kill: stop the work when the task is killed (mark failed or success, clear).
     :param if_exists: when a resource with this task's name exists: ``reattach`` to it unless it
-        failed or was stopped (then create a new generation), ``fail``, or ``create_new``. One made
-        with other arguments is not reattached: the task fails before creating anything, naming
-        each difference.
+        failed, was stopped or is being stopped (then create a new generation), ``fail``, or
+        ``create_new``. One made with other arguments is not reattached: the task fails before
+        creating anything, naming each difference.
     :param if_job_exists: the former name of ``if_exists`` (deprecated).
     """
 
@@ -94,7 +96,9 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
         if_exists = _deprecated.renamed_argument("if_job_exists", if_job_exists, "if_exists", if_exists)
         if_exists = if_exists or "reattach"
         if if_exists not in IF_EXISTS_CHOICES:
-            raise ValueError(f"if_exists: must be 'reattach', 'fail' or 'create_new', got {if_exists!r}")
+            raise CompressValidationError(
+                "if_exists", "must be 'reattach', 'fail' or 'create_new'", if_exists
+            )
         validation.check_poll_interval("poll_interval", poll_interval)
         validation.check_timeout("timeout", timeout)
         self.dashscope_conn_id = dashscope_conn_id
@@ -104,6 +108,8 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
         self.timeout = timeout
         self.forward_logs = forward_logs
         self.cancel_on_kill = cancel_on_kill
+        # Whether a timeout stops the work too; only DeployModelOperator(keep_deployment=True) keeps it.
+        self.stop_on_timeout = True
         self.if_exists: IfExists = if_exists
         self.resource_id: str | None = None
         self.resource: ApiModel | None = None  # as last read: the lineage's output
@@ -135,6 +141,10 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
     def trigger_class(self) -> type[DashScopeResourceTrigger]:
         """The trigger to defer to; imported on first use, not when a DAG file is parsed."""
         raise NotImplementedError
+
+    def check_before_create(self, spec: CreateSpec) -> None:
+        """Checks that need the API (what a model may be deployed with), run only when this try
+        creates (not when it reattaches); raise to fail before the create."""
 
     def on_created(self, context: Context, resource: ApiModel) -> None:
         """After the resource exists (created or reattached): store the URLs of its console links."""
@@ -193,6 +203,7 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
                     deadline=deadline,
                     forward_logs=self.forward_logs,
                     cancel_on_kill=self.cancel_on_kill,
+                    stop_on_timeout=self.stop_on_timeout,
                 ),
                 method_name="execute_complete",
             )
@@ -217,6 +228,7 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
             )
             return reattach
         spec = spec.with_name(name)
+        self.check_before_create(spec)
         self.log.info("Creating %s %r: %s", kind.noun, name, spec.body())
         self._creating = name  # a kill from now on looks the name up: the create may go through
         try:
@@ -289,8 +301,11 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
             if self.kind.is_terminal(status):
                 return resource
             if deadline is not None and time.time() >= deadline:
-                stopped = self._stop("the timeout passed")
-                outcome = f"was {self.kind.stop_verb}" if stopped else f"could NOT be {self.kind.stop_verb}"
+                verb = self.kind.stop_verb
+                if not self.stop_on_timeout:
+                    outcome = f"was kept (not {verb})"
+                else:
+                    outcome = self._stop("the timeout passed") or f"could NOT be {verb}"
                 raise AirflowException(
                     f"{self.kind.noun} {resource_id} did not finish within {self.timeout:g} s and {outcome}"
                 )
@@ -347,22 +362,28 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
         if self.resource_id:
             self._stop("the task was killed")
 
-    def _stop(self, why: str) -> bool:
-        """Best effort and idempotent: only work still stoppable is stopped; errors are logged.
+    def _stop(self, why: str) -> str | None:
+        """Best effort and idempotent: work that is over or already stopping is left alone, any
+        other is stopped, whatever its status (one the provider does not know included); errors
+        are logged.
 
-        Returns whether the work is stopped (or stopping, or was over already).
+        Returns what became of the work: "was cancelled" / "was deleted" only once the API
+        accepted the stop; None when it could not be stopped.
         """
         assert self.resource_id is not None
-        noun = self.kind.noun
+        noun, verb = self.kind.noun, self.kind.stop_verb
         try:
-            resource = self.hook.get_resource(self.kind, self.resource_id)
-            if resource.status not in self.kind.stoppable:
-                return True
+            try:
+                resource = self.hook.get_resource(self.kind, self.resource_id)
+            except NotFoundError:
+                return "no longer exists"
+            if not self.kind.needs_stop(resource.status):
+                return f"was {resource.status} already"
             self.hook.stop_resource(self.kind, self.resource_id)
-            self.log.warning("%s %s %s: %s", noun, self.resource_id, self.kind.stop_verb, why)
-            return True
+            self.log.warning("%s %s (%s) %s: %s", noun, self.resource_id, resource.status, verb, why)
+            return f"was {verb}"
         except CompressError as err:
             self.log.error(
                 "Could not stop %s %s (%s): %s; it may still be running", noun, self.resource_id, why, err
             )
-            return False
+            return None

@@ -139,7 +139,7 @@ class CancelCompressJobOperator(_CompressJobTask):
 
     def execute(self, context: Context) -> str:
         job = self.hook.get_job(self.job_id)
-        if job.status in self.hook.kind.stoppable:
+        if self.hook.kind.needs_stop(job.status):  # an unknown status too: it may be running
             self.hook.stop_resource(self.hook.kind, self.job_id)  # tolerates a lost first answer
             self.log.info("Cancel of job %s requested", self.job_id)
             job = self.hook.get_job(self.job_id)  # CANCELING (or later): what is returned without a wait

@@ -1,7 +1,13 @@
-"""DeployModelOperator and DeleteDeploymentOperator: the last stage of fine-tune -> compress -> deploy."""
+"""The last stage of fine-tune -> compress -> deploy: DeployModelOperator, ScaleDeploymentOperator
+and DeleteDeploymentOperator.
+
+Longer than 400 lines on purpose: the deployment's three operators stay in the one module DAGs
+import them from.
+"""
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -10,18 +16,29 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import protocol, validation
-from airflow_provider_compress.exceptions import CompressError, NotFoundError
+from airflow_provider_compress import _compat, protocol, validation
+from airflow_provider_compress.events import DeletionEnd, fail_unless_succeeded, log_status, settled_resource
+from airflow_provider_compress.exceptions import (
+    CompressApiError,
+    CompressError,
+    CompressValidationError,
+    NotFoundError,
+)
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.links.console import DeploymentLink
-from airflow_provider_compress.models import ApiModel
+from airflow_provider_compress.models import ApiModel, Deployment, DeploymentStatus
 from airflow_provider_compress.operators.base import DashScopeResourceOperator
-from airflow_provider_compress.specs import DeploymentSpec
+from airflow_provider_compress.protocol import DEPLOYMENT
+from airflow_provider_compress.specs import CreateSpec, DeploymentSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
+
+# How long DeployModelOperator waits for RUNNING unless told otherwise: the fact sheet's 5-10
+# minutes (16 for a Wan LoRA) several times over. Then what the task created is deleted.
+DEFAULT_DEPLOY_TIMEOUT = 3600.0
 
 
 class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
@@ -29,21 +46,31 @@ class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
 
     Returns the ``deployed_model`` (the id to call inference with), pushed to XCom as soon as the
     deployment exists. Billing starts once it runs, so unless ``keep_deployment`` is set the
-    deployment this task created is deleted when the task is killed, times out, or the deployment
-    FAILED. A retry reattaches to the deployment of the earlier try (found by its ``name``,
-    derived from the task instance like the job names) instead of deploying twice.
+    deployment this task created is deleted when the task is killed, times out (``timeout``:
+    3600 s, ``DEFAULT_DEPLOY_TIMEOUT``, unless given; None waits without end), or the deployment
+    FAILED. ARREARS_DOWN fails the task but
+    is not deleted: paying the bill brings it back, a delete could not be undone. A retry
+    reattaches to the deployment of the earlier try (found by its ``name``, derived from the task
+    instance like the job names) instead of deploying twice.
+
+    Before creating, the plan, MU spec and capacity are checked against what
+    ``GET /deployments/models`` lists for the model; a mismatch fails the task naming the field
+    and the allowed values. A model the list does not show is left to the create.
 
     :param model_name: the model to deploy.
     :param name: display name, the key for reattaching; derived when absent.
-    :param plan: ``mu`` (model units; full-parameter and compressed models), ``ptu``, ``lora``, ``cu``.
+    :param plan: ``mu`` (model units; full-parameter and compressed models; the default), ``ptu``,
+        ``lora``, ``cu``.
     :param capacity: units (``mu``) or instances (``cu``); a multiple of the model's base capacity.
     :param deploy_spec: MU spec for ``mu``, e.g. ``MU1``.
     :param billing_method: ``POST_PAY`` (the only one the API accepts for ``mu``).
     :param template_id: MU deployment template, instead of ``deploy_spec``.
     :param suffix: 1-8 of a-z0-9, needed when the same model is deployed again.
     :param ptu_capacity: ``{"input_tpm": ..., "output_tpm": ...}`` for ``ptu``.
-    :param extra: further body fields (``enable_thinking``, ``rpm_limit``, ...).
-    :param keep_deployment: never delete the deployment on kill, timeout or failure.
+    :param extra: further body fields (``enable_thinking``, ``rpm_limit``, ...); a field above
+        given here too must have the same value.
+    :param keep_deployment: never delete the deployment on kill, timeout or failure (the task
+        still fails; the deployment is left as it is, and billed once it runs).
 
     The deployment's fields (all templated) are those of ``DeploymentSpec``, which checks them
     before any request; the waiting, timeout and reattach parameters are those of
@@ -64,7 +91,7 @@ class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
         *,
         model_name: str,
         name: str | None = None,
-        plan: str = "mu",
+        plan: str | None = None,
         capacity: int | None = None,
         deploy_spec: str | None = None,
         billing_method: str | None = None,
@@ -76,6 +103,8 @@ class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("forward_logs", False)  # deployments have no log endpoint
+        # A deployment stuck before RUNNING may bill: never wait for it without an end.
+        kwargs.setdefault("timeout", DEFAULT_DEPLOY_TIMEOUT)
         super().__init__(cancel_on_kill=not keep_deployment, **kwargs)
         self.model_name = model_name
         self.name = name
@@ -88,15 +117,44 @@ class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
         self.ptu_capacity = ptu_capacity
         self.extra = extra
         self.keep_deployment = keep_deployment
+        self.stop_on_timeout = not keep_deployment
 
     def trigger_class(self) -> type[DashScopeResourceTrigger]:
         from airflow_provider_compress.triggers.deployment import DeploymentTrigger
 
         return DeploymentTrigger
 
+    def requested_name(self) -> str | None:
+        # A name given in extra is the name (the spec takes it from there).
+        return getattr(self.build_spec(self.name or None), self.kind.name_field) or None
+
+    def check_before_create(self, spec: CreateSpec) -> None:
+        assert isinstance(spec, DeploymentSpec)
+        try:
+            model = self.hook.find_deployable_model(spec.model_name)
+        except CompressError as err:
+            self.log.warning("Could not list the deployable models (%s): the create decides", err)
+            return
+        if model is None:
+            self.log.warning(
+                "%s is not among the deployable models listed: the create decides", spec.model_name
+            )
+            return
+        spec.check_deployable(model)
+
     def on_failed(self, resource: ApiModel) -> None:
+        if self.keep_deployment:
+            return
+        if resource.status == DeploymentStatus.ARREARS_DOWN:
+            self.log.warning(
+                "Deployment %s is ARREARS_DOWN (the account is in arrears): NOT deleting it. Paying "
+                "the bill brings it back (ARREARS_RECOVERING, then RUNNING); a delete could not be "
+                "undone. Delete it yourself if it is not wanted",
+                self.kind.resource_id(resource),
+            )
+            return
         # A failed deployment serves nothing; deleting it frees the name and the model's slot.
-        if not self.keep_deployment and resource.status in self.kind.stoppable:
+        if self.kind.needs_stop(resource.status):
             self._stop("the deployment failed")
 
     def lineage_inputs(self) -> list[tuple[str, str]]:
@@ -106,28 +164,21 @@ class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
         return {"deployed_model": self.kind.resource_id(resource), "model_name": resource.model_name}
 
 
-class DeleteDeploymentOperator(BaseOperator):
-    """Delete a deployment (stops billing; not reversible); optionally wait until it is gone.
-
-    A deployment that no longer exists counts as deleted.
-
-    :param deployed_model: the deployment (templated).
-    :param dashscope_conn_id: the ``dashscope`` connection.
-    :param wait_for_deletion: wait until the deployment is gone.
-    :param poll_interval: seconds between checks while waiting (at least 1).
-    :param timeout: seconds to wait before the task fails.
-    """
+class _DeploymentTask(BaseOperator):
+    """What the operators acting on an existing deployment share: the connection, and where, how
+    often and how long they wait."""
 
     template_fields: Sequence[str] = ("deployed_model",)
+    ui_color = "#ff6a00"
 
     def __init__(
         self,
         *,
         deployed_model: str,
-        dashscope_conn_id: str = DeploymentHook.default_conn_name,
-        wait_for_deletion: bool = False,
-        poll_interval: float = 10,
-        timeout: float = 600,
+        dashscope_conn_id: str,
+        deferrable: bool | None,
+        poll_interval: float,
+        timeout: float,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -135,7 +186,7 @@ class DeleteDeploymentOperator(BaseOperator):
         validation.check_timeout("timeout", timeout, optional=False)
         self.deployed_model = deployed_model
         self.dashscope_conn_id = dashscope_conn_id
-        self.wait_for_deletion = wait_for_deletion
+        self.deferrable = _compat.default_deferrable() if deferrable is None else deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout
 
@@ -143,15 +194,72 @@ class DeleteDeploymentOperator(BaseOperator):
     def hook(self) -> DeploymentHook:
         return DeploymentHook(dashscope_conn_id=self.dashscope_conn_id)
 
+
+class DeleteDeploymentOperator(_DeploymentTask):
+    """Delete a deployment (stops billing; not reversible); optionally wait until it is gone.
+
+    A deployment that no longer exists counts as deleted. The API may refuse a delete while the
+    deployment changes state (HTTP 400 or 409 while PENDING, DEPLOYING, UPDATING, ... or in a
+    status the provider does not know): the delete is then sent again every ``poll_interval``
+    until it is accepted, within ``timeout``. Refused in a settled state, the task fails with the
+    API's message.
+
+    :param deployed_model: the deployment (templated).
+    :param wait_for_deletion: also wait until the deployment is gone (GET answers 404).
+    :param deferrable: wait (for a refused delete to pass, or for the deployment to go) in the
+        triggerer instead of a worker slot.
+    :param poll_interval: seconds between tries and polls.
+    :param timeout: seconds for the tries and the wait together.
+    """
+
+    def __init__(
+        self,
+        *,
+        deployed_model: str,
+        dashscope_conn_id: str = DeploymentHook.default_conn_name,
+        wait_for_deletion: bool = False,
+        deferrable: bool | None = None,
+        poll_interval: float = 10,
+        timeout: float = 600,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            deployed_model=deployed_model,
+            dashscope_conn_id=dashscope_conn_id,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            **kwargs,
+        )
+        self.wait_for_deletion = wait_for_deletion
+
     def execute(self, context: Context) -> None:
-        try:
-            self.hook.delete_deployment(self.deployed_model)
-        except NotFoundError:
-            self.log.info("Deployment %s does not exist: nothing to delete", self.deployed_model)
+        deadline = time.time() + self.timeout
+        accepted = self._try_delete()
+        if accepted is None or (accepted and not self.wait_for_deletion):
             return
-        self.log.info("Deployment %s is being deleted", self.deployed_model)
-        deadline = time.monotonic() + self.timeout
-        while self.wait_for_deletion:
+        if self.deferrable:
+            from airflow_provider_compress.triggers.deployment import DeploymentDeletionTrigger
+
+            self.defer(
+                trigger=DeploymentDeletionTrigger(
+                    dashscope_conn_id=self.dashscope_conn_id,
+                    deployed_model=self.deployed_model,
+                    poll_interval=self.poll_interval,
+                    deadline=deadline,
+                    wait_until_gone=self.wait_for_deletion,
+                ),
+                method_name="execute_complete",
+            )
+        while True:
+            if time.time() >= deadline:
+                raise AirflowException(self._timeout_message(accepted))
+            time.sleep(max(0.0, min(self.poll_interval, deadline - time.time())))
+            if not accepted:
+                accepted = self._try_delete()
+                if accepted is None or (accepted and not self.wait_for_deletion):
+                    return
+                continue
             try:
                 self.hook.get_deployment(self.deployed_model)
             except NotFoundError:
@@ -159,8 +267,178 @@ class DeleteDeploymentOperator(BaseOperator):
                 return
             except CompressError as err:
                 self.log.warning("Could not check deployment %s: %s", self.deployed_model, err)
+
+    def _try_delete(self) -> bool | None:
+        """Send the delete once: True when accepted (or a delete is under way already), None when
+        the deployment is gone, False when refused while it changes state (to be sent again)."""
+        try:
+            self.hook.delete_deployment(self.deployed_model)
+        except NotFoundError:
+            self.log.info("Deployment %s does not exist: nothing to delete", self.deployed_model)
+            return None
+        except CompressApiError as refusal:
+            if not protocol.is_state_refusal(refusal):
+                raise
+            try:
+                status = self.hook.get_deployment(self.deployed_model).status
+            except NotFoundError:
+                return None
+            action = protocol.after_refused_delete(status)
+            if action == "fail":
+                raise AirflowException(
+                    f"Deployment {self.deployed_model} is {status} and the API refused to delete it: "
+                    f"{refusal}"
+                ) from None
+            if action == "deleting":
+                self.log.info("Deployment %s is %s: a delete is under way", self.deployed_model, status)
+                return True
+            self.log.info(
+                "The delete of deployment %s was refused while it is %s (%s); sending it again in %g s",
+                self.deployed_model,
+                status,
+                refusal,
+                self.poll_interval,
+            )
+            return False
+        self.log.info("Deployment %s is being deleted", self.deployed_model)
+        return True
+
+    def _timeout_message(self, accepted: bool) -> str:
+        if accepted:
+            return (
+                f"Deployment {self.deployed_model} still exists after {self.timeout:g} s "
+                "(its delete was accepted)"
+            )
+        return (
+            f"The API still refused to delete deployment {self.deployed_model} after {self.timeout:g} s: "
+            "it may still be billing"
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        if not isinstance(event, dict) or "status" not in event:
+            raise AirflowException(f"Unexpected trigger event: {event!r}")
+        if event["status"] not in (DeletionEnd.DELETED, DeletionEnd.DELETING):
+            raise AirflowException(str(event.get("message")))
+        self.log.info("%s", event.get("message"))
+
+
+class ScaleDeploymentOperator(_DeploymentTask):
+    """Scale a deployment, then wait until it is RUNNING again (UPDATING, then RUNNING), in the
+    worker or deferred; UPDATING_FAILED (or FAILED, STOPPED, ...) fails the task. Returns the
+    ``deployed_model``.
+
+    Checked against the deployment before the request: a LoRA deployment is scaled in the console
+    only; ``capacity`` must be a multiple of its ``base_capacity``; ``ptu_capacity`` is for plan
+    ``ptu`` only. The task does not own the deployment: a kill or a timeout stops the wait, never
+    the change, and never deletes anything.
+
+    :param deployed_model: the deployment (templated).
+    :param capacity: new units (``mu``) or instances (``cu``); 0 is allowed (templated; a rendered
+        number is read as one).
+    :param ptu_capacity: ``{"input_tpm": ..., "output_tpm": ...}`` for ``ptu`` (templated).
+    :param wait_for_completion: False: return right after the request.
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    :param poll_interval: seconds between polls.
+    :param timeout: seconds to wait for RUNNING.
+    """
+
+    template_fields: Sequence[str] = ("deployed_model", "capacity", "ptu_capacity")
+
+    def __init__(
+        self,
+        *,
+        deployed_model: str,
+        capacity: int | str | None = None,
+        ptu_capacity: Mapping[str, int] | None = None,
+        dashscope_conn_id: str = DeploymentHook.default_conn_name,
+        wait_for_completion: bool = True,
+        deferrable: bool | None = None,
+        poll_interval: float = 10,
+        timeout: float = 3600,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            deployed_model=deployed_model,
+            dashscope_conn_id=dashscope_conn_id,
+            deferrable=deferrable,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            **kwargs,
+        )
+        self.capacity = capacity
+        self.ptu_capacity = ptu_capacity
+        self.wait_for_completion = wait_for_completion
+
+    def execute(self, context: Context) -> str:
+        capacity: Any = self.capacity
+        if isinstance(capacity, str) and capacity.strip().isdigit():  # a templated number renders as text
+            capacity = int(capacity)
+        call = protocol.scale_deployment(self.deployed_model, capacity, self.ptu_capacity)  # checked here
+        self._check(self.hook.get_deployment(self.deployed_model), capacity)
+        scaled = self.hook.run(call)
+        target = capacity if capacity is not None else self.ptu_capacity
+        self.log.info(
+            "Deployment %s: scaling to %s requested; it is %s", self.deployed_model, target, scaled.status
+        )
+        if not self.wait_for_completion:
+            return self.deployed_model
+        if self.deferrable and not DEPLOYMENT.is_terminal(scaled.status):
+            from airflow_provider_compress.triggers.deployment import DeploymentTrigger
+
+            self.defer(
+                trigger=DeploymentTrigger(
+                    dashscope_conn_id=self.dashscope_conn_id,
+                    resource_id=self.deployed_model,
+                    poll_interval=self.poll_interval,
+                    forward_logs=False,
+                    cancel_on_kill=False,  # the deployment is not this task's to stop
+                ),
+                method_name="execute_complete",
+                timeout=datetime.timedelta(seconds=self.timeout),
+            )
+        deadline = time.monotonic() + self.timeout
+        deployment, status = scaled, None
+        while not DEPLOYMENT.is_terminal(deployment.status):
+            if deployment.status != status:
+                status = deployment.status
+                log_status(self.log, DEPLOYMENT, deployment)
             if time.monotonic() >= deadline:
                 raise AirflowException(
-                    f"Deployment {self.deployed_model} still exists after {self.timeout:g} s"
+                    f"Deployment {self.deployed_model} was not RUNNING within {self.timeout:g} s (it is "
+                    f"{deployment.status}); the scale goes on"
                 )
             time.sleep(self.poll_interval)
+            deployment = self.hook.get_deployment(self.deployed_model)
+        return self._done(deployment)
+
+    def _check(self, deployment: Deployment, capacity: int | None) -> None:
+        plan, base = deployment.plan, deployment.base_capacity
+        if plan == "lora":
+            raise CompressValidationError(
+                "deployed_model",
+                "is a LoRA deployment: those are scaled in the console, not by API",
+                self.deployed_model,
+            )
+        if self.ptu_capacity is not None and plan not in (None, "ptu"):
+            raise CompressValidationError(
+                "ptu_capacity", f"is for plan ptu; {self.deployed_model} is plan {plan}: give capacity"
+            )
+        if capacity is not None and plan == "ptu":
+            raise CompressValidationError("capacity", f"{self.deployed_model} is plan ptu: give ptu_capacity")
+        if capacity is not None and isinstance(base, int) and base > 1 and capacity % base:
+            raise CompressValidationError(
+                "capacity", f"must be a multiple of {self.deployed_model}'s base capacity {base}", capacity
+            )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        return self._done(settled_resource(DEPLOYMENT, event))
+
+    def _done(self, deployment: Deployment) -> str:
+        fail_unless_succeeded(DEPLOYMENT, deployment)
+        self.log.info(
+            "Deployment %s is RUNNING with capacity %s (ready: %s)",
+            self.deployed_model,
+            deployment.capacity,
+            deployment.ready_capacity,
+        )
+        return self.deployed_model

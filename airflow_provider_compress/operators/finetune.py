@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_compress import protocol
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.hooks.finetune import FineTuneHook
 from airflow_provider_compress.links.console import FineTuneJobLink
 from airflow_provider_compress.operators.base import DashScopeResourceOperator
 from airflow_provider_compress.specs import FineTuneJobSpec
 
 if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_compress.models import Checkpoint
     from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
@@ -95,3 +103,77 @@ class CreateFineTuneJobOperator(DashScopeResourceOperator[FineTuneHook]):
                 elif oss.get("bucket"):
                     refs.append((f"oss://{oss['bucket']}", str(oss.get("file_path") or "")))
         return refs
+
+
+class ExportCheckpointOperator(BaseOperator):
+    """Publish a checkpoint of a fine-tune job as a deployable model and wait until it is
+    exported; returns its ``model_name``, for CreateCompressJobOperator's ``model`` or
+    DeployModelOperator's ``model_name`` (the job's last checkpoint is its ``finetuned_output``
+    already). Only ``sft`` and ``efficient_sft`` checkpoints can be exported.
+
+    :param job_id: the fine-tune job (templated).
+    :param checkpoint: e.g. ``checkpoint-160`` (templated); ``FineTuneHook.list_checkpoints``
+        lists them.
+    :param model_name: a name for the exported model (templated).
+    :param poll_interval: seconds between reads of the checkpoint list.
+    :param timeout: seconds to wait for the export before the task fails.
+
+    A retry never exports twice: a checkpoint exported already is returned at once, one being
+    exported is waited for.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "checkpoint", "model_name")
+    ui_color = "#ff6a00"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        checkpoint: str,
+        model_name: str | None = None,
+        dashscope_conn_id: str = FineTuneHook.default_conn_name,
+        poll_interval: float = 10,
+        timeout: float = 1800,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        validation.check_poll_interval("poll_interval", poll_interval)
+        validation.check_timeout("timeout", timeout, optional=False)
+        self.job_id = job_id
+        self.checkpoint = checkpoint
+        self.model_name = model_name
+        self.dashscope_conn_id = dashscope_conn_id
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+
+    @cached_property
+    def hook(self) -> FineTuneHook:
+        return FineTuneHook(dashscope_conn_id=self.dashscope_conn_id)
+
+    def execute(self, context: Context) -> str:
+        deadline, asked = time.monotonic() + self.timeout, False
+        while True:
+            found = self._checkpoint()
+            if found.status == "SUCCEEDED" and found.model_name:
+                self.log.info("%s of %s is model %s", self.checkpoint, self.job_id, found.model_name)
+                return found.model_name
+            if found.status in ("FAILED", "UNSUPPORTED"):
+                raise AirflowException(f"Export of {self.checkpoint} of {self.job_id} ended {found.status}")
+            if found.status == "PENDING" and not asked:  # saved, not exported yet
+                self.hook.export_checkpoint(self.job_id, self.checkpoint, self.model_name or None)
+                self.log.info("Export of %s of %s requested", self.checkpoint, self.job_id)
+                asked = True
+            if time.monotonic() >= deadline:
+                raise AirflowException(
+                    f"{self.checkpoint} of {self.job_id} was not exported within {self.timeout:g} s "
+                    f"(it is {found.status})"
+                )
+            time.sleep(self.poll_interval)
+
+    def _checkpoint(self) -> Checkpoint:
+        checkpoints = self.hook.list_checkpoints(self.job_id)
+        found = next((c for c in checkpoints if c.checkpoint == self.checkpoint), None)
+        if found is None:
+            names = ", ".join(c.checkpoint for c in checkpoints) or "none"
+            raise AirflowException(f"fine-tune job {self.job_id} has no {self.checkpoint} (it has: {names})")
+        return found

@@ -54,7 +54,7 @@ class ResourceKind:
     failed: frozenset[str]  # states that end a wait in failure, with an error
     stopped: frozenset[str]  # states that end a wait otherwise (a stop, an outside event)
     not_started: frozenset[str]  # states in which a poll does not read logs yet
-    stoppable: frozenset[str]  # states in which stopping (cancel or delete) applies
+    ended: frozenset[str]  # states in which there is nothing left to stop: the work is over
     stopping: frozenset[str]  # on its way to a stop: never worth reattaching to
     stop_by_delete: bool  # stop = DELETE the resource (deployments) instead of POST .../cancel
     has_logs: bool
@@ -72,6 +72,12 @@ class ResourceKind:
 
     def is_terminal(self, status: object) -> bool:
         return self.outcome(status) is not None
+
+    def needs_stop(self, status: object) -> bool:
+        """Whether stopping the work means sending the cancel or the delete: in every state not
+        known to be over or already stopping, an unknown one included (a status the provider does
+        not know may be billing, and billing stops only on the stop)."""
+        return status not in self.ended and status not in self.stopping
 
     def is_known(self, status: object) -> bool:
         return status is None or status in self.statuses
@@ -103,6 +109,10 @@ class ResourceKind:
         return next((item for item in items if getattr(item, self.name_field, None) == name), None)
 
 
+_JOB_SUCCEEDED = frozenset({JobStatus.SUCCEEDED})
+_JOB_FAILED = frozenset({JobStatus.FAILED})
+_JOB_STOPPED = frozenset({JobStatus.CANCELED})
+
 COMPRESS = ResourceKind(
     noun="compression job",
     collection=f"{COMPRESS_PATH}/jobs",
@@ -113,11 +123,11 @@ COMPRESS = ResourceKind(
     name_field="job_name",
     name_filter="job_name",
     output_field="quantized_output",
-    succeeded=frozenset({JobStatus.SUCCEEDED}),
-    failed=frozenset({JobStatus.FAILED}),
-    stopped=frozenset({JobStatus.CANCELED}),
+    succeeded=_JOB_SUCCEEDED,
+    failed=_JOB_FAILED,
+    stopped=_JOB_STOPPED,
     not_started=frozenset({JobStatus.PENDING, JobStatus.QUEUING}),
-    stoppable=frozenset({JobStatus.PENDING, JobStatus.QUEUING, JobStatus.RUNNING}),
+    ended=_JOB_SUCCEEDED | _JOB_FAILED | _JOB_STOPPED,  # a job that ended: nothing left to cancel
     stopping=frozenset({JobStatus.CANCELING}),
     stop_by_delete=False,
     has_logs=True,
@@ -154,13 +164,42 @@ DEPLOYMENT = ResourceKind(
         }
     ),
     not_started=frozenset(),
-    # Deleting stops billing, so anything not already on its way out may be deleted.
-    stoppable=frozenset(set(DeploymentStatus) - {DeploymentStatus.DELETING, DeploymentStatus.OFFLINING}),
+    # A deployment exists (and may bill) in every state until it is deleted: a failed or stopped
+    # one is deleted too, which also frees its name.
+    ended=frozenset(),
     stopping=frozenset({DeploymentStatus.DELETING, DeploymentStatus.OFFLINING}),
     stop_by_delete=True,
     has_logs=False,
     statuses=frozenset(DeploymentStatus),
 )
+
+
+# Deployment states that last until something changes them. Any other one (PENDING, DEPLOYING,
+# UPDATING, SCALING, ... and one the provider does not know) is on its way to another.
+DEPLOYMENT_SETTLED = frozenset(
+    {
+        DeploymentStatus.RUNNING,
+        DeploymentStatus.FAILED,
+        DeploymentStatus.UPDATING_FAILED,
+        DeploymentStatus.STOPPED,
+        DeploymentStatus.ARREARS_DOWN,
+    }
+)
+
+
+def deployment_in_transition(status: object) -> bool:
+    """Whether a deployment is changing state (not settled, not going away): a request its state
+    refused may pass once it settles."""
+    return status not in DEPLOYMENT_SETTLED and status not in DEPLOYMENT.stopping
+
+
+def after_refused_delete(status: object) -> str:
+    """What a delete refused for the deployment's state means, given its status now: "deleting"
+    (a delete is under way already), "retry" (it is changing state: send the delete again once it
+    settles), or "fail" (it is settled: the same delete would be refused again)."""
+    if status in DEPLOYMENT.stopping:
+        return "deleting"
+    return "retry" if deployment_in_transition(status) else "fail"
 
 
 def describe(kind: ResourceKind, resource: Any) -> str:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_compress.exceptions import InvalidResponseError, error_for_status
+from airflow_provider_compress.exceptions import CompressApiError, InvalidResponseError, error_for_status
 
 if TYPE_CHECKING:
     from airflow_provider_compress.models import JobLogs
@@ -44,11 +44,19 @@ def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Repl
             request_id,
             retry_after=_retry_after(headers),
         )
-    if "output" not in envelope:
+    # The file API (and, per the fact sheet, older builds of the others) answers in "data".
+    key = "output" if "output" in envelope else "data"
+    if key not in envelope:
         raise InvalidResponseError(
             status, None, f"expected a JSON object with 'output', got: {_snippet(body)!r}", request_id
         )
-    return Reply(envelope["output"], request_id, status)
+    return Reply(envelope[key], request_id, status)
+
+
+def is_state_refusal(error: BaseException) -> bool:
+    """An answer refusing a request because of the resource's state: 400 (UnsupportedOperation)
+    or 409. Classified by HTTP status, never by the code string."""
+    return isinstance(error, CompressApiError) and error.status_code in (400, 409)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

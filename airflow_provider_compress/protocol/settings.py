@@ -185,9 +185,12 @@ def base_url_from(host: str | None, schema: str | None = None, port: int | None 
     netloc = parts.netloc
     if port and ":" not in netloc.rsplit("]", 1)[-1]:
         netloc = f"{netloc}:{port}"
+    # An endpoint's URL pasted whole (…/api/v1/fine-tunes/compress/jobs, …/api/v1/services/…):
+    # everything from /api/v1 on is the API's, not the base URL's.
     path = parts.path.rstrip("/")
-    for suffix in (API_ROOT + COMPRESS_PATH, API_ROOT):
-        path = path.removesuffix(suffix)
+    root = (path + "/").find(API_ROOT + "/")
+    if root >= 0:
+        path = path[:root]
     return f"{parts.scheme}://{netloc}{path}"
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import gc
 import os
 import random
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -23,6 +24,7 @@ from airflow_provider_compress.exceptions import (
     CompressConnectionError,
     CompressError,
     InvalidResponseError,
+    NotFoundError,
     RateLimitError,
     ServerError,
 )
@@ -39,11 +41,23 @@ def _log_writer() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashscope-log-writer")
 
 
+@functools.cache
+def _freeze_inherited_heap() -> None:
+    """Once per process: take the objects that exist when the first trigger starts (Airflow's
+    own, some 240,000 in a triggerer) out of the garbage collector's full collections, as Airflow
+    does in its DAG processor. Full collections walked all of them every few seconds and were the
+    longest stalls of the triggerer's event loop (docs/performance.md). Opt out with
+    ``DASHSCOPE_TRIGGERER_GC_FREEZE=0``."""
+    if os.environ.get("DASHSCOPE_TRIGGERER_GC_FREEZE", "1") != "0":
+        gc.freeze()
+
+
 # A forked child has no copy of the thread: it makes its own.
 os.register_at_fork(after_in_child=_log_writer.cache_clear)
 
 
-# Polls in a row that may fail (after the hook's own retries) before the trigger gives up.
+# Failed polls in a row (each after the hook's own retries) that end the watch: the ones before
+# it are tolerated.
 MAX_FAILED_POLLS = 5
 LOG_BATCH = 1000  # lines written as one record at most (a page of the API's)
 # Seconds between two reads of a job's log (polls that are further apart read it every time):
@@ -63,6 +77,8 @@ class DashScopeResourceTrigger(BaseTrigger):
     :param forward_logs: write the resource's new log lines to the task log as they appear.
     :param cancel_on_kill: stop the work (cancel a job, delete a deployment) when a user kills
         the deferred task.
+    :param stop_on_timeout: stop the work when the deadline passes (else it is left as it is:
+        ``DeployModelOperator(keep_deployment=True)``).
     :param job_id: the former name of ``resource_id``, which triggers serialized by an earlier
         version of the provider still carry (deprecated).
     """
@@ -79,6 +95,7 @@ class DashScopeResourceTrigger(BaseTrigger):
         deadline: float | None = None,
         forward_logs: bool = True,
         cancel_on_kill: bool = True,
+        stop_on_timeout: bool = True,
         *,
         job_id: str | None = None,
     ) -> None:
@@ -93,7 +110,10 @@ class DashScopeResourceTrigger(BaseTrigger):
         self.deadline = deadline
         self.forward_logs = forward_logs
         self.cancel_on_kill = cancel_on_kill
+        self.stop_on_timeout = stop_on_timeout
         self._next_log_read = 0.0  # time.monotonic() of the next log read
+        self._pending: Future[Any] | None = None  # the last record handed to the log writer
+        self._pending_lines = 0
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -106,6 +126,7 @@ class DashScopeResourceTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "forward_logs": self.forward_logs,
                 "cancel_on_kill": self.cancel_on_kill,
+                "stop_on_timeout": self.stop_on_timeout,
             },
         )
 
@@ -113,6 +134,7 @@ class DashScopeResourceTrigger(BaseTrigger):
         return self.hook_class(dashscope_conn_id=self.dashscope_conn_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        _freeze_inherited_heap()
         if self.cancel_on_kill:  # so that a kill's question is answered at once
             task_state.warm_up(getattr(self, "task_instance", None))
         async with self._hook() as hook:
@@ -131,9 +153,8 @@ class DashScopeResourceTrigger(BaseTrigger):
                 except TRANSIENT as err:
                     failed_polls += 1
                     if failed_polls >= MAX_FAILED_POLLS:
-                        yield self._event(
-                            WatchEnd.ERROR, None, f"{failed_polls} polls in a row failed, last: {err}"
-                        )
+                        message = f"{failed_polls} polls in a row failed, last: {err}"
+                        yield await self._event(WatchEnd.ERROR, None, message)
                         return
                     self.log.warning(
                         "Poll %d of %s failed, trying again: %s", failed_polls, self.resource_id, err
@@ -141,9 +162,8 @@ class DashScopeResourceTrigger(BaseTrigger):
                     await asyncio.sleep(self.poll_interval)
                     continue
                 except CompressError as err:
-                    yield self._event(
-                        WatchEnd.ERROR, None, f"cannot watch {self.kind.noun} {self.resource_id}: {err}"
-                    )
+                    message = f"cannot watch {self.kind.noun} {self.resource_id}: {err}"
+                    yield await self._event(WatchEnd.ERROR, None, message)
                     return
                 status = resource.status
                 if not self.kind.is_known(status) and status not in unknown:
@@ -152,16 +172,20 @@ class DashScopeResourceTrigger(BaseTrigger):
                 if self.kind.is_terminal(status):
                     # At once: the lines after the last read are the resumed operator's to forward
                     # (from the event's log_offset), so the event never waits on the task log.
-                    yield self._event(str(status), resource, describe(self.kind, resource))
+                    yield await self._event(str(status), resource, describe(self.kind, resource))
                     return
                 if status not in self.kind.not_started:
                     await self._forward_logs(hook)
                 if self.deadline is not None and time.time() >= self.deadline:
-                    stopped = await self._stop(hook, "the operator's timeout passed")
                     verb = self.kind.stop_verb
-                    outcome = f"was {verb}" if stopped else f"could NOT be {verb}: it may still be running"
+                    if not self.stop_on_timeout:
+                        outcome = f"was kept (not {verb})"
+                    else:
+                        outcome = await self._stop(hook, "the operator's timeout passed") or (
+                            f"could NOT be {verb}: it may still be running"
+                        )
                     message = f"{self.kind.noun} {self.resource_id} did not finish in time and {outcome}"
-                    yield self._event(WatchEnd.TIMEOUT, resource, message)
+                    yield await self._event(WatchEnd.TIMEOUT, resource, message)
                     return
                 await asyncio.sleep(self._next_sleep(polls))
         except asyncio.CancelledError:
@@ -235,6 +259,8 @@ class DashScopeResourceTrigger(BaseTrigger):
         """
         if not (self.forward_logs and self.kind.has_logs):
             return
+        if self._pending is not None and not self._pending.done():
+            return  # the triggerer's log path is behind: read later, more lines at once
         now = time.monotonic()
         if now < self._next_log_read:
             return
@@ -243,8 +269,8 @@ class DashScopeResourceTrigger(BaseTrigger):
         try:
             async for line in hook.iter_resource_logs(self.kind, self.resource_id, offset=self.log_offset):
                 lines.append(line)
-                if len(lines) == LOG_BATCH:
-                    await self._write_lines(lines)
+                if len(lines) == LOG_BATCH:  # a backlog: a page at a time, so memory stays bounded
+                    await asyncio.wrap_future(self._write_lines(lines))
                     lines = []
         except CompressError as err:
             self.log.warning(
@@ -254,50 +280,70 @@ class DashScopeResourceTrigger(BaseTrigger):
                 err,
             )
         if lines:
-            await self._write_lines(lines)
+            self._write_lines(lines)  # not awaited: the next poll comes on time
 
-    async def _write_lines(self, lines: list[str]) -> None:
-        """Write the lines to the task log as one record, from the log writer thread, this
-        trigger waiting its turn (docs/performance.md).
+    def _write_lines(self, lines: list[str]) -> Future[Any]:
+        """Hand the lines to the log writer thread, to be written to the task log as one record.
 
         In a triggerer, a record goes into a blocking socket that the triggerer's supervisor
         drains 4 KB at a time between its database calls: written from the event loop, a full
         socket stalls every trigger of the triggerer. One record for the lines of a read, not one
         a line: a record carries some 350 bytes of task context besides its text. The context
-        is copied so that the record still reaches this trigger's task log.
+        is copied so that the record still reaches this trigger's task log. At most one record
+        per trigger waits for the writer (``_forward_logs`` reads no more until it is written).
         """
         first, self.log_offset = self.log_offset, self.log_offset + len(lines)
         text = "\n".join(
             remote_log_line(self.resource_id, n, line) for n, line in enumerate(lines, first + 1)
         )
         context = contextvars.copy_context()
-        await asyncio.get_running_loop().run_in_executor(
-            _log_writer(), context.run, self.log.info, "%s", text
-        )
+        self._pending = _log_writer().submit(context.run, self.log.info, "%s", text)
+        self._pending_lines = len(lines)
+        return self._pending
 
-    async def _stop(self, hook: DashScopeAsyncHook, why: str) -> bool:
-        """Stop the work unless it is already ending; never raises (best effort, idempotent).
+    async def _stop(self, hook: DashScopeAsyncHook, why: str) -> str | None:
+        """Stop the work unless it is over or already stopping, whatever else its status (one
+        the provider does not know included); never raises (best effort, idempotent).
 
-        Returns whether the work is stopped (or stopping, or was over already).
+        Returns what became of the work, for the task's message: "was cancelled" / "was deleted"
+        only once the API accepted the stop; None when it could not be stopped.
         """
-        noun = self.kind.noun
+        noun, verb = self.kind.noun, self.kind.stop_verb
         try:
-            resource = await hook.get_resource(self.kind, self.resource_id)
-            if resource.status not in self.kind.stoppable:
+            try:
+                resource = await hook.get_resource(self.kind, self.resource_id)
+            except NotFoundError:
+                self.log.info("Not stopping %s %s (%s): it no longer exists", noun, self.resource_id, why)
+                return "no longer exists"
+            if not self.kind.needs_stop(resource.status):
                 self.log.info(
                     "Not stopping %s %s (%s): it is %s", noun, self.resource_id, why, resource.status
                 )
-                return True
+                return f"was {resource.status} already"
             await hook.stop_resource(self.kind, self.resource_id)
-            self.log.warning("%s %s %s: %s", noun, self.resource_id, self.kind.stop_verb, why)
-            return True
+            self.log.warning("%s %s (%s) %s: %s", noun, self.resource_id, resource.status, verb, why)
+            return f"was {verb}"
         except CompressError as err:
             self.log.error(
                 "Could not stop %s %s (%s): %s; it may still be running", noun, self.resource_id, why, err
             )
-            return False
+            return None
 
-    def _event(self, status: str, resource: ApiModel | None, message: str) -> TriggerEvent:
-        """The one event the trigger yields (``events.payload``: plain JSON)."""
+    async def _event(self, status: str, resource: ApiModel | None, message: str) -> TriggerEvent:
+        """The one event the trigger yields (``events.payload``: plain JSON), its ``log_offset``
+        the lines really in the task log."""
+        await self._settle_log()
         data = resource.to_dict() if resource is not None else None
         return TriggerEvent(payload(status, self.resource_id, data, self.log_offset, message))
+
+    async def _settle_log(self) -> None:
+        """Make ``log_offset`` the lines really in the task log before the event carries it: a
+        record still queued behind other triggers' is withdrawn (the resumed operator forwards
+        those lines), one being written is waited for. So the event never waits for the queue."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending.done():
+            return
+        if pending.cancel():
+            self.log_offset -= self._pending_lines
+        else:
+            await asyncio.wrap_future(pending)

@@ -63,3 +63,11 @@ def test_a_log_backlog_reaches_the_task_log_a_record_per_page(tmp_path):
     report = run_benchmark("log_throughput", "--lines", "5000", tmp_path=tmp_path)
     assert report["exact"] and report["lines_in_task_log"] >= 0.95 * report["lines"]
     assert report["records"] == math.ceil(report["lines_in_task_log"] / 1000)
+
+
+def test_the_performance_page_says_what_the_results_say():
+    """docs/performance.md's figures are rendered from benchmarks/results/ by report.py, never typed."""
+    report = load("report")
+    page = (BENCHMARKS.parent / "docs" / "performance.md").read_text()
+    assert {match["name"] for match in report.BLOCK.finditer(page)} == set(report.BLOCKS)
+    assert report.render(page) == page, "run: python benchmarks/report.py --write docs/performance.md"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 import uuid
 
 import pytest
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
+from airflow_provider_compress.hooks.deployment import DeploymentHook
 from tests.support import (
     FAST_RETRY,
     PLAIN_TEMPLATE,
@@ -17,6 +19,7 @@ from tests.support import (
     RawClient,
     files_containing,
     migrated_airflow_home,
+    use_connection,
 )
 from tests.support.airflow_home import DAGS, Airflow, forwarded
 
@@ -222,6 +225,75 @@ def test_deploy_timeout_deletes_the_deployment(airflow, mode):
     deployed = airflow.xcom(dag_id, "deploy", "deployed_model")
     assert "and was deleted" in output and "could NOT" not in output
     assert airflow.emulator.state()["deployments"].get(deployed, {}).get("status") in (None, "DELETING")
+
+
+def test_keep_deployment_keeps_a_failed_or_timed_out_deployment(airflow, monkeypatch):
+    """FAILED and timed out, in the worker and deferred: the task fails, the deployment stays
+    (the kills: test_operator_parts and test_pipeline_resources)."""
+    delete_route = "DELETE /api/v1/deployments/{deployed_model}"
+    deletes = airflow.emulator.state()["calls"].get(delete_route, 0)
+    output = airflow.dags_test("test_deploy_keep")
+    states = airflow.states("test_deploy_keep")
+    kept = {task: airflow.xcom("test_deploy_keep", task, "deployed_model") for task in states}
+    use_connection(monkeypatch, airflow.emulator)
+    try:
+        assert states == dict.fromkeys(
+            ["failed_deferred", "failed_worker", "timeout_deferred", "timeout_worker"], "failed"
+        ), output[-3000:]
+        state = airflow.emulator.state()
+        assert state["calls"].get(delete_route, 0) == deletes
+        for task, deployed in kept.items():
+            status = state["deployments"][deployed]["status"]
+            if task.startswith("failed"):
+                assert status == "FAILED" and f"deployment {deployed} failed" in output
+            else:
+                assert status in ("PENDING", "DEPLOYING", "RUNNING")
+                kept_message = rf"deployment {deployed} did not finish .*and was kept \(not deleted\)"
+                assert re.search(kept_message, output)
+        assert "was deleted" not in output and "Could not stop" not in output
+    finally:
+        for deployed in kept.values():
+            if deployed:
+                DeploymentHook().delete_deployment(deployed)
+
+
+def test_fine_tune_sensor_forwards_the_log_and_never_cancels_on_its_timeout(airflow):
+    """Poke mode streams the job's lines while it runs and deferrable mode forwards them all
+    (trigger, then execute_complete), each once; a sensor that times out leaves its job running."""
+    with EmulatorProcess(api_key=AUDIT_KEY, job_seconds=600) as slow:
+        env = {"AIRFLOW_CONN_DASHSCOPE_SLOW": slow.connection_json(lang="en-US", **FAST_RETRY)}
+        airflow.emulator.set_timing(job_seconds=8)  # seen RUNNING by several pokes
+        try:
+            output = airflow.dags_test("test_finetune_sensor", env=env)
+        finally:
+            airflow.emulator.set_timing(job_seconds=3)
+        states = airflow.states("test_finetune_sensor")
+        long_job = airflow.xcom("test_finetune_sensor", "start_timeout", "job_id")
+        assert slow.state()["fine_tunes"][long_job]["status"] in ("PENDING", "QUEUING", "RUNNING")
+        assert not [call for call in slow.state()["calls"] if call.endswith("/cancel")]
+    assert states == {
+        "start_poke": "success",
+        "poke": "success",
+        "start_deferred": "success",
+        "deferred": "success",
+        "start_timeout": "success",
+        "timeout": "failed",
+    }, output[-3000:]
+    assert "Sensor has timed out" in output or "AirflowSensorTimeout" in output
+    assert "Pausing task as DEFERRED" in output
+    for mode in ("poke", "deferred"):
+        job_id = airflow.xcom("test_finetune_sensor", f"start_{mode}", "job_id")
+        job = airflow.emulator.state()["fine_tunes"][job_id]
+        assert airflow.xcom("test_finetune_sensor", mode) == job["finetuned_output"]
+        assert forwarded(output, job_id) == list(range(1, len(airflow.emulator.full_log(job_id)) + 1))
+    # poke mode forwards while the job runs: lines before the last poke that saw it RUNNING
+    poked = airflow.xcom("test_finetune_sensor", "start_poke", "job_id")
+    first_line = output.index(f"[{poked} #1]")
+    assert first_line < output.rindex(f"fine-tune job {poked} is RUNNING")
+
+
+def test_z_the_api_key_is_nowhere_in_logs_or_the_metadata_database(airflow):
+    """After every DAG above ran: no task log, no XCom, no rendered field, no trigger row holds it."""
 
 
 def test_the_api_key_is_nowhere_in_logs_or_the_metadata_database(airflow):

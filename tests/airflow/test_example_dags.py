@@ -1,4 +1,4 @@
-"""The example DAGs: they parse offline, and the mapped and nightly ones run against the emulator."""
+"""The example DAGs: they parse offline, and the mapped, nightly and sensor ones run against the emulator."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ EXPECTED = {
     "example_compress_nightly.py": "example_compress_nightly",
     "example_compress_sensor.py": "example_compress_sensor",
     "example_deploy_on_asset.py": "example_deploy_on_asset",
+    "example_finetune_checkpoint.py": "example_finetune_checkpoint",
+    "example_deploy_scale.py": "example_deploy_scale",
 }
 
 
@@ -125,6 +127,49 @@ def test_sensor_example_waits_then_tidies_up(examples):
     assert state["deployments"].get(deployed, {"status": "gone"})["status"] in ("DELETING", "gone")
 
 
+def test_checkpoint_example_exports_an_earlier_checkpoint_and_compresses_it(examples):
+    """The sensor waits for the fine-tune (deferred), the checkpoint before the last is exported,
+    and that model is compressed; the training data came from the example's upload."""
+    home, env, emulator = examples
+    output = dags_test(env, "example_finetune_checkpoint")
+    dag_id = "example_finetune_checkpoint"
+    (job_id,) = xcoms(home, dag_id, "start")
+    (file_id,) = xcoms(home, dag_id, "upload_training_data")
+    state = emulator.state()
+    tuned = state["fine_tunes"][job_id]
+    assert tuned["status"] == "SUCCEEDED" and tuned["training_file_ids"] == [file_id], output[-3000:]
+    assert xcoms(home, dag_id, "wait_for_training") == [tuned["finetuned_output"]]
+    (exported,) = xcoms(home, dag_id, "export")
+    assert exported.startswith(f"{tuned['finetuned_output']}-c")  # not the last checkpoint
+    (compressed,) = xcoms(home, dag_id, "compress")
+    assert [j["model"] for j in state["jobs"].values() if j["quantized_output"] == compressed] == [exported]
+
+
+def test_scale_example_checks_the_spec_scales_and_deletes(examples):
+    """The deploy checks its spec against the deployable models, the sensor waits, the scale
+    waits deferred for RUNNING at the new capacity, the rate limits are set, the delete waits."""
+    import sqlite3
+
+    home, env, emulator = examples
+    before = emulator.state(jobs=False)["calls"]
+    output = dags_test(env, "example_deploy_scale")
+    with sqlite3.connect(home / "airflow.db") as db:
+        query = "SELECT task_id, state FROM task_instance WHERE dag_id = 'example_deploy_scale'"
+        states = dict(db.execute(query).fetchall())
+    tasks = ["deploy", "running", "scale_up", "rate_limits", "undeploy"]
+    assert states == dict.fromkeys(tasks, "success"), output[-3000:]
+    (deployed,) = xcoms(home, "example_deploy_scale", "scale_up")
+    assert f"Deployment {deployed} is RUNNING with capacity 2 (ready: 2)" in output
+    calls = emulator.state(jobs=False)["calls"]
+    for call in ("GET /api/v1/deployments/models", "PUT /api/v1/deployments/{deployed_model}/scale"):
+        assert calls.get(call, 0) > before.get(call, 0), call
+    assert (
+        calls["PUT /api/v1/deployments/{deployed_model}/update"]
+        == before.get("PUT /api/v1/deployments/{deployed_model}/update", 0) + 1
+    )
+    assert deployed not in emulator.state()["deployments"]  # deleted and waited for
+
+
 def test_the_demo_command_runs_the_pipeline_and_leaks_no_key(tmp_path):
     """scripts/demo.py (the README's first command, after set-up) with a recognisable key."""
 
@@ -147,5 +192,11 @@ def test_the_demo_command_runs_the_pipeline_and_leaks_no_key(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "deployed model: qwen3.5-flash-2026-02-23-demo-quant-" in done.stdout
     assert re.search(r"\[ft-\S+ #1\] ", done.stdout) and re.search(r"\[quant-\S+ #1\] ", done.stdout)
+    # the files shipped with the example were uploaded, and the jobs read them by their ids
+    training = re.search(r"train\.jsonl is file (\S+)", done.stdout)
+    calibration = re.search(r"calibration\.jsonl is file (\S+)", done.stdout)
+    assert training and calibration, done.stdout[-3000:]
+    assert f"Data processing: train.jsonl ({training[1]})" in done.stdout
+    assert f"Processing calibration data: calibration.jsonl ({calibration[1]})" in done.stdout
     assert key not in done.stdout + done.stderr
     assert (home / "airflow.db").exists() and files_containing(home, key) == []

@@ -146,6 +146,20 @@ for mode in ("deferred", "worker"):
             timeout=1,
         )
 
+# keep_deployment=True: neither a FAILED deployment nor a timeout deletes it (kills: the kill tests).
+with DAG("test_deploy_keep", **COMMON):
+    for mode in ("deferred", "worker"):
+        for case, arguments in (("failed", {"capacity": 500}), ("timeout", {"capacity": 1, "timeout": 1})):
+            DeployModelOperator(
+                task_id=f"{case}_{mode}",
+                model_name=SFT_MODEL,
+                suffix=f"k{case[0]}{mode[0]}",
+                deploy_spec="MU1",
+                deferrable=mode == "deferred",
+                poll_interval=1,
+                keep_deployment=True,
+                **arguments,
+            )
 
 # Hourly data intervals (with [scheduler] create_cron_data_intervals): `airflow dags test
 # test_list_by_interval <logical date>` lists the jobs that started in the hour before it, through

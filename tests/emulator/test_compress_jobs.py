@@ -41,7 +41,10 @@ def test_state_machine_logs_and_output(emulator):
             break
         time.sleep(0.03)
     assert done is not None, seen
-    assert seen == ["PENDING", "QUEUING", "RUNNING", "SUCCEEDED"]
+    # PENDING and QUEUING last 0.2 s each here, which a busy machine may poll past: every state
+    # seen, in order (test_states_follow_the_clock shows each one on the emulator's own clock)
+    order = ["PENDING", "QUEUING", "RUNNING", "SUCCEEDED"]
+    assert seen == sorted(seen, key=order.index) and {"RUNNING", "SUCCEEDED"} <= set(seen), seen
     assert done["quantized_output"] == f"{BASE_MODEL}-test-{job['job_id']}"
     assert TIME.fullmatch(done["start_time"]) and TIME.fullmatch(done["end_time"])
     assert isinstance(done["usage"], int) and done["error"] is None
@@ -85,7 +88,8 @@ def test_cancel_goes_through_canceling(emulator):
     job = raw_create(raw)
     resp = raw.call("POST", f"/jobs/{job['job_id']}/cancel")
     assert resp.json()["output"] == {"status": "success"}
-    assert raw.call("GET", f"/jobs/{job['job_id']}").json()["output"]["status"] == "CANCELING"
+    # CANCELING lasts 0.3 s here (on the emulator's own clock: test_states_follow_the_clock)
+    assert raw.call("GET", f"/jobs/{job['job_id']}").json()["output"]["status"] in ("CANCELING", "CANCELED")
     done, _ = raw_wait(raw, job["job_id"], {"CANCELED"})
     assert "usage" in done and done["end_time"] and done["quantized_output"] is None
     again = raw.call("POST", f"/jobs/{job['job_id']}/cancel")

@@ -89,4 +89,4 @@ def test_state_without_jobs_is_the_counters_alone(raw, slow_emulator):
     full, counters = slow_emulator.state(), slow_emulator.state(jobs=False)
     assert job_id in full["jobs"] and "jobs" not in counters and "deployments" not in counters
     assert counters["creates"] == full["creates"] and counters["requests"] >= full["requests"]
-    assert set(counters) == set(full) - {"jobs", "fine_tunes", "deployments"}
+    assert set(counters) == set(full) - {"jobs", "fine_tunes", "deployments", "files"}

@@ -44,3 +44,29 @@ def test_a_reset_keeps_the_timing_and_the_random_fault_plan_a_test_set():
     emulator.reset()
     assert emulator.config.job_seconds == 5
     assert (emulator.faults.rate, emulator.faults.seed) == (0.5, 3)
+
+
+def test_states_follow_the_clock():
+    """Every state, the short ones too, at the times the emulator's rules give (a fake clock)."""
+    clock = Clock()
+    start = clock.now
+    emulator = Emulator(Config(job_seconds=10, cancel_seconds=1), clock)
+    done = emulator.create_job({"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE}).job_id
+    cancelled = emulator.create_job({"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE}).job_id
+    seen: dict = {}
+    for at in (0, 1, 2, 5, 10):
+        clock.now = start + at
+        seen[at] = emulator.get_job(done).status
+        if at == 5:
+            emulator.cancel_job(cancelled)
+        if at in (5, 10):
+            seen[f"cancel {at}"] = emulator.get_job(cancelled).status
+    assert seen == {
+        0: "PENDING",
+        1: "QUEUING",
+        2: "RUNNING",
+        5: "RUNNING",
+        "cancel 5": "CANCELING",
+        10: "SUCCEEDED",
+        "cancel 10": "CANCELED",
+    }

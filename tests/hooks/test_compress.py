@@ -28,6 +28,7 @@ from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.models import Job, JobStatus, TemplateList
 from airflow_provider_compress.protocol import COMPRESS
 from tests.support import (
+    CANCELLED,
     DPO_MODEL,
     FAILING_MODEL,
     PARAM_TEMPLATE,
@@ -366,17 +367,6 @@ def test_successful_answers_keep_their_request_id(hook, conn):
     assert "request_id" not in read.to_dict()  # the object as the API sent it
 
 
-def test_test_connection(transport, monkeypatch, emulator):
-    use_connection(monkeypatch, emulator)
-    assert CompressHook().test_connection()[0] is True
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DASHSCOPE_DEFAULT",
-        f'{{"conn_type": "dashscope", "host": "{emulator.url}", "password": "sk-SECRET-bad"}}',
-    )
-    ok, message = CompressHook().test_connection()
-    assert ok is False and "401" in message and "sk-SECRET" not in message
-
-
 def test_iter_logs_pages_a_thousand_lines_a_request(transport, monkeypatch):
     with EmulatorProcess(job_seconds=0.5, log_lines=2500) as emu:
         use_connection(monkeypatch, emu)
@@ -396,4 +386,4 @@ def test_a_stop_whose_answer_was_lost_is_not_an_error(slow_conn):
     )
     slow_conn.fail_next(1, status=503, after=True)  # the cancel is served, its answer lost
     assert hook.stop_resource(COMPRESS, job.job_id) is True  # the retry's 400 is checked, not raised
-    assert slow_conn.job(job.job_id)["status"] == "CANCELING"
+    assert slow_conn.job(job.job_id)["status"] in CANCELLED

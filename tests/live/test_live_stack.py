@@ -222,6 +222,24 @@ def test_a_retry_after_a_killed_worker_reattaches(stack):
     assert "Reattaching to compression job " + job_id in stack.task_log("live_worker", run_id, 2)
 
 
+def test_marking_a_worker_mode_task_failed_cancels_its_job(stack):
+    """No trigger here: the task waits in the worker. Airflow stops the task process (SIGTERM)
+    and the operator's on_kill cancels the job."""
+    run_id = stack.trigger("live_worker_kill")
+    job_id = job_of(stack, "live_worker_kill", run_id)
+    wait_until(lambda: stack.emulator.job(job_id)["status"] == "RUNNING", 30, "the job to run")
+    assert stack.ti("live_worker_kill", run_id)["state"] == "running"
+    task_path = f"/dags/live_worker_kill/dagRuns/{quote(run_id)}/taskInstances/compress"
+    stack.api("PATCH", task_path, json={"new_state": "failed"})
+    wait_until(
+        lambda: stack.emulator.job(job_id)["status"] in ("CANCELING", "CANCELED"),
+        60,
+        "the job to be cancelled after mark failed",
+    )
+    assert stack.ti("live_worker_kill", run_id)["state"] == "failed"
+    assert sum("Cancel requested" in line for line in stack.emulator.full_log(job_id)) == 1
+
+
 @NEWEST_ONLY
 def test_the_asset_event_triggers_the_deploy_dag(stack):
     stack.api("PATCH", "/dags/live_asset_consumer", json={"is_paused": False})

@@ -74,16 +74,18 @@ def stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def runs(stack) -> dict[str, str]:
+def runs(stack, tmp_path_factory) -> dict[str, str]:
     """Two runs of the example pipeline, started together: a good one, and one whose training
-    data the fine-tune rejects."""
+    data (not JSON lines) the fine-tune rejects."""
     stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
+    bad_data = tmp_path_factory.mktemp("bad-data") / "train.jsonl"
+    bad_data.write_text("not JSON lines\n")
 
     def start(conf: dict) -> str:
         run = stack.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf})
         return run.json()["dag_run_id"]
 
-    return {"good": start({}), "bad_data": start({"training_file_ids": ["file-bad-data"]})}
+    return {"good": start({}), "bad_data": start({"training_data": str(bad_data)})}
 
 
 @pytest.fixture(scope="module")

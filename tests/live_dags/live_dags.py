@@ -30,6 +30,12 @@ with DAG("live_worker", **COMMON) as live_worker:
         retry_delay=datetime.timedelta(seconds=1),
     )
 
+# Waits in the worker, no retry: marking it failed must cancel its job through on_kill.
+with DAG("live_worker_kill", **COMMON) as live_worker_kill:
+    CreateCompressJobOperator(
+        task_id="compress", model=MODEL, template_id=TEMPLATE, deferrable=False, poll_interval=1
+    )
+
 with DAG("live_asset_producer", **COMMON) as live_asset_producer:
     CreateCompressJobOperator(
         task_id="compress",

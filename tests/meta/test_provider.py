@@ -97,6 +97,8 @@ def test_dag_files_do_not_pay_for_the_http_clients_or_the_triggers():
         "import sys\n"
         "import airflow_provider_compress.operators.compress, airflow_provider_compress.operators.finetune\n"
         "import airflow_provider_compress.operators.deployment, airflow_provider_compress.sensors.compress\n"
+        "import airflow_provider_compress.operators.files, airflow_provider_compress.sensors.finetune\n"
+        "import airflow_provider_compress.sensors.deployment\n"
         "heavy = ('aiohttp', 'requests', 'airflow_provider_compress.triggers')\n"
         "print(sorted(m for m in heavy if m in sys.modules))"
     )

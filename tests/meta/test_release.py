@@ -1,16 +1,20 @@
 """The release as a user gets it: sdist and wheel built from this checkout by the project's build
 backend (hatchling, through ``uv build``: the sdist first, the wheel from the sdist), ``twine check``
 clean, and the wheel installed into a fresh virtualenv with nothing but this suite's Airflow. There
-Airflow lists the provider with its version and docs link, and the example pipeline runs with
+Airflow lists the provider with its version and docs link, the example pipeline runs with
 ``airflow dags test`` against the emulator (scripts/demo.py, run by that venv's Python, so that
-the provider and the emulator come from the wheel).
+the provider and the emulator come from the wheel), and the README's and quick starts' install and
+connection commands work as written.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -23,7 +27,7 @@ import pytest
 
 from airflow_provider_compress import __version__
 from airflow_provider_compress.get_provider_info import DOCS_URL
-from tests.support import ROOT
+from tests.support import ROOT, bash_commands
 
 UV = shutil.which("uv")
 STEM = f"airflow_provider_compress-{__version__}"
@@ -126,3 +130,67 @@ def test_the_example_pipeline_runs_from_the_wheel(venv, tmp_path):
     assert "deployed model: qwen3.5-flash-2026-02-23-demo-quant-" in done.stdout, done.stdout[-3000:]
     for task_id in ("fine_tune", "compress", "deploy"):
         assert f"'{task_id}': 'success'" in done.stdout
+
+
+QUICK_STARTS = [ROOT / "README.md", ROOT / "docs" / "quickstart.md", ROOT / "docs" / "quickstart-zh.md"]
+SETUP = ("pip install", "uv build", "airflow providers", "airflow connections")
+
+
+def test_the_quick_starts_install_and_connection_commands_work(dist, venv, tmp_path):
+    """Each page's install and connection commands, taken from the page: the wheel they install is
+    the one `uv build` makes (the one in this venv); their `airflow` commands, run as written in
+    that venv, find the provider and store the connection with the type `dashscope`. Last,
+    `pip install .` from the clone."""
+    key = "sk-QUICKSTART-7d0e4b"
+    shared: list[str] = []  # shown by every page: run once
+    connections: dict[str, list[Path]] = {}  # each page's connection commands, run in a home of their own
+    from_clone = False
+    for page in QUICK_STARTS:
+        block = []
+        for command in (c for c in bash_commands(page) if c.startswith(SETUP)):
+            if command == "uv build":
+                continue  # the dist fixture ran it
+            elif command.startswith("pip install dist/"):
+                wanted = command.removeprefix("pip install ")
+                assert [w.name for w in dist.glob("*.whl") if fnmatch.fnmatch(f"dist/{w.name}", wanted)] == [
+                    f"{STEM}-py3-none-any.whl"
+                ], f"{page.name}: {command}"
+            elif command == "pip install .":
+                from_clone = True
+            elif command.startswith("airflow connections "):
+                block.append(command)
+            elif command.startswith("airflow "):
+                shared += [command] if command not in shared else []
+            else:
+                raise AssertionError(f"{page.name}: a command this test does not know: {command}")
+        add = "airflow connections add dashscope_default --conn-type dashscope "
+        assert any(c.startswith(add) for c in block), f"{page.name}: no {add!r}"
+        connections.setdefault("\n".join(block), []).append(page)
+
+    def bash(script: str, home: Path) -> str:
+        env = {**fresh_env(home), "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "DASHSCOPE_API_KEY": key}
+        done = run("bash", "-euo", "pipefail", "-c", script, env=env, cwd=tmp_path)
+        assert key not in done.stdout + done.stderr
+        return done.stdout
+
+    template = tmp_path / "template"
+    template.mkdir()
+    run(venv / "bin" / "airflow", "db", "migrate", env=fresh_env(template), cwd=tmp_path)
+    assert "airflow-provider-compress" in bash("\n".join(shared), template)  # providers list | grep
+    for block, pages in connections.items():  # README and quickstart.md show the same commands
+        home = tmp_path / pages[0].stem
+        home.mkdir()
+        shutil.copy(template / "airflow.db", home / "airflow.db")
+        shown = bash(block, home)
+        assert re.search(r"^\s*conn_type: dashscope$", shown, re.MULTILINE), f"{pages}:\n{shown}"
+        with sqlite3.connect(home / "airflow.db") as db:
+            stored = db.execute("SELECT conn_type, host FROM connection WHERE conn_id = 'dashscope_default'")
+            assert stored.fetchall() == [("dashscope", "https://dashscope.aliyuncs.com")]
+    assert from_clone
+    # `pip install .` in the clone (last: the tests before used the wheel)
+    python = venv / "bin" / "python"
+    ours = "airflow-provider-compress"
+    run(UV, "pip", "install", "--quiet", "--python", python, "--reinstall-package", ours, ROOT)
+    show = "import airflow_provider_compress as provider; print(provider.__version__, provider.__file__)"
+    version, where = run(python, "-c", show, cwd=tmp_path).stdout.split()
+    assert version == __version__ and Path(where).is_relative_to(venv)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from airflow.exceptions import AirflowProviderDeprecationWarning
 
+from airflow_provider_compress.exceptions import CompressValidationError
 from airflow_provider_compress.operators.compress import CreateCompressJobOperator
 from airflow_provider_compress.operators.deployment import DeployModelOperator
 from tests.support import PLAIN_TEMPLATE, SFT_MODEL
@@ -68,8 +69,9 @@ def test_timeouts_must_be_positive(value):
     ],
 )
 def test_bad_operator_arguments_are_named(kwargs, field):
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(CompressValidationError) as raised:  # as docs/errors.md says
         CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE, **kwargs)
+    assert raised.value.field == field
 
 
 @pytest.mark.parametrize(
@@ -86,5 +88,7 @@ def test_the_former_name_if_job_exists_still_works_with_a_warning(make):
         assert make(if_job_exists="fail").if_exists == "fail"
     assert make(if_exists="create_new").if_exists == "create_new"
     assert make().if_exists == "reattach"
-    with pytest.raises(ValueError, match="if_job_exists: the former name of if_exists; pass if_exists only"):
+    with pytest.raises(
+        CompressValidationError, match="if_job_exists: the former name of if_exists; pass if_exists only"
+    ):
         make(if_exists="reattach", if_job_exists="fail")

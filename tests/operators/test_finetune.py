@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+from airflow.sdk.exceptions import AirflowException
+
 from airflow_provider_compress.hooks.finetune import FineTuneHook
-from airflow_provider_compress.operators.finetune import CreateFineTuneJobOperator
-from tests.support import refusal, task_context
+from airflow_provider_compress.operators.finetune import CreateFineTuneJobOperator, ExportCheckpointOperator
+from tests.support import BASE_MODEL, refusal, task_context
+from tests.support.files import EXPORTS, calls, finished
 
 
 def test_reattach_compares_fine_tune_files_and_hyper_parameters(slow_conn):
@@ -31,3 +35,20 @@ def test_reattach_compares_fine_tune_files_and_hyper_parameters(slow_conn):
         task_id="t", model="qwen3-8b", training_file_ids=["file-a"], job_name=name
     )
     assert same._create_or_reattach(task_context()).job_name == name
+
+
+def test_export_operator_waits_once_and_its_retry_exports_nothing(conn):
+    done = finished(FineTuneHook().create_job(model=BASE_MODEL, training_file_ids=["file-x"]).job_id)
+    before = calls(conn, EXPORTS)
+    operator = ExportCheckpointOperator(
+        task_id="export", job_id=done.job_id, checkpoint="checkpoint-70", poll_interval=1
+    )
+    model = operator.execute({})
+    assert model == f"{done.finetuned_output}-c70"
+    assert operator.execute({}) == model  # a retry: exported already
+    assert calls(conn, EXPORTS) == before + 1
+    last = ExportCheckpointOperator(task_id="last", job_id=done.job_id, checkpoint="checkpoint-100")
+    assert last.execute({}) == done.finetuned_output and calls(conn, EXPORTS) == before + 1
+    missing = ExportCheckpointOperator(task_id="m", job_id=done.job_id, checkpoint="checkpoint-5")
+    with pytest.raises(AirflowException, match=r"has no checkpoint-5 .*checkpoint-100, checkpoint-70"):
+        missing.execute({})

@@ -40,8 +40,10 @@ def test_each_end_state_has_one_outcome(kind, status, outcome):
 def test_the_state_sets_of_a_kind_do_not_overlap(kind):
     ends = (kind.succeeded, kind.failed, kind.stopped)
     assert all(a.isdisjoint(b) for a, b in itertools.combinations(ends, 2))
-    assert kind.stoppable.isdisjoint(kind.stopping)
-    assert set().union(*ends, kind.stoppable, kind.stopping) <= kind.statuses
+    assert kind.ended.isdisjoint(kind.stopping) and kind.ended <= set().union(*ends)
+    assert set().union(*ends, kind.ended, kind.stopping) <= kind.statuses
+    # a stop goes out in every state not over and not already stopping, an unknown one included
+    assert kind.needs_stop("HIBERNATING") and not any(kind.needs_stop(s) for s in kind.stopping)
 
 
 def test_the_job_models_ask_the_kind_what_their_states_mean(monkeypatch):

@@ -27,6 +27,21 @@ KEY = "sk-SETTINGS-1f2e"
             "https://dashscope.aliyuncs.com",
         ),
         ("https://dashscope.aliyuncs.com/api/v1", None, None, "https://dashscope.aliyuncs.com"),
+        # any endpoint pasted whole, as docs/connection.md says
+        ("https://dashscope.aliyuncs.com/api/v1/deployments/", None, None, "https://dashscope.aliyuncs.com"),
+        (
+            "https://dashscope-intl.aliyuncs.com/api/v1/services/aigc/text-generation/generation",
+            None,
+            None,
+            "https://dashscope-intl.aliyuncs.com",
+        ),
+        (
+            "https://gw.example.com/dashscope/api/v1/fine-tunes",
+            None,
+            None,
+            "https://gw.example.com/dashscope",
+        ),
+        ("https://gw.example.com/api/v10", None, None, "https://gw.example.com/api/v10"),
     ],
 )
 def test_base_url(host, schema, port, expected):

@@ -36,6 +36,8 @@ PARAM_TEMPLATE = "quant-flash-w8a8-gptq"
 RESTRICTED_TEMPLATE = "quant-flash-fp8-dynamic"
 # Fast retries so that retry tests take milliseconds.
 FAST_RETRY = {"retry_delay": 0.01, "retry_max_delay": 0.05}
+# A cancelled job is CANCELING for the emulator's 0.3 s, then CANCELED: a slow read sees either.
+CANCELLED = ("CANCELING", "CANCELED")
 # A log page the provider cannot read (queue it with answer_next for the log path).
 UNREADABLE_LOG = json.dumps({"request_id": "r", "output": {"total": 3, "logs": "not a list"}})
 
@@ -150,6 +152,15 @@ def files_containing(root, secret: str) -> list:
     return [p for p in Path(root).rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
+def bash_commands(page) -> list[str]:
+    """The commands of a docs page's bash blocks as written: continuation lines joined, comments
+    dropped (the tests that run or check what the docs tell a user to type)."""
+    blocks = re.findall(r"^```bash\n(.*?)^```", Path(page).read_text(), re.MULTILINE | re.DOTALL)
+    lines = "\n".join(block.replace("\\\n", " ") for block in blocks).splitlines()
+    commands = [" ".join(re.sub(r"(^|\s)#\s.*$", "", line).split()) for line in lines]
+    return [command for command in commands if command]
+
+
 def migrated_airflow_home(home, dags_folder) -> dict:
     """The environment of a fresh Airflow home on SQLite reading ``dags_folder``, its database migrated."""
     import subprocess
@@ -198,6 +209,7 @@ def task_context(try_number: int = 1, run_id: str | None = None) -> dict:
     """What an operator's create or reattach reads of a task instance, for try ``try_number``."""
     run_id = run_id or f"manual__{uuid.uuid4().hex}"
     ti = SimpleNamespace(dag_id="parts", run_id=run_id, task_id="t", map_index=-1, try_number=try_number)
+    ti.xcom_push = lambda key, value: None
     return {"ti": ti}
 
 

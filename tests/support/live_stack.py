@@ -24,6 +24,7 @@ DAGS = Path(__file__).resolve().parents[1] / "live_dags"
 DAG_IDS = (
     "live_deferred",
     "live_worker",
+    "live_worker_kill",
     "live_asset_producer",
     "live_asset_consumer",
     "live_takeover",

@@ -6,14 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import subprocess
+import sys
+import threading
 import time
+import uuid
 
 import pytest
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
 from airflow_provider_compress.hooks.compress import CompressHook
-from airflow_provider_compress.triggers.compress import MAX_FAILED_POLLS
-from tests.support import FAILING_MODEL, JOBS_PATH, UNREADABLE_LOG, use_connection
+from airflow_provider_compress.triggers import base as trigger_base
+from airflow_provider_compress.triggers.compress import MAX_FAILED_POLLS, CompressJobTrigger
+from tests.support import CANCELLED, FAILING_MODEL, JOBS_PATH, SFT_MODEL, UNREADABLE_LOG, use_connection
 from tests.support.triggers import LOGGER, events_of, forwarded, make_trigger, new_job
 
 
@@ -90,20 +95,27 @@ async def test_deadline_cancels_the_job(slow_conn):
     job_id = new_job()
     (event,) = await events_of(make_trigger(job_id, deadline=time.time() + 0.3))
     assert event["status"] == "timeout"
-    assert slow_conn.job(job_id)["status"] == "CANCELING"
+    assert slow_conn.job(job_id)["status"] in CANCELLED
 
 
 async def test_polls_use_one_request_before_the_job_starts(slow_conn):
     job_id = new_job()  # PENDING for a minute
     before = slow_conn.state()["job_reads"]
+
+    def polls() -> int:
+        return slow_conn.state()["job_reads"].get("status PENDING", 0) - before.get("status PENDING", 0)
+
+    started = time.monotonic()
     task = asyncio.ensure_future(events_of(make_trigger(job_id)))
-    await asyncio.sleep(2.5)
+    while polls() < 3:  # the trigger is polling, however slow the machine is
+        assert time.monotonic() - started < 30
+        await asyncio.sleep(0.1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    elapsed = time.monotonic() - started
+    assert polls() <= elapsed + 2  # the first at once, then at most one per 1 s interval
     after = slow_conn.state()["job_reads"]
-    polls = after.get("status PENDING", 0) - before.get("status PENDING", 0)
-    assert 2 <= polls <= 4  # the first at once, the next within each 1 s interval
     assert after.get("logs PENDING", 0) == before.get("logs PENDING", 0)  # no log reads before the start
 
 
@@ -137,3 +149,99 @@ async def test_an_unknown_status_is_warned_about_once_and_polled_on(fresh_conn, 
     events = await events_of(make_trigger(job_id))
     assert [e["status"] for e in events] == ["SUCCEEDED"]
     assert caplog.text.count("'PAUSED_FOR_AUDIT', which the provider does not know") == 1
+
+
+async def test_event_does_not_wait_for_a_log_path_that_is_behind(conn, caplog):
+    """With the triggerer's log path stuck (the writer blocked, as behind a full socket), the
+    event comes anyway: the record still queued is withdrawn, its lines left to the resumed
+    operator through the event's log_offset, and never written twice."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    release = threading.Event()
+    stuck = trigger_base._log_writer().submit(release.wait, 60)
+    job_id = new_job()
+    reads = conn.state()["job_reads"].get("logs RUNNING", 0)
+    try:
+        (event,) = await events_of(make_trigger(job_id))
+    finally:
+        release.set()
+        stuck.result()
+    trigger_base._log_writer().submit(lambda: None).result()  # all handed over before has run
+    assert event["status"] == "SUCCEEDED"
+    assert event["log_offset"] == 0 and forwarded(caplog, job_id) == []
+    assert conn.state()["job_reads"].get("logs RUNNING", 0) > reads  # lines were read, not written
+    assert conn.full_log(job_id)  # the operator forwards them all
+
+
+async def test_lines_are_forwarded_while_the_job_runs_not_at_its_end(monkeypatch):
+    """Live streaming, per poll: with a read allowed at every poll (the 5 s floor between reads
+    set aside), records of new lines reach the task log while the job is RUNNING, each read
+    continuing where the last stopped; the job's last line is never among them (the resumed
+    operator forwards it, from the event's log_offset)."""
+    monkeypatch.setattr(trigger_base, "LOG_INTERVAL", 0.0)
+    written: list[tuple[float, list[str]]] = []
+
+    class Recorder(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            written.append((time.time(), record.getMessage().split("\n")))
+
+    logger = logging.getLogger(f"test.trigger.{uuid.uuid4().hex}")
+    logger.addHandler(Recorder())
+    logger.setLevel(logging.INFO)
+    with EmulatorProcess(job_seconds=6, log_lines=30) as emu:
+        use_connection(monkeypatch, emu)
+        created = time.time()
+        job_id = new_job()
+        trigger = make_trigger(job_id)
+        trigger._log = logger
+        (event,) = await events_of(trigger)
+        full = emu.full_log(job_id)
+    assert event["status"] == "SUCCEEDED"
+    records = [(at, lines) for at, lines in written if lines[0].startswith(f"[{job_id} #")]
+    # the job ends 6 s after it was created, at the earliest: these records came while it ran
+    while_running = [lines for at, lines in records if at < created + 6]
+    assert len(while_running) >= 2, [(round(at - created, 1), len(lines)) for at, lines in records]
+    lines = [line for _, chunk in records for line in chunk]
+    assert lines == [f"[{job_id} #{n}] {line}" for n, line in enumerate(full, 1)][: event["log_offset"]]
+    assert event["log_offset"] < len(full)
+
+
+FREEZE_PROBE = """
+import asyncio, gc, sys
+from airflow_provider_compress.triggers.compress import CompressJobTrigger
+
+async def watch():
+    trigger = CompressJobTrigger("dashscope_default", sys.argv[1], poll_interval=1, cancel_on_kill=False)
+    return [event.payload["status"] async for event in trigger.run()]
+
+print(gc.get_freeze_count(), *asyncio.run(watch()), gc.get_freeze_count())
+"""
+
+
+@pytest.mark.parametrize("setting", [None, "0"])
+def test_the_first_trigger_of_a_process_freezes_the_heap_it_inherits(conn, monkeypatch, setting):
+    """In a triggerer, full collections walked Airflow's whole heap every few seconds: the first
+    trigger takes what exists out of them (docs/performance.md), unless opted out."""
+    if setting is None:
+        monkeypatch.delenv("DASHSCOPE_TRIGGERER_GC_FREEZE", raising=False)
+    else:
+        monkeypatch.setenv("DASHSCOPE_TRIGGERER_GC_FREEZE", setting)
+    job_id = new_job()
+    run = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE, job_id], capture_output=True, text=True, timeout=120
+    )
+    before, status, after = run.stdout.split()
+    assert (before, status) == ("0", "SUCCEEDED"), run.stderr[-2000:]
+    assert (int(after) > 10_000) is (setting is None)
+
+
+async def test_a_job_in_an_unknown_status_is_cancelled(slow_conn):
+    """The same rule for jobs: only a job known to be over (or CANCELING) is left alone."""
+    job = CompressHook().create_job(model=SFT_MODEL, template_id="quant-flash-nvfp4-mlp-nomtp")
+    path = f"/api/v1/fine-tunes/compress/jobs/{job.job_id}"
+    body = json.dumps({"request_id": "r", "output": {**job.to_dict(), "status": "SUSPENDED"}})
+    slow_conn.answer_next(1, body, method="GET", path=path)
+    trigger = CompressJobTrigger("dashscope_default", job.job_id, 1)
+    trigger._log = logging.getLogger(LOGGER)
+    async with trigger._hook() as hook:
+        assert await trigger._stop(hook, "a test") == "was cancelled"
+    assert slow_conn.job(job.job_id)["status"] in ("CANCELING", "CANCELED")

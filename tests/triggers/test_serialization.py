@@ -41,6 +41,7 @@ def test_serialize_round_trip_is_plain_json_without_secrets(monkeypatch, emulato
         "deadline",
         "forward_logs",
         "cancel_on_kill",
+        "stop_on_timeout",
     }
     serde = pytest.importorskip("airflow.sdk.serde")  # Airflow >= 3.2 stores trigger kwargs with serde
     assert serde.deserialize(serde.serialize(kwargs)) == kwargs
