@@ -10,6 +10,10 @@ from __future__ import annotations
 class CompressError(Exception):
     """Base class of every error this provider raises."""
 
+    # How many tries of the request were made before this was raised (the hooks' retry loops set
+    # it: a create that failed on a retry looks for what its lost first try made).
+    attempts: int = 1
+
 
 class CompressValidationError(CompressError, ValueError):
     """Bad input detected locally, before any request was sent."""

@@ -1,7 +1,7 @@
 """Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
 
 The connection form is declared here (``conn-fields``, ``ui-field-behaviour``), which Airflow
->=3.2 reads without importing the hook; on 3.1 the hook's ``get_ui_field_behaviour`` serves it.
+>=3.2 reads without importing the hook; on 3.1 the hooks' shared ``get_ui_field_behaviour`` serves it.
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Alibaba Cloud Model Studio",
                 "python-modules": [
                     "airflow_provider_compress.hooks.base",
+                    "airflow_provider_compress.hooks.base_async",
                     "airflow_provider_compress.hooks.compress",
                     "airflow_provider_compress.hooks.finetune",
                     "airflow_provider_compress.hooks.deployment",

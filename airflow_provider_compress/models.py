@@ -8,6 +8,10 @@ a hook also carries the ``request_id`` of the answer it came in.
 The fields the provider acts on (statuses, lists, totals, log lines) are checked for their JSON
 type: an answer of another shape raises ``ValueError`` here, which the hooks report as
 ``InvalidResponseError``, instead of a log forwarded one character per line or a loop that never ends.
+
+Longer than 400 lines on purpose: one small typed view per answer of the API (templates, jobs,
+fine-tunes and checkpoints, files, deployments and deployable models), in the one module hooks,
+operators and DAGs import them from.
 """
 
 from __future__ import annotations
@@ -36,11 +40,16 @@ class JobStatus(str, Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
+        """Whether a job in this state is over; what the states mean is the kind's to say."""
+        return _job_kind().is_terminal(self)
 
 
-TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
-CANCELLABLE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.QUEUING, JobStatus.RUNNING})
+def _job_kind() -> Any:
+    """The compression jobs' kind (fine-tune jobs share its states), imported on use: the kinds
+    are built from these models."""
+    from airflow_provider_compress.protocol.resources import COMPRESS
+
+    return COMPRESS
 
 
 def parse_status(value: Any) -> JobStatus | str | None:
@@ -225,7 +234,8 @@ class Job(ApiModel):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        """Whether the job is over (SUCCEEDED, FAILED or CANCELED)."""
+        return _job_kind().is_terminal(self.status)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

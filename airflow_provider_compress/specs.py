@@ -13,11 +13,10 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from airflow_provider_compress import protocol
-from airflow_provider_compress import validation as v
+from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.exceptions import CompressValidationError
 from airflow_provider_compress.models import ApiModel, DeployableModel
-from airflow_provider_compress.protocol import ApiCall, ApiRequest, JobKind
+from airflow_provider_compress.protocol import ApiCall, ApiRequest, ResourceKind
 
 S = TypeVar("S", bound="CreateSpec")
 _LEFT_OUT = object()  # the API's answer does not carry the field: nothing to compare
@@ -38,7 +37,7 @@ class Difference:
 class CreateSpec:
     """What every spec shares; a subclass is a frozen dataclass of the request's fields."""
 
-    kind: ClassVar[JobKind]
+    kind: ClassVar[ResourceKind]
     # Fields the API shows only once the resource is done: compared again at the end of a wait.
     late_fields: ClassVar[tuple[str, ...]] = ()
 
@@ -55,7 +54,7 @@ class CreateSpec:
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
-    def named(self: S, name: str | None) -> S:
+    def with_name(self: S, name: str | None) -> S:
         """This spec with the resource name ``name`` (``job_name``, or a deployment's ``name``)."""
         return dataclasses.replace(self, **{self.kind.name_field: name})  # type: ignore[type-var]
 
@@ -121,7 +120,7 @@ def _hyper_parameter_differences(asked: Mapping[str, Any] | None, echoed: Any) -
     return [
         Difference(f"hyper_parameters.{name}", value, echoed[name])
         for name, value in asked.items()
-        if name in echoed and not v.same_value(value, echoed[name])
+        if name in echoed and not validation.same_value(value, echoed[name])
     ]
 
 
@@ -154,17 +153,17 @@ class CompressJobSpec(CreateSpec):
     custom_calibration_file_ids: Iterable[str] | None = None
     output_model_suffix: str | None = None
 
-    kind: ClassVar[JobKind] = protocol.COMPRESS
+    kind: ClassVar[ResourceKind] = protocol.COMPRESS
     late_fields: ClassVar[tuple[str, ...]] = ("output_model_suffix",)
 
     def __post_init__(self) -> None:
-        v.check_text("model", self.model, required=True)
-        v.check_text("template_id", self.template_id, required=True)
-        v.check_text("job_name", self.job_name, limit=v.JOB_NAME_MAX)
-        v.check_text("job_description", self.job_description, limit=v.JOB_DESCRIPTION_MAX)
-        v.check_suffix("output_model_suffix", self.output_model_suffix)
-        _set(self, "hyper_parameters", v.mapping("hyper_parameters", self.hyper_parameters))
-        files = v.file_ids("custom_calibration_file_ids", self.custom_calibration_file_ids)
+        validation.check_text("model", self.model, required=True)
+        validation.check_text("template_id", self.template_id, required=True)
+        validation.check_text("job_name", self.job_name, limit=validation.JOB_NAME_MAX)
+        validation.check_text("job_description", self.job_description, limit=validation.JOB_DESCRIPTION_MAX)
+        validation.check_suffix("output_model_suffix", self.output_model_suffix)
+        _set(self, "hyper_parameters", validation.mapping("hyper_parameters", self.hyper_parameters))
+        files = validation.file_ids("custom_calibration_file_ids", self.custom_calibration_file_ids)
         _set(self, "custom_calibration_file_ids", files)
 
     @property
@@ -236,15 +235,15 @@ class FineTuneJobSpec(CreateSpec):
     model_name: str | None = None
     finetuned_output_suffix: str | None = None
 
-    kind: ClassVar[JobKind] = protocol.FINE_TUNE
+    kind: ClassVar[ResourceKind] = protocol.FINE_TUNE
 
     def __post_init__(self) -> None:
-        v.check_text("model", self.model, required=True)
-        v.check_text("job_name", self.job_name)
+        validation.check_text("model", self.model, required=True)
+        validation.check_text("job_name", self.job_name)
         for field in ("training_file_ids", "validation_file_ids"):
-            _set(self, field, v.file_ids(field, getattr(self, field)))
+            _set(self, field, validation.file_ids(field, getattr(self, field)))
         for field in ("training_datasets", "validation_datasets"):
-            _set(self, field, v.datasets(field, getattr(self, field)) or None)
+            _set(self, field, validation.datasets(field, getattr(self, field)) or None)
         if not self.training_file_ids and not self.training_datasets:
             raise CompressValidationError(
                 "training_file_ids", "training_file_ids or training_datasets is required"
@@ -253,7 +252,7 @@ class FineTuneJobSpec(CreateSpec):
             raise CompressValidationError(
                 "training_type", f"must be one of {', '.join(TRAINING_TYPES)}", self.training_type
             )
-        _set(self, "hyper_parameters", v.mapping("hyper_parameters", self.hyper_parameters))
+        _set(self, "hyper_parameters", validation.mapping("hyper_parameters", self.hyper_parameters))
 
     # No documented uniqueness or idempotency key: a create is never repeated blindly.
 
@@ -306,20 +305,20 @@ class DeploymentSpec(CreateSpec):
     ptu_capacity: Mapping[str, int] | None = None
     extra: Mapping[str, Any] | None = None
 
-    kind: ClassVar[JobKind] = protocol.DEPLOYMENT
+    kind: ClassVar[ResourceKind] = protocol.DEPLOYMENT
 
     def __post_init__(self) -> None:
         self._merge_extra()
         if self.plan is None:
             _set(self, "plan", "mu")
-        v.check_text("model_name", self.model_name, required=True)
+        validation.check_text("model_name", self.model_name, required=True)
         if self.plan not in PLANS:
             raise CompressValidationError("plan", f"must be one of {', '.join(PLANS)}", self.plan)
         capacity = self.capacity
         if isinstance(capacity, str) and capacity.strip().isdigit():  # a templated number renders as text
             _set(self, "capacity", capacity := int(capacity))
         if capacity is not None:
-            v.check_int_range("capacity", capacity, 0, CAPACITY_MAX)
+            validation.check_int_range("capacity", capacity, 0, CAPACITY_MAX)
         if self.plan == "mu":
             if capacity is None or capacity < 1:
                 raise CompressValidationError(
@@ -333,18 +332,18 @@ class DeploymentSpec(CreateSpec):
             raise CompressValidationError(
                 "ptu_capacity", "is required for plan 'ptu' (input_tpm, output_tpm)"
             )
-        v.check_suffix("suffix", self.suffix)
-        _set(self, "ptu_capacity", v.mapping("ptu_capacity", self.ptu_capacity))
+        validation.check_suffix("suffix", self.suffix)
+        _set(self, "ptu_capacity", validation.mapping("ptu_capacity", self.ptu_capacity))
 
     def _merge_extra(self) -> None:
         """A field given in ``extra`` is that field (``extra={"capacity": 2}`` is ``capacity=2``);
         given both ways with different values, it is an error naming it, never a silent choice."""
-        extra = v.mapping("extra", self.extra) or {}
+        extra = validation.mapping("extra", self.extra) or {}
         for key in [k for k in extra if k in self.field_names() and k != "extra"]:
             value, named = extra.pop(key), getattr(self, key)
             if named is None:
                 _set(self, key, value)
-            elif not v.same_value(named, value):
+            elif not validation.same_value(named, value):
                 raise CompressValidationError(
                     key, f"is given both as a parameter ({named!r}) and in extra ({value!r}): give it once"
                 )

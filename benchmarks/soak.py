@@ -27,7 +27,7 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="soak-airflow-"))
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.emulator.process import EmulatorProcess
-from airflow_provider_compress.hooks.base import close_async_clients
+from airflow_provider_compress.hooks.base_async import close_async_clients
 from airflow_provider_compress.operators.compress import CreateCompressJobOperator
 
 SFT_MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
@@ -68,21 +68,21 @@ class TaskInstanceStub:
 
 @contextlib.contextmanager
 def count_retries() -> Iterator[collections.Counter[str]]:
-    """Count the hooks' retries, sync and async, by wrapping ``protocol.log_retry``, which both
-    call before each retry (benchmark instrumentation)."""
+    """Count the hooks' retries, sync and async, by wrapping ``protocol.retry.log_retry``, which
+    both call before each retry (benchmark instrumentation)."""
     retries: collections.Counter[str] = collections.Counter()
-    original = protocol.log_retry
+    original = protocol.retry.log_retry
 
     def counted(log, request, *args, **kwargs):
         endpoint = re.sub(r"/jobs/[^/]+", "/jobs/{id}", request.path)
         retries[f"{request.method} {endpoint}"] += 1
         original(log, request, *args, **kwargs)
 
-    protocol.log_retry = counted  # type: ignore[assignment]
+    protocol.retry.log_retry = counted  # type: ignore[assignment]
     try:
         yield retries
     finally:
-        protocol.log_retry = original  # type: ignore[assignment]
+        protocol.retry.log_retry = original  # type: ignore[assignment]
 
 
 def run(jobs: int, fault_rate: float, job_seconds: float, seed: int) -> dict[str, Any]:

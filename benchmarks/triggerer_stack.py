@@ -6,13 +6,14 @@ trigger rows as a deferring task would (``Trigger`` row, task instance ``deferre
 ``trigger_id``), and ``airflow triggerer`` does the rest as in production: its supervisor assigns the
 triggers (at most ``max_trigger_to_select_per_loop`` a loop) and routes each trigger's log lines to
 its task's log file; its runner subprocess runs them in one event loop. PostgreSQL is a private
-cluster (``tests/postgres.py``). The whole triggerer (supervisor and runner) is pinned to core 0
+cluster (``tests/support/postgres.py``). The whole triggerer (supervisor and runner) is pinned to core 0
 (the supervisor elsewhere on request); the emulator, PostgreSQL and this process to core 1.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -28,8 +29,20 @@ from typing import Any
 import psutil
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-from postgres import PostgresCluster  # noqa: E402
+
+
+def _postgres_cluster() -> type:
+    """The tests' private PostgreSQL cluster (tests/support/postgres.py, standard library only),
+    loaded from its file: the benchmarks need none of the test suite's helpers."""
+    path = HERE.parent / "tests" / "support" / "postgres.py"
+    spec = importlib.util.spec_from_file_location("postgres_cluster", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.PostgresCluster
+
+
+PostgresCluster = _postgres_cluster()
 
 MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
@@ -165,7 +178,7 @@ class Stack:
         self.dags = self.home / "dags"
         self.dags.mkdir()
         self.sizes = sizes
-        self.db: PostgresCluster | None = None
+        self.db: Any = None  # a PostgresCluster
         self.env: dict[str, str] = {}
 
     def __enter__(self) -> Stack:

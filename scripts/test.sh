@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages the tests need, installed when missing (CI runs as root on a fresh machine):
-# Debian's PostgreSQL server binaries for the live tests (tests/postgres.py starts a private
+# Debian's PostgreSQL server binaries for the live tests (tests/support/postgres.py starts a private
 # cluster of its own; nothing is configured system-wide) and chromium + chromium-driver for the
-# browser tests (tests/test_ui_browser.py).
+# browser tests (tests/live/test_ui_browser.py).
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null || missing+=(chromium)

@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator
 
 import uvicorn
 
-from airflow_provider_compress.emulator.app import Config, create_app
+from airflow_provider_compress.emulator.app import create_app
 from airflow_provider_compress.emulator.faults import KINDS
+from airflow_provider_compress.emulator.service import Config
 
 READY = "compress emulator ready on"
 # The key can come from the environment, so that it is not on the command line (visible in ps).

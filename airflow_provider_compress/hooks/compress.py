@@ -1,6 +1,7 @@
 """Hooks for the compression API: ``CompressHook`` (sync) and ``CompressAsyncHook`` (async, for triggers).
 
-The transports live in ``hooks.base``; this module adds the compression endpoints.
+The transports live in ``hooks.base`` and ``hooks.base_async``; this module adds the compression
+endpoints.
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from typing import Any
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.exceptions import BadRequestError
-from airflow_provider_compress.hooks.base import (
+from airflow_provider_compress.hooks.base import DashScopeBaseHook, DashScopeHook, JobHookMixin
+from airflow_provider_compress.hooks.base_async import (
     AsyncJobHookMixin,
     DashScopeAsyncHook,
-    DashScopeHook,
-    JobHookMixin,
     close_async_clients,
 )
 from airflow_provider_compress.models import Job, JobPage, Template, TemplateList
@@ -31,41 +31,14 @@ class CompressHook(JobHookMixin, DashScopeHook):
     """
 
     kind = protocol.COMPRESS
+    # The connection type's registered hook (get_provider_info.HOOK_CLASS). Airflow 3.1 takes the
+    # form only from that class's own attributes (``hook_class.__dict__``), not from its bases.
+    get_connection_form_widgets = DashScopeBaseHook.__dict__["get_connection_form_widgets"]
+    get_ui_field_behaviour = DashScopeBaseHook.__dict__["get_ui_field_behaviour"]
 
     def __init__(self, dashscope_conn_id: str = DashScopeHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(dashscope_conn_id, **kwargs)
         self._template_lists: dict[str, TemplateList] = {}
-
-    # Airflow >=3.2 reads the form from get_provider_info(); 3.1's UI asks these two methods.
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, StringField
-        from wtforms.validators import Optional
-
-        from airflow_provider_compress.get_provider_info import CONN_FIELDS
-
-        widgets = {}
-        for name, spec in CONN_FIELDS.items():
-            field_class = IntegerField if "integer" in spec["schema"]["type"] else StringField
-            widgets[name] = field_class(
-                lazy_gettext(spec["label"]),
-                widget=BS3TextFieldWidget(),
-                validators=[Optional()],
-                description=spec.get("description", ""),
-            )
-        return widgets
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        from airflow_provider_compress.get_provider_info import UI_FIELD_BEHAVIOUR
-
-        return {
-            "hidden_fields": UI_FIELD_BEHAVIOUR["hidden-fields"],
-            "relabeling": UI_FIELD_BEHAVIOUR["relabeling"],
-            "placeholders": UI_FIELD_BEHAVIOUR["placeholders"],
-        }
 
     def list_templates(self, model: str | None = None, lang: str | None = None) -> TemplateList:
         return self.run(protocol.list_templates(model, lang))

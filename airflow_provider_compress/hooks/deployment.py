@@ -6,7 +6,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from airflow_provider_compress import protocol
-from airflow_provider_compress.hooks.base import LIST_PAGE, DashScopeAsyncHook, DashScopeHook
+from airflow_provider_compress.hooks.base import LIST_PAGE, DashScopeHook
+from airflow_provider_compress.hooks.base_async import DashScopeAsyncHook
 from airflow_provider_compress.models import DeployableModel, DeployableModelPage, Deployment, DeploymentPage
 from airflow_provider_compress.specs import DeploymentSpec
 
@@ -64,8 +65,8 @@ class DeploymentHook(DashScopeHook):
         return self.run(protocol.list_deployable_models(model_source, page_no, page_size))
 
     def iter_deployable_models(self, model_source: str | None = None) -> Iterator[DeployableModel]:
-        page_no, seen = 1, 0
-        for _ in range(protocol.MAX_PAGES):
+        page_no, seen, pages = 1, 0, protocol.MAX_PAGES
+        for _ in range(pages):
             page = self.list_deployable_models(model_source, page_no, LIST_PAGE)
             yield from page.models
             seen += len(page.models)
@@ -73,7 +74,7 @@ class DeploymentHook(DashScopeHook):
             if following is None:
                 return
             page_no = following
-        raise protocol.endless_list(self.kind)
+        raise protocol.endless_list(self.kind, pages)
 
     def find_deployable_model(self, model_name: str) -> DeployableModel | None:
         """``model_name`` among the custom models (fine-tuned, compressed), then the base ones."""

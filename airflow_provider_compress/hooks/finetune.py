@@ -1,6 +1,7 @@
 """Hooks for the fine-tuning API: ``FineTuneHook`` and ``FineTuneAsyncHook``.
 
-The job methods (get_job, iter_logs, cancel_job, ...) are the shared ones of ``hooks.base``.
+The job methods (get_job, iter_logs, cancel_job, ...) are the shared ones of ``hooks.base`` and
+``hooks.base_async``.
 """
 
 from __future__ import annotations
@@ -8,12 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_compress import protocol
-from airflow_provider_compress.hooks.base import (
-    AsyncJobHookMixin,
-    DashScopeAsyncHook,
-    DashScopeHook,
-    JobHookMixin,
-)
+from airflow_provider_compress.hooks.base import DashScopeHook, JobHookMixin
+from airflow_provider_compress.hooks.base_async import AsyncJobHookMixin, DashScopeAsyncHook
 from airflow_provider_compress.models import Checkpoint, FineTuneJob, FineTunePage
 from airflow_provider_compress.specs import FineTuneJobSpec
 

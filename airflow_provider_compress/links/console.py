@@ -13,7 +13,7 @@ from airflow_provider_compress import protocol, regions
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context
 
-    from airflow_provider_compress.protocol import ClientSettings, JobKind
+    from airflow_provider_compress.protocol import ClientSettings, ResourceKind
 
 
 class ConsoleLink(BaseOperatorLink):
@@ -25,7 +25,7 @@ class ConsoleLink(BaseOperatorLink):
     replaces the whole URL.
     """
 
-    kind: ClassVar[JobKind]
+    kind: ClassVar[ResourceKind]
     page: ClassVar[str]
     override: ClassVar[str]
 

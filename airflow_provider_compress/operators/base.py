@@ -1,22 +1,21 @@
-"""The operator machinery every job-shaped resource shares: create or reattach, wait in the worker
-or deferred, forward logs, stop the work on kill or timeout. A resource's operator subclasses
-``DashScopeJobOperator`` with its ``kind``, its spec, hook and trigger classes, and keeps one
+"""The operator machinery every resource kind shares: create or reattach, wait in the worker or
+deferred, forward logs, stop the work on kill or timeout. A resource's operator subclasses
+``DashScopeResourceOperator`` with its ``kind``, its spec, hook and trigger classes, and keeps one
 templated attribute per field of its spec.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, protocol, validation
+from airflow_provider_compress import _compat, _deprecated, protocol, validation
+from airflow_provider_compress.events import ResourceEvent
 from airflow_provider_compress.exceptions import (
     CompressConnectionError,
     CompressError,
@@ -27,117 +26,55 @@ from airflow_provider_compress.exceptions import (
 )
 from airflow_provider_compress.hooks.base import DashScopeHook
 from airflow_provider_compress.links.console import ConsoleLink
+from airflow_provider_compress.log_forwarding import LogForwarding
 from airflow_provider_compress.models import ApiModel
-from airflow_provider_compress.protocol import JobKind
+from airflow_provider_compress.operators.naming import (
+    IF_EXISTS_CHOICES,
+    IfExists,
+    derive_job_name,
+    latest_generation,
+    plan_create,
+)
+from airflow_provider_compress.protocol import Outcome
 from airflow_provider_compress.specs import CreateSpec, Difference
-from airflow_provider_compress.validation import JOB_NAME_MAX
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
+    from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
-IfJobExists = Literal["reattach", "fail", "create_new"]
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_GENERATION = re.compile(r"-g(\d+)$")
-_DIGEST_LEN = 10
-_GENERATION_ROOM = 4  # "-g99"
+HookT = TypeVar("HookT", bound=DashScopeHook)
 # How long a later try waits before adopting work an earlier try left running (docs/cancel.md):
 # time for the trigger of a cleared try to stop it (a triggerer notices a clear within seconds).
 EARLIER_TRY_GRACE = 10.0
 
 
-def derive_job_name(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
-    """A name that is the same for every try of one task instance, and unique across them.
-
-    Readable dag and task ids first, then a digest of the full identity (dag, run, task, map
-    index); within the API's 50 characters, leaving room for a generation suffix ``-gN``.
-    """
-    digest = hashlib.sha256(f"{dag_id}\0{run_id}\0{task_id}\0{map_index}".encode()).hexdigest()[:_DIGEST_LEN]
-    readable = _UNSAFE.sub("-", f"{dag_id}.{task_id}").strip("-.") or "airflow"
-    room = JOB_NAME_MAX - _GENERATION_ROOM - _DIGEST_LEN - 1
-    return f"{readable[:room]}-{digest}"
-
-
-def generation_name(base: str, generation: int) -> str:
-    """``base``, then ``base-g2``, ``base-g3``...; a long base is shortened to stay within 50."""
-    if generation <= 1:
-        return base
-    tail = f"-g{generation}"
-    return base[: JOB_NAME_MAX - len(tail)] + tail
-
-
-def latest_generation(items: Sequence[Any], base: str, field: str = "job_name") -> tuple[int, Any]:
-    """Among items named ``base`` or ``base-gN``, the highest generation and its item (0, None if none)."""
-    best: tuple[int, Any] = (0, None)
-    for item in items:
-        name = getattr(item, field, None) or ""
-        if name == base:
-            generation = 1
-        elif (match := _GENERATION.search(name)) and generation_name(base, int(match.group(1))) == name:
-            generation = int(match.group(1))
-        else:
-            continue
-        if generation > best[0]:
-            best = (generation, item)
-    return best
-
-
-def plan_create(
-    kind: JobKind, base: str, generation: int, existing: Any, if_job_exists: IfJobExists
-) -> tuple[Any, str]:
-    """Decide between reattaching to ``existing`` and creating: returns (item to reattach, name to create)."""
-    if existing is None:
-        return None, generation_name(base, generation + 1)
-    if if_job_exists == "fail":
-        raise AirflowException(
-            f"{kind.noun} {getattr(existing, kind.name_field)!r} already exists "
-            f"({kind.resource_id(existing)}, {existing.status}) and if_job_exists='fail'"
-        )
-    # A failed job, or one being cancelled (a timeout or a kill just stopped it), is replaced.
-    ended_badly = kind.outcome(existing.status) == "failed" or existing.status in kind.stopping
-    if if_job_exists == "reattach" and not ended_badly:
-        return existing, ""
-    return None, generation_name(base, generation + 1)
-
-
-class LogForwarding:
-    """Worker-side log forwarding, shared by the operators and the sensor's poke mode."""
-
-    kind: ClassVar[JobKind]
-    hook: Any
-    log: Any
-
-    def forward_logs_from(self, job_id: str, offset: int) -> int:
-        """Write the job's log lines from ``offset`` to the task log; return the new offset.
-
-        Never raises: a log that cannot be read is a warning, not the task's failure (the job's
-        own status decides that); the lines not read yet are read next time."""
-        if not self.kind.has_logs:
-            return offset
-        try:
-            for line in self.hook.iter_resource_logs(self.kind, job_id, offset=offset):
-                offset += 1
-                self.log.info("%s", protocol.remote_log_line(job_id, offset, line))
-        except CompressError as err:
-            self.log.warning("Could not read the log of %s after line %d: %s", job_id, offset, err)
-        return offset
-
-
-def fail_unless_succeeded(kind: JobKind, resource: ApiModel) -> None:
-    if kind.outcome(resource.status) != "succeeded":
-        raise AirflowException(protocol.describe(kind, resource))
-
-
-class DashScopeJobOperator(LogForwarding, BaseOperator):
+class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
     """Create a resource (or reattach to the one an earlier try made) and wait until it settles.
 
-    Subclasses set ``kind``, ``spec_class`` and ``hook_class``, keep an attribute per field of the
-    spec, and implement ``trigger_class``. See CreateCompressJobOperator for the parameters.
+    Pushes the resource's id to XCom (under the kind's id field: ``job_id``, ``deployed_model``) as
+    soon as it exists, and returns the resource's output (the trained or compressed model, the
+    deployed model) when it waited, its id otherwise. Subclasses set ``kind``, ``spec_class`` and
+    ``hook_class``, keep an attribute per field of the spec, and implement ``trigger_class``.
+
+    :param dashscope_conn_id: the ``dashscope`` connection.
+    :param wait_for_completion: wait for the resource to settle (else return right after creating it).
+    :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
+        ``[operators] default_deferrable``).
+    :param poll_interval: seconds between status polls (at least 1).
+    :param timeout: seconds to wait before the work is stopped (a job cancelled, a deployment
+        deleted) and the task fails; None: no limit.
+    :param forward_logs: copy the remote log lines into the task log as they appear.
+    :param cancel_on_kill: stop the work when the task is killed (mark failed or success, clear).
+    :param if_exists: when a resource with this task's name exists: ``reattach`` to it unless it
+        failed, was stopped or is being stopped (then create a new generation), ``fail``, or
+        ``create_new``. One made with other arguments is not reattached: the task fails before
+        creating anything, naming each difference.
+    :param if_job_exists: the former name of ``if_exists`` (deprecated).
     """
 
     spec_class: ClassVar[type[CreateSpec]]
-    hook_class: ClassVar[type[DashScopeHook]]
+    hook_class: type[HookT]
     lineage_output: ClassVar[str] = "models"  # the lineage collection of the resource's output
     ui_color = "#ff6a00"
 
@@ -151,13 +88,16 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         timeout: float | None = None,
         forward_logs: bool = True,
         cancel_on_kill: bool = True,
-        if_job_exists: IfJobExists = "reattach",
+        if_exists: IfExists | None = None,
+        if_job_exists: IfExists | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if if_job_exists not in ("reattach", "fail", "create_new"):
+        if_exists = _deprecated.renamed_argument("if_job_exists", if_job_exists, "if_exists", if_exists)
+        if_exists = if_exists or "reattach"
+        if if_exists not in IF_EXISTS_CHOICES:
             raise CompressValidationError(
-                "if_job_exists", "must be 'reattach', 'fail' or 'create_new'", if_job_exists
+                "if_exists", "must be 'reattach', 'fail' or 'create_new'", if_exists
             )
         validation.check_poll_interval("poll_interval", poll_interval)
         validation.check_timeout("timeout", timeout)
@@ -170,13 +110,13 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         self.cancel_on_kill = cancel_on_kill
         # Whether a timeout stops the work too; only DeployModelOperator(keep_deployment=True) keeps it.
         self.stop_on_timeout = True
-        self.if_job_exists = if_job_exists
-        self.job_id: str | None = None
+        self.if_exists: IfExists = if_exists
+        self.resource_id: str | None = None
         self.resource: ApiModel | None = None  # as last read: the lineage's output
         self._creating: str | None = None
 
     @cached_property
-    def hook(self) -> DashScopeHook:
+    def hook(self) -> HookT:
         return self.hook_class(dashscope_conn_id=self.dashscope_conn_id)
 
     # --- what a resource's operator provides
@@ -198,7 +138,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         """The name the user asked for, if any (else one is derived from the task instance)."""
         return getattr(self, self.kind.name_field, None) or None
 
-    def trigger_class(self) -> type[DashScopeJobTrigger]:
+    def trigger_class(self) -> type[DashScopeResourceTrigger]:
         """The trigger to defer to; imported on first use, not when a DAG file is parsed."""
         raise NotImplementedError
 
@@ -228,13 +168,13 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         from airflow_provider_compress import lineage
 
         resource, output = self.resource, None
-        if resource is not None and self.kind.outcome(resource.status) == "succeeded":
+        if resource is not None and self.kind.outcome(resource.status) is Outcome.SUCCEEDED:
             output = self.kind.output(resource)  # not before: a failed deployment has an id too
         return lineage.operator_lineage(
             self.hook.settings,
             self.lineage_inputs(),
             (self.lineage_output, output) if output else None,
-            self.job_id,
+            self.resource_id,
         )
 
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
@@ -248,17 +188,17 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
 
     def execute(self, context: Context) -> Any:
         resource = self.resource = self._create_or_reattach(context)
-        self.job_id = self.kind.resource_id(resource)
-        context["ti"].xcom_push(key=self.kind.id_field, value=self.job_id)
+        self.resource_id = self.kind.resource_id(resource)
+        context["ti"].xcom_push(key=self.kind.id_field, value=self.resource_id)
         self.on_created(context, resource)
         if not self.wait_for_completion:
-            return self.job_id
+            return self.resource_id
         deadline = time.time() + self.timeout if self.timeout else None
-        if self.deferrable and not self.kind.outcome(resource.status):
+        if self.deferrable and not self.kind.is_terminal(resource.status):
             self.defer(
                 trigger=self.trigger_class()(
                     dashscope_conn_id=self.dashscope_conn_id,
-                    job_id=self.job_id,
+                    resource_id=self.resource_id,
                     poll_interval=self.poll_interval,
                     deadline=deadline,
                     forward_logs=self.forward_logs,
@@ -267,17 +207,18 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
                 ),
                 method_name="execute_complete",
             )
-        return self._finish(context, self._wait(self.job_id, deadline))
+        return self._finish(context, self._wait(self.resource_id, deadline))
 
     def _create_or_reattach(self, context: Context) -> ApiModel:
         kind, ti = self.kind, context["ti"]
         spec = self.build_spec()  # checked before any request
         map_index = ti.map_index if ti.map_index is not None else -1
         base = self.requested_name() or derive_job_name(ti.dag_id, ti.run_id, ti.task_id, map_index)
-        generation, existing = latest_generation(self.hook.named(kind, base), base, kind.name_field)
-        if existing is not None and ti.try_number > 1 and self.if_job_exists == "reattach":
+        candidates = self.hook.iter_resources(kind, **kind.name_query(base))
+        generation, existing = latest_generation(candidates, base, kind.name_field)
+        if existing is not None and ti.try_number > 1 and self.if_exists == "reattach":
             existing = self._unless_being_stopped(existing)
-        reattach, name = plan_create(kind, base, generation, existing, self.if_job_exists)
+        reattach, name = plan_create(kind, base, generation, existing, self.if_exists)
         if reattach is not None:
             # The list leaves fields out (hyper-parameters): compare the whole record.
             reattach = self.hook.get_resource(kind, kind.resource_id(reattach))
@@ -286,7 +227,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
                 "Reattaching to %s %s (%r, %s)", kind.noun, kind.resource_id(reattach), base, reattach.status
             )
             return reattach
-        spec = spec.named(name)
+        spec = spec.with_name(name)
         self.check_before_create(spec)
         self.log.info("Creating %s %r: %s", kind.noun, name, spec.body())
         self._creating = name  # a kill from now on looks the name up: the create may go through
@@ -314,7 +255,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         """
         kind, resource_id = self.kind, self.kind.resource_id(resource)
         deadline = time.monotonic() + EARLIER_TRY_GRACE
-        if not kind.outcome(resource.status) and resource.status not in kind.stopping:
+        if not kind.is_terminal(resource.status) and resource.status not in kind.stopping:
             self.log.info(
                 "Found %s %s (%s) of an earlier try; waiting up to %g s in case that try was "
                 "cleared and its trigger is stopping it",
@@ -323,7 +264,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
                 resource.status,
                 EARLIER_TRY_GRACE,
             )
-        while not kind.outcome(resource.status) and resource.status not in kind.stopping:
+        while not kind.is_terminal(resource.status) and resource.status not in kind.stopping:
             if time.monotonic() >= deadline:
                 break
             time.sleep(1)
@@ -340,24 +281,24 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             f"{kind.noun} {kind.resource_id(resource)} ({getattr(resource, kind.name_field)!r}, "
             f"{resource.status}) of an earlier try differs from what this task asks for: "
             + "; ".join(str(d) for d in differences)
-            + f". To go on, set if_job_exists='create_new' (or another {kind.name_field}) to make a new "
+            + f". To go on, set if_exists='create_new' (or another {kind.name_field}) to make a new "
             f"{kind.noun} next to it, or {'delete' if kind.stop_by_delete else 'cancel or delete'} it "
             "and clear the task"
         )
 
-    def _wait(self, job_id: str, deadline: float | None) -> ApiModel:
+    def _wait(self, resource_id: str, deadline: float | None) -> ApiModel:
         offset, status = 0, None
         while True:
-            resource = self.hook.get_resource(self.kind, job_id)
+            resource = self.hook.get_resource(self.kind, resource_id)
             if resource.status != status:
                 status = resource.status
-                if protocol.is_unknown_status(self.kind, status):
-                    self.log.warning(protocol.unknown_status_message(self.kind, job_id, status))
+                if not self.kind.is_known(status):
+                    self.log.warning(self.kind.unknown_status_message(resource_id, status))
                 else:
-                    self.log.info("%s %s is %s", self.kind.noun, job_id, status)
+                    self.log.info("%s %s is %s", self.kind.noun, resource_id, status)
             if self.forward_logs and status not in self.kind.not_started:
-                offset = self.forward_logs_from(job_id, offset)
-            if self.kind.outcome(status):
+                offset = self.forward_logs_from(resource_id, offset)
+            if self.kind.is_terminal(status):
                 return resource
             if deadline is not None and time.time() >= deadline:
                 verb = self.kind.stop_verb
@@ -366,7 +307,7 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
                 else:
                     outcome = self._stop("the timeout passed") or f"could NOT be {verb}"
                 raise AirflowException(
-                    f"{self.kind.noun} {job_id} did not finish within {self.timeout:g} s and {outcome}"
+                    f"{self.kind.noun} {resource_id} did not finish within {self.timeout:g} s and {outcome}"
                 )
             time.sleep(
                 self.poll_interval
@@ -375,20 +316,21 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
             )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        if not isinstance(event, dict) or not event.get("job_id") or "status" not in event:
+        read = ResourceEvent.read(event)
+        if read is None or not read.resource_id:
             raise AirflowException(f"Unexpected trigger event: {event!r}")
-        self.job_id = event["job_id"]
+        self.resource_id = read.resource_id
         if self.forward_logs:  # lines written after the trigger's last read; none repeated
-            self.forward_logs_from(self.job_id, int(event.get("log_offset") or 0))
-        if event["status"] in ("timeout", "error"):
-            raise AirflowException(str(event.get("message")))
-        return self._finish(context, self.kind.model.from_api(event["job"]))
+            self.forward_logs_from(read.resource_id, read.log_offset)
+        if read.watch_ended:
+            raise AirflowException(read.message)
+        return self._finish(context, self.kind.model.from_api(read.resource))
 
     def _finish(self, context: Context, resource: ApiModel) -> Any:
         self.resource = resource
-        if self.kind.outcome(resource.status) != "succeeded":
+        if self.kind.outcome(resource.status) is not Outcome.SUCCEEDED:
             self.on_failed(resource)
-        fail_unless_succeeded(self.kind, resource)
+            raise AirflowException(protocol.describe(self.kind, resource))
         # What the API shows only at the end (the compressed model's suffix) is checked now: an
         # earlier try's job reattached while it ran may have been made with another one.
         spec = self.build_spec()
@@ -409,15 +351,15 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
     def on_kill(self) -> None:
         if not self.cancel_on_kill:
             return
-        if self.job_id is None and self._creating:
+        if self.resource_id is None and self._creating:
             # Killed while creating: the create may have gone through.
             try:
                 found = self.hook.find_named(self.kind, self._creating)
             except CompressError as err:
                 self.log.error("Could not look up %r to stop it: %s", self._creating, err)
                 return
-            self.job_id = self.kind.resource_id(found) if found is not None else None
-        if self.job_id:
+            self.resource_id = self.kind.resource_id(found) if found is not None else None
+        if self.resource_id:
             self._stop("the task was killed")
 
     def _stop(self, why: str) -> str | None:
@@ -428,20 +370,20 @@ class DashScopeJobOperator(LogForwarding, BaseOperator):
         Returns what became of the work: "was cancelled" / "was deleted" only once the API
         accepted the stop; None when it could not be stopped.
         """
-        assert self.job_id is not None
+        assert self.resource_id is not None
         noun, verb = self.kind.noun, self.kind.stop_verb
         try:
             try:
-                resource = self.hook.get_resource(self.kind, self.job_id)
+                resource = self.hook.get_resource(self.kind, self.resource_id)
             except NotFoundError:
                 return "no longer exists"
             if not self.kind.needs_stop(resource.status):
                 return f"was {resource.status} already"
-            self.hook.stop_resource(self.kind, self.job_id)
-            self.log.warning("%s %s (%s) %s: %s", noun, self.job_id, resource.status, verb, why)
+            self.hook.stop_resource(self.kind, self.resource_id)
+            self.log.warning("%s %s (%s) %s: %s", noun, self.resource_id, resource.status, verb, why)
             return f"was {verb}"
         except CompressError as err:
             self.log.error(
-                "Could not stop %s %s (%s): %s; it may still be running", noun, self.job_id, why, err
+                "Could not stop %s %s (%s): %s; it may still be running", noun, self.resource_id, why, err
             )
             return None

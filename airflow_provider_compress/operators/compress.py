@@ -15,19 +15,14 @@ from airflow_provider_compress.exceptions import NotFoundError
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.links.console import CompressJobLink
 from airflow_provider_compress.models import ApiModel, JobStatus
-from airflow_provider_compress.operators.base import (
-    DashScopeJobOperator,
-    IfJobExists,
-    derive_job_name,
-    latest_generation,
-    plan_create,
-)
+from airflow_provider_compress.operators.base import DashScopeResourceOperator
+from airflow_provider_compress.operators.naming import derive_job_name, latest_generation, plan_create
 from airflow_provider_compress.specs import CompressJobSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
+    from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 __all__ = [
     "CancelCompressJobOperator",
@@ -39,11 +34,15 @@ __all__ = [
 ]
 
 
-class CreateCompressJobOperator(DashScopeJobOperator):
+class CreateCompressJobOperator(DashScopeResourceOperator[CompressHook]):
     """Create a compression job and, by default, wait for it, forwarding its log to the task log.
 
     Returns the compressed model id (``quantized_output``) when it waited, the job id otherwise; the
-    job id is pushed to XCom (key ``job_id``) as soon as the job exists.
+    job id is pushed to XCom (key ``job_id``) as soon as the job exists. The job's fields are those
+    of ``CompressJobSpec``, which checks them before any request; the waiting, kill, timeout and
+    reattach parameters are those of ``DashScopeResourceOperator``. A job found by name that was
+    made with other arguments (model, template, suffix, calibration files, the hyper-parameters this
+    task sets) is not reattached.
 
     :param model: custom fine-tuned model to compress.
     :param template_id: compression template (see ``CompressHook.list_templates``).
@@ -54,22 +53,6 @@ class CreateCompressJobOperator(DashScopeJobOperator):
     :param custom_calibration_file_ids: calibration dataset file ids (a list, or any iterable: it
         is read once).
     :param output_model_suffix: 1 to 8 of a-z0-9, part of the output model's name.
-    :param str dashscope_conn_id: the ``dashscope`` connection.
-    :param bool wait_for_completion: wait for the job's end (else return right after creating it).
-    :type deferrable: bool | None
-    :param deferrable: wait in the triggerer instead of a worker slot.
-    :param float poll_interval: seconds between status polls.
-    :type timeout: float | None
-    :param timeout: seconds to wait before the job is cancelled and the task fails; None: no limit.
-    :param bool forward_logs: copy the job's log lines into the task log as they appear.
-    :param bool cancel_on_kill: cancel the job when the task is killed (mark failed/success, clear).
-    :param if_job_exists: when a job with this task's name exists: ``reattach`` to it unless it
-        FAILED, is CANCELING or was CANCELED (then create a new generation), ``fail``, or
-        ``create_new``. A job made with other arguments (model, template, suffix, calibration
-        files, the hyper-parameters this task sets) is not reattached: the task fails before
-        creating anything, naming each difference.
-
-    The job's fields are those of ``CompressJobSpec``, which checks them before any request.
     """
 
     kind = protocol.COMPRESS
@@ -89,10 +72,9 @@ class CreateCompressJobOperator(DashScopeJobOperator):
         hyper_parameters: Mapping[str, Any] | None = None,
         custom_calibration_file_ids: Iterable[str] | None = None,
         output_model_suffix: str | None = None,
-        if_job_exists: IfJobExists = "reattach",
         **kwargs: Any,
     ) -> None:
-        super().__init__(if_job_exists=if_job_exists, **kwargs)
+        super().__init__(**kwargs)
         self.model = model
         self.template_id = template_id
         self.job_name = job_name
@@ -101,7 +83,7 @@ class CreateCompressJobOperator(DashScopeJobOperator):
         self.custom_calibration_file_ids = custom_calibration_file_ids
         self.output_model_suffix = output_model_suffix
 
-    def trigger_class(self) -> type[DashScopeJobTrigger]:
+    def trigger_class(self) -> type[DashScopeResourceTrigger]:
         from airflow_provider_compress.triggers.compress import CompressJobTrigger
 
         return CompressJobTrigger
@@ -126,6 +108,12 @@ class CancelCompressJobOperator(_CompressJobTask):
 
     Returns the job's status after the cancel: CANCELING (or later) without
     ``wait_for_cancellation``, the status it ended in with it.
+
+    :param job_id: the compression job (templated).
+    :param dashscope_conn_id: the ``dashscope`` connection.
+    :param wait_for_cancellation: wait until the job has ended.
+    :param poll_interval: seconds between status polls while waiting (at least 1).
+    :param timeout: seconds to wait before the task fails.
     """
 
     template_fields: Sequence[str] = ("job_id",)
@@ -151,14 +139,14 @@ class CancelCompressJobOperator(_CompressJobTask):
 
     def execute(self, context: Context) -> str:
         job = self.hook.get_job(self.job_id)
-        if protocol.COMPRESS.needs_stop(job.status):  # an unknown status too: it may be running
-            self.hook.stop_resource(protocol.COMPRESS, self.job_id)  # tolerates a lost first answer
+        if self.hook.kind.needs_stop(job.status):  # an unknown status too: it may be running
+            self.hook.stop_resource(self.hook.kind, self.job_id)  # tolerates a lost first answer
             self.log.info("Cancel of job %s requested", self.job_id)
             job = self.hook.get_job(self.job_id)  # CANCELING (or later): what is returned without a wait
         else:
             self.log.info("Job %s is %s: nothing to cancel", self.job_id, job.status)
         deadline = time.monotonic() + self.timeout
-        while self.wait_for_cancellation and not job.is_terminal:
+        while self.wait_for_cancellation and not self.hook.kind.is_terminal(job.status):
             if time.monotonic() >= deadline:
                 raise AirflowException(f"Job {self.job_id} was not CANCELED within {self.timeout:g} s")
             time.sleep(self.poll_interval)
@@ -169,7 +157,11 @@ class CancelCompressJobOperator(_CompressJobTask):
 
 
 class DeleteCompressJobOperator(_CompressJobTask):
-    """Delete a finished job's record (its compressed model stays). An active job is refused by the API."""
+    """Delete a finished job's record (its compressed model stays). An active job is refused by the API.
+
+    :param job_id: the compression job (templated).
+    :param dashscope_conn_id: the ``dashscope`` connection.
+    """
 
     template_fields: Sequence[str] = ("job_id",)
 

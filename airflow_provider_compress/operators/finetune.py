@@ -13,28 +13,37 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.hooks.finetune import FineTuneHook
 from airflow_provider_compress.links.console import FineTuneJobLink
-from airflow_provider_compress.operators.base import DashScopeJobOperator
+from airflow_provider_compress.operators.base import DashScopeResourceOperator
 from airflow_provider_compress.specs import FineTuneJobSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_compress.models import Checkpoint
-    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
+    from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
-class CreateFineTuneJobOperator(DashScopeJobOperator):
-    """Create a fine-tune job and wait for it like CreateCompressJobOperator (in the worker,
-    deferred, or not at all), forwarding its log; returns the fine-tuned model id
-    (``finetuned_output``), ready for CreateCompressJobOperator's ``model``.
+class CreateFineTuneJobOperator(DashScopeResourceOperator[FineTuneHook]):
+    """Create a fine-tune job and wait for it (in the worker, deferred, or not at all), forwarding
+    its log; returns the fine-tuned model id (``finetuned_output``), ready for
+    CreateCompressJobOperator's ``model``.
 
-    The job parameters are the API's (all templated): ``model``, ``training_file_ids`` or
-    ``training_datasets``, ``validation_file_ids`` / ``validation_datasets``, ``hyper_parameters``,
-    ``training_type`` (``sft`` for the compressible qwen3.5-flash), ``job_name``, ``model_name``,
-    ``finetuned_output_suffix`` (those of ``FineTuneJobSpec``, which checks them before any
-    request). The waiting, kill, timeout and reattach parameters are those of
-    CreateCompressJobOperator; a job found by name that trains another model, on other files, of
-    another type or with other values of the hyper-parameters this task sets is not reattached.
+    The job's fields (all templated) are those of ``FineTuneJobSpec``, which checks them before any
+    request; the waiting, kill, timeout and reattach parameters are those of
+    ``DashScopeResourceOperator``. A job found by name that trains another model, on other files,
+    of another type or with other values of the hyper-parameters this task sets is not reattached.
+
+    :param model: the base model (or a custom model) to train.
+    :param training_file_ids: uploaded training files; or ``training_datasets``.
+    :param training_datasets: training data as dataset objects (file ids or OSS folders).
+    :param validation_file_ids: uploaded validation files; or ``validation_datasets``.
+    :param validation_datasets: validation data as dataset objects.
+    :param hyper_parameters: the training's hyper-parameters.
+    :param training_type: ``sft`` (the compressible qwen3.5-flash), ``cpt``, ``efficient_sft``,
+        ``dpo_full``, ``dpo_lora``.
+    :param job_name: unique job name; derived from the task instance when absent.
+    :param model_name: display name of the trained model.
+    :param finetuned_output_suffix: part of the trained model's id.
     """
 
     kind = protocol.FINE_TUNE
@@ -74,7 +83,7 @@ class CreateFineTuneJobOperator(DashScopeJobOperator):
         self.model_name = model_name
         self.finetuned_output_suffix = finetuned_output_suffix
 
-    def trigger_class(self) -> type[DashScopeJobTrigger]:
+    def trigger_class(self) -> type[DashScopeResourceTrigger]:
         from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
 
         return FineTuneJobTrigger

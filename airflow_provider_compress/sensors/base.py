@@ -1,6 +1,6 @@
-"""The sensor every job-shaped resource shares: wait for a resource someone else created.
+"""The sensor compression and fine-tune jobs share: wait for a job someone else created.
 
-A resource's sensor subclasses ``DashScopeJobSensor`` with its ``kind``, hook class and trigger
+A job's sensor subclasses ``DashScopeJobSensor`` with its ``kind``, hook class and trigger
 class. The sensor does not own what it watches: it never cancels a job or deletes a deployment,
 not on a kill, not on its timeout (the trigger it defers to gets ``cancel_on_kill=False``).
 """
@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, protocol, validation
+from airflow_provider_compress import _compat, validation
+from airflow_provider_compress.events import ResourceEvent, fail_unless_succeeded, log_status
 from airflow_provider_compress.hooks.base import DashScopeHook
+from airflow_provider_compress.log_forwarding import LogForwarding
 from airflow_provider_compress.models import ApiModel
-from airflow_provider_compress.operators.base import LogForwarding, fail_unless_succeeded
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
+    from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
 class DashScopeJobSensor(LogForwarding, BaseSensorOperator):
@@ -59,7 +60,7 @@ class DashScopeJobSensor(LogForwarding, BaseSensorOperator):
     def hook(self) -> Any:
         return self.hook_class(dashscope_conn_id=self.dashscope_conn_id)
 
-    def trigger_class(self) -> type[DashScopeJobTrigger]:
+    def trigger_class(self) -> type[DashScopeResourceTrigger]:
         """The trigger to defer to; imported on first use, not when a DAG file is parsed."""
         raise NotImplementedError
 
@@ -67,14 +68,14 @@ class DashScopeJobSensor(LogForwarding, BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         resource = self.hook.get_resource(self.kind, self.job_id)
-        if self.kind.outcome(resource.status):
+        if self.kind.is_terminal(resource.status):
             if self.forward_logs:
                 self.forward_logs_from(self.job_id, 0)
             return self._done(resource)
         self.defer(
             trigger=self.trigger_class()(
                 dashscope_conn_id=self.dashscope_conn_id,
-                job_id=self.job_id,
+                resource_id=self.job_id,
                 poll_interval=self.poke_interval,
                 forward_logs=self.forward_logs,
                 cancel_on_kill=False,  # not ours to stop
@@ -86,26 +87,24 @@ class DashScopeJobSensor(LogForwarding, BaseSensorOperator):
     def poke(self, context: Context) -> PokeReturnValue:
         kind = self.kind
         resource = self.hook.get_resource(kind, self.job_id)
-        ended = kind.outcome(resource.status) is not None
+        ended = kind.is_terminal(resource.status)
         streaming = self.mode == "poke"
         if self.forward_logs and (ended or (streaming and resource.status not in kind.not_started)):
             self._log_offset = self.forward_logs_from(self.job_id, self._log_offset)
         if not ended:
-            if protocol.is_unknown_status(kind, resource.status):
-                self.log.warning(protocol.unknown_status_message(kind, self.job_id, resource.status))
-            else:
-                self.log.info("%s %s is %s", kind.noun, self.job_id, resource.status)
+            log_status(self.log, kind, resource)
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=self._done(resource))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        if not isinstance(event, dict) or "status" not in event:
+        read = ResourceEvent.read(event)
+        if read is None:
             raise AirflowException(f"Unexpected trigger event: {event!r}")
         if self.forward_logs:  # lines written after the trigger's last read
-            self.forward_logs_from(self.job_id, int(event.get("log_offset") or 0))
-        if event["status"] in ("timeout", "error"):
-            raise AirflowException(str(event.get("message")))
-        return self._done(self.kind.model.from_api(event["job"]))
+            self.forward_logs_from(self.job_id, read.log_offset)
+        if read.watch_ended:
+            raise AirflowException(read.message)
+        return self._done(self.kind.model.from_api(read.resource))
 
     def _done(self, resource: ApiModel) -> Any:
         fail_unless_succeeded(self.kind, resource)

@@ -9,7 +9,7 @@ from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.sensors.base import DashScopeJobSensor
 
 if TYPE_CHECKING:
-    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
+    from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
 class CompressJobSensor(DashScopeJobSensor):
@@ -24,7 +24,7 @@ class CompressJobSensor(DashScopeJobSensor):
     kind = protocol.COMPRESS
     hook_class = CompressHook
 
-    def trigger_class(self) -> type[DashScopeJobTrigger]:
+    def trigger_class(self) -> type[DashScopeResourceTrigger]:
         from airflow_provider_compress.triggers.compress import CompressJobTrigger
 
         return CompressJobTrigger

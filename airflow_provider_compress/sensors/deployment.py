@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_compress import _compat, protocol, validation
+from airflow_provider_compress.events import fail_unless_succeeded, log_status, settled_resource
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.models import Deployment
-from airflow_provider_compress.operators.base import fail_unless_succeeded
-from airflow_provider_compress.operators.deployment import deployment_from_event, log_status
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,15 +53,15 @@ class DeploymentSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         deployment = self.hook.get_deployment(self.deployed_model)
-        if self.kind.outcome(deployment.status):
+        if self.kind.is_terminal(deployment.status):
             return self._done(deployment)
-        log_status(self.log, deployment)
+        log_status(self.log, self.kind, deployment)
         from airflow_provider_compress.triggers.deployment import DeploymentTrigger  # not at DAG parse
 
         self.defer(
             trigger=DeploymentTrigger(
                 dashscope_conn_id=self.dashscope_conn_id,
-                job_id=self.deployed_model,
+                resource_id=self.deployed_model,
                 poll_interval=self.poke_interval,
                 forward_logs=False,
                 cancel_on_kill=False,  # not the sensor's to delete
@@ -73,15 +72,15 @@ class DeploymentSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         deployment = self.hook.get_deployment(self.deployed_model)
-        if self.kind.outcome(deployment.status):
+        if self.kind.is_terminal(deployment.status):
             return PokeReturnValue(is_done=True, xcom_value=self._done(deployment))
         if deployment.status != self._last_status:  # once per status, not once per poke
             self._last_status = deployment.status
-            log_status(self.log, deployment)
+            log_status(self.log, self.kind, deployment)
         return PokeReturnValue(is_done=False)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        return self._done(deployment_from_event(event))
+        return self._done(settled_resource(self.kind, event))
 
     def _done(self, deployment: Deployment) -> str:
         fail_unless_succeeded(self.kind, deployment)

@@ -9,7 +9,7 @@ from airflow_provider_compress.hooks.finetune import FineTuneHook
 from airflow_provider_compress.sensors.base import DashScopeJobSensor
 
 if TYPE_CHECKING:
-    from airflow_provider_compress.triggers.base import DashScopeJobTrigger
+    from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
 class FineTuneJobSensor(DashScopeJobSensor):
@@ -25,7 +25,7 @@ class FineTuneJobSensor(DashScopeJobSensor):
     kind = protocol.FINE_TUNE
     hook_class = FineTuneHook
 
-    def trigger_class(self) -> type[DashScopeJobTrigger]:
+    def trigger_class(self) -> type[DashScopeResourceTrigger]:
         from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
 
         return FineTuneJobTrigger

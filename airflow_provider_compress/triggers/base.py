@@ -1,5 +1,7 @@
-"""The trigger every job-shaped resource shares: poll until the resource settles, forward its
-log live, stop it on kill or deadline. A resource's trigger is a subclass naming its ``kind``."""
+"""The trigger every resource kind shares: poll until the resource settles, forward its log live,
+stop it on kill or deadline. A resource's trigger is a subclass naming its ``kind``.
+
+Whether a kill really happened is asked of the triggerer (``triggers.task_state``)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_compress import _compat, protocol, validation
+from airflow_provider_compress import _compat, _deprecated, validation
+from airflow_provider_compress.events import WatchEnd, payload
 from airflow_provider_compress.exceptions import (
     CompressConnectionError,
     CompressError,
@@ -25,9 +28,10 @@ from airflow_provider_compress.exceptions import (
     RateLimitError,
     ServerError,
 )
-from airflow_provider_compress.hooks.base import DashScopeAsyncHook
+from airflow_provider_compress.hooks.base_async import DashScopeAsyncHook
+from airflow_provider_compress.log_forwarding import remote_log_line
 from airflow_provider_compress.models import ApiModel
-from airflow_provider_compress.protocol import JobKind, describe
+from airflow_provider_compress.protocol import ResourceKind, describe
 from airflow_provider_compress.triggers import task_state
 
 
@@ -62,53 +66,45 @@ LOG_INTERVAL = 5.0
 TRANSIENT = (ServerError, RateLimitError, CompressConnectionError, InvalidResponseError)
 
 
-def job_event(status: str, job_id: str, job: ApiModel | None, log_offset: int, message: str) -> TriggerEvent:
-    """The one event a job trigger yields; plain JSON so any Airflow can store it."""
-    return TriggerEvent(
-        {
-            "status": status,
-            "job_id": job_id,
-            "job": job.to_dict() if job is not None else None,
-            "log_offset": log_offset,
-            "message": message,
-        }
-    )
-
-
-class DashScopeJobTrigger(BaseTrigger):
+class DashScopeResourceTrigger(BaseTrigger):
     """Poll a resource until it settles, a deadline passes, or the task is killed.
 
     :param dashscope_conn_id: the connection id; the trigger never holds the key itself.
-    :param job_id: the job (or deployment) to watch.
+    :param resource_id: the job or deployment to watch.
     :param poll_interval: seconds between polls.
     :param log_offset: log lines already forwarded; forwarding continues from here.
     :param deadline: epoch seconds after which the work is stopped and a ``timeout`` event sent.
-    :param forward_logs: write the job's new log lines to the task log as they appear.
+    :param forward_logs: write the resource's new log lines to the task log as they appear.
     :param cancel_on_kill: stop the work (cancel a job, delete a deployment) when a user kills
         the deferred task.
     :param stop_on_timeout: stop the work when the deadline passes (else it is left as it is:
         ``DeployModelOperator(keep_deployment=True)``).
+    :param job_id: the former name of ``resource_id``, which triggers serialized by an earlier
+        version of the provider still carry (deprecated).
     """
 
-    kind: ClassVar[JobKind]
+    kind: ClassVar[ResourceKind]
     hook_class: ClassVar[type[DashScopeAsyncHook]] = DashScopeAsyncHook
 
     def __init__(
         self,
         dashscope_conn_id: str,
-        job_id: str,
+        resource_id: str | None = None,
         poll_interval: float = 30.0,
         log_offset: int = 0,
         deadline: float | None = None,
         forward_logs: bool = True,
         cancel_on_kill: bool = True,
         stop_on_timeout: bool = True,
+        *,
+        job_id: str | None = None,
     ) -> None:
         super().__init__()
-        validation.check_resource_id("job_id", job_id)
+        resource_id = _deprecated.renamed_argument("job_id", job_id, "resource_id", resource_id)
+        validation.check_resource_id("resource_id", resource_id)
         validation.check_poll_interval("poll_interval", poll_interval)
         self.dashscope_conn_id = dashscope_conn_id
-        self.job_id = job_id
+        self.resource_id = str(resource_id)
         self.poll_interval = poll_interval
         self.log_offset = log_offset
         self.deadline = deadline
@@ -124,7 +120,7 @@ class DashScopeJobTrigger(BaseTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "dashscope_conn_id": self.dashscope_conn_id,
-                "job_id": self.job_id,
+                "resource_id": self.resource_id,
                 "poll_interval": self.poll_interval,
                 "log_offset": self.log_offset,
                 "deadline": self.deadline,
@@ -152,41 +148,44 @@ class DashScopeJobTrigger(BaseTrigger):
             while True:
                 polls += 1
                 try:
-                    job = await hook.get_resource(self.kind, self.job_id)
+                    resource = await hook.get_resource(self.kind, self.resource_id)
                     failed_polls = 0
                 except TRANSIENT as err:
                     failed_polls += 1
                     if failed_polls >= MAX_FAILED_POLLS:
                         message = f"{failed_polls} polls in a row failed, last: {err}"
-                        yield await self._event("error", None, message)
+                        yield await self._event(WatchEnd.ERROR, None, message)
                         return
-                    self.log.warning("Poll %d of %s failed, trying again: %s", failed_polls, self.job_id, err)
+                    self.log.warning(
+                        "Poll %d of %s failed, trying again: %s", failed_polls, self.resource_id, err
+                    )
                     await asyncio.sleep(self.poll_interval)
                     continue
                 except CompressError as err:
-                    message = f"cannot watch {self.kind.noun} {self.job_id}: {err}"
-                    yield await self._event("error", None, message)
+                    message = f"cannot watch {self.kind.noun} {self.resource_id}: {err}"
+                    yield await self._event(WatchEnd.ERROR, None, message)
                     return
-                if protocol.is_unknown_status(self.kind, job.status) and job.status not in unknown:
-                    unknown.add(job.status)
-                    self.log.warning(protocol.unknown_status_message(self.kind, self.job_id, job.status))
-                if self.kind.outcome(job.status):
+                status = resource.status
+                if not self.kind.is_known(status) and status not in unknown:
+                    unknown.add(status)
+                    self.log.warning(self.kind.unknown_status_message(self.resource_id, status))
+                if self.kind.is_terminal(status):
                     # At once: the lines after the last read are the resumed operator's to forward
                     # (from the event's log_offset), so the event never waits on the task log.
-                    yield await self._event(str(job.status), job, describe(self.kind, job))
+                    yield await self._event(str(status), resource, describe(self.kind, resource))
                     return
-                if job.status not in self.kind.not_started:
+                if status not in self.kind.not_started:
                     await self._forward_logs(hook)
                 if self.deadline is not None and time.time() >= self.deadline:
                     verb = self.kind.stop_verb
                     if not self.stop_on_timeout:
                         outcome = f"was kept (not {verb})"
                     else:
-                        outcome = await self._cancel(hook, "the operator's timeout passed") or (
+                        outcome = await self._stop(hook, "the operator's timeout passed") or (
                             f"could NOT be {verb}: it may still be running"
                         )
-                    message = f"{self.kind.noun} {self.job_id} did not finish in time and {outcome}"
-                    yield await self._event("timeout", job, message)
+                    message = f"{self.kind.noun} {self.resource_id} did not finish in time and {outcome}"
+                    yield await self._event(WatchEnd.TIMEOUT, resource, message)
                     return
                 await asyncio.sleep(self._next_sleep(polls))
         except asyncio.CancelledError:
@@ -214,7 +213,7 @@ class DashScopeJobTrigger(BaseTrigger):
             async with self._hook() as hook:
                 await self._decide_and_stop(hook)
         except Exception:
-            self.log.exception("Could not decide whether to stop %s %s", self.kind.noun, self.job_id)
+            self.log.exception("Could not decide whether to stop %s %s", self.kind.noun, self.resource_id)
 
     async def _decide_and_stop(self, hook: DashScopeAsyncHook) -> None:
         noun, state = self.kind.noun, await self._task_state()
@@ -225,7 +224,7 @@ class DashScopeJobTrigger(BaseTrigger):
                 "Watching %s %s stopped, but the task's state could not be read: NOT stopping it. "
                 "If the task was killed, stop it yourself (%s)",
                 noun,
-                self.job_id,
+                self.resource_id,
                 self.kind.stop_verb,
             )
         elif state == "deferred":
@@ -233,10 +232,10 @@ class DashScopeJobTrigger(BaseTrigger):
                 "Watching %s %s stopped while the task is still deferred: another triggerer took "
                 "the trigger over; not stopping it",
                 noun,
-                self.job_id,
+                self.resource_id,
             )
         else:
-            await self._cancel(hook, f"the deferred task was killed (task state: {state})")
+            await self._stop(hook, f"the deferred task was killed (task state: {state})")
 
     async def _task_state(self) -> Any:
         return await task_state.task_instance_state(getattr(self, "task_instance", None))
@@ -268,7 +267,7 @@ class DashScopeJobTrigger(BaseTrigger):
         self._next_log_read = now + LOG_INTERVAL
         lines: list[str] = []
         try:
-            async for line in hook.iter_resource_logs(self.kind, self.job_id, offset=self.log_offset):
+            async for line in hook.iter_resource_logs(self.kind, self.resource_id, offset=self.log_offset):
                 lines.append(line)
                 if len(lines) == LOG_BATCH:  # a backlog: a page at a time, so memory stays bounded
                     await asyncio.wrap_future(self._write_lines(lines))
@@ -276,7 +275,7 @@ class DashScopeJobTrigger(BaseTrigger):
         except CompressError as err:
             self.log.warning(
                 "Could not read the log of %s after line %d: %s",
-                self.job_id,
+                self.resource_id,
                 self.log_offset + len(lines),
                 err,
             )
@@ -295,14 +294,14 @@ class DashScopeJobTrigger(BaseTrigger):
         """
         first, self.log_offset = self.log_offset, self.log_offset + len(lines)
         text = "\n".join(
-            protocol.remote_log_line(self.job_id, n, line) for n, line in enumerate(lines, first + 1)
+            remote_log_line(self.resource_id, n, line) for n, line in enumerate(lines, first + 1)
         )
         context = contextvars.copy_context()
         self._pending = _log_writer().submit(context.run, self.log.info, "%s", text)
         self._pending_lines = len(lines)
         return self._pending
 
-    async def _cancel(self, hook: DashScopeAsyncHook, why: str) -> str | None:
+    async def _stop(self, hook: DashScopeAsyncHook, why: str) -> str | None:
         """Stop the work unless it is over or already stopping, whatever else its status (one
         the provider does not know included); never raises (best effort, idempotent).
 
@@ -312,25 +311,30 @@ class DashScopeJobTrigger(BaseTrigger):
         noun, verb = self.kind.noun, self.kind.stop_verb
         try:
             try:
-                job = await hook.get_resource(self.kind, self.job_id)
+                resource = await hook.get_resource(self.kind, self.resource_id)
             except NotFoundError:
-                self.log.info("Not stopping %s %s (%s): it no longer exists", noun, self.job_id, why)
+                self.log.info("Not stopping %s %s (%s): it no longer exists", noun, self.resource_id, why)
                 return "no longer exists"
-            if not self.kind.needs_stop(job.status):
-                self.log.info("Not stopping %s %s (%s): it is %s", noun, self.job_id, why, job.status)
-                return f"was {job.status} already"
-            await hook.stop_resource(self.kind, self.job_id)
-            self.log.warning("%s %s (%s) %s: %s", noun, self.job_id, job.status, verb, why)
+            if not self.kind.needs_stop(resource.status):
+                self.log.info(
+                    "Not stopping %s %s (%s): it is %s", noun, self.resource_id, why, resource.status
+                )
+                return f"was {resource.status} already"
+            await hook.stop_resource(self.kind, self.resource_id)
+            self.log.warning("%s %s (%s) %s: %s", noun, self.resource_id, resource.status, verb, why)
             return f"was {verb}"
         except CompressError as err:
             self.log.error(
-                "Could not stop %s %s (%s): %s; it may still be running", noun, self.job_id, why, err
+                "Could not stop %s %s (%s): %s; it may still be running", noun, self.resource_id, why, err
             )
             return None
 
-    async def _event(self, status: str, job: ApiModel | None, message: str) -> TriggerEvent:
+    async def _event(self, status: str, resource: ApiModel | None, message: str) -> TriggerEvent:
+        """The one event the trigger yields (``events.payload``: plain JSON), its ``log_offset``
+        the lines really in the task log."""
         await self._settle_log()
-        return job_event(status, self.job_id, job, self.log_offset, message)
+        data = resource.to_dict() if resource is not None else None
+        return TriggerEvent(payload(status, self.resource_id, data, self.log_offset, message))
 
     async def _settle_log(self) -> None:
         """Make ``log_offset`` the lines really in the task log before the event carries it: a

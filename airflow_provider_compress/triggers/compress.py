@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.compress import CompressAsyncHook
-from airflow_provider_compress.triggers.base import MAX_FAILED_POLLS, DashScopeJobTrigger
+from airflow_provider_compress.triggers.base import MAX_FAILED_POLLS, DashScopeResourceTrigger
 
 __all__ = ["MAX_FAILED_POLLS", "CompressJobTrigger"]
 
 
-class CompressJobTrigger(DashScopeJobTrigger):
-    __doc__ = DashScopeJobTrigger.__doc__
+class CompressJobTrigger(DashScopeResourceTrigger):
+    __doc__ = DashScopeResourceTrigger.__doc__
     kind = protocol.COMPRESS
     hook_class = CompressAsyncHook

@@ -12,13 +12,14 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_compress import protocol, validation
+from airflow_provider_compress.events import DeletionEnd, WatchEnd
 from airflow_provider_compress.exceptions import CompressApiError, CompressError, NotFoundError
 from airflow_provider_compress.hooks.deployment import DeploymentAsyncHook
-from airflow_provider_compress.triggers.base import MAX_FAILED_POLLS, TRANSIENT, DashScopeJobTrigger
+from airflow_provider_compress.triggers.base import MAX_FAILED_POLLS, TRANSIENT, DashScopeResourceTrigger
 
 
-class DeploymentTrigger(DashScopeJobTrigger):
-    __doc__ = DashScopeJobTrigger.__doc__
+class DeploymentTrigger(DashScopeResourceTrigger):
+    __doc__ = DashScopeResourceTrigger.__doc__
     kind = protocol.DEPLOYMENT
     hook_class = DeploymentAsyncHook
 
@@ -81,23 +82,26 @@ class DeploymentDeletionTrigger(BaseTrigger):
                     accepted = status in protocol.DEPLOYMENT.stopping or await self._try(hook)
                 failures = 0
             except NotFoundError:
-                return self._event("deleted", f"Deployment {name} is gone")
+                return self._event(DeletionEnd.DELETED, f"Deployment {name} is gone")
             except TRANSIENT as err:
                 failures += 1
                 if failures >= MAX_FAILED_POLLS:
-                    return self._event("error", f"{failures} requests in a row failed, last: {err}")
+                    return self._event(WatchEnd.ERROR, f"{failures} requests in a row failed, last: {err}")
                 self.log.warning(
                     "Request %d about deployment %s failed, trying again: %s", failures, name, err
                 )
             except CompressError as err:
-                return self._event("error", f"Could not delete deployment {name}: {err}")
+                return self._event(WatchEnd.ERROR, f"Could not delete deployment {name}: {err}")
             if accepted and not self.wait_until_gone:
-                return self._event("deleting", f"Deployment {name} is being deleted")
+                return self._event(DeletionEnd.DELETING, f"Deployment {name} is being deleted")
             if self.deadline is not None and time.time() >= self.deadline:
                 if accepted:
-                    return self._event("timeout", f"Deployment {name} still exists (its delete was accepted)")
+                    return self._event(
+                        WatchEnd.TIMEOUT, f"Deployment {name} still exists (its delete was accepted)"
+                    )
                 return self._event(
-                    "timeout", f"The API still refused to delete deployment {name}: it may still be billing"
+                    WatchEnd.TIMEOUT,
+                    f"The API still refused to delete deployment {name}: it may still be billing",
                 )
             await asyncio.sleep(self.poll_interval)
 
@@ -127,4 +131,7 @@ class DeploymentDeletionTrigger(BaseTrigger):
         return True
 
     def _event(self, status: str, message: str) -> TriggerEvent:
-        return TriggerEvent({"status": status, "deployed_model": self.deployed_model, "message": message})
+        """Plain JSON: the status as a string."""
+        return TriggerEvent(
+            {"status": str(status), "deployed_model": self.deployed_model, "message": message}
+        )

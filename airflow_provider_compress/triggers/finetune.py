@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.finetune import FineTuneAsyncHook
-from airflow_provider_compress.triggers.base import DashScopeJobTrigger
+from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
-class FineTuneJobTrigger(DashScopeJobTrigger):
-    __doc__ = DashScopeJobTrigger.__doc__
+class FineTuneJobTrigger(DashScopeResourceTrigger):
+    __doc__ = DashScopeResourceTrigger.__doc__
     kind = protocol.FINE_TUNE
     hook_class = FineTuneAsyncHook

@@ -1,4 +1,5 @@
-"""DAGs that tests/test_operators.py runs with `airflow dags test` against the emulator."""
+"""DAGs that tests/airflow/test_dags.py and test_links_and_lineage.py run with `airflow dags test`
+against the emulator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DAGs that tests/test_live_stack.py runs on a real scheduler, triggerer and api-server."""
+"""DAGs that tests/live/test_live_stack.py runs on a real scheduler, triggerer and api-server."""
 
 from __future__ import annotations
 

@@ -1,0 +1,260 @@
+"""The asynchronous transport, for triggers: ``DashScopeAsyncHook`` (aiohttp), with the methods
+that work for any ``protocol.ResourceKind``; the async twin of ``hooks.base``.
+
+It shares one aiohttp session per event loop and connection id, so a triggerer running a thousand
+triggers keeps one connection pool and reads the connection once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, ClassVar, TypeVar
+
+from airflow_provider_compress import protocol
+from airflow_provider_compress.exceptions import (
+    AuthenticationError,
+    BadRequestError,
+    CompressConnectionError,
+    CompressError,
+    NotFoundError,
+)
+from airflow_provider_compress.hooks.base import (
+    LIST_PAGE,
+    LOG_PAGE,
+    DashScopeBaseHook,
+    env_proxy,
+    settings_of,
+)
+from airflow_provider_compress.models import JobLogs
+from airflow_provider_compress.protocol import ApiCall, ClientSettings, ResourceKind, retry
+
+T = TypeVar("T")
+
+
+class _AsyncClient:
+    """One aiohttp session and the connection's settings, shared on one event loop."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        import aiohttp
+
+        self.use(settings)
+        self.stale = False  # the API rejected the key: read the connection again before the next call
+        self.users = 0  # hooks inside ``async with``; the last to leave closes the session
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300))
+
+    def use(self, settings: ClientSettings) -> None:
+        """Take (new) settings; what every request sends is built here once, not per request."""
+        import aiohttp
+
+        self.settings = settings
+        self.headers = settings.headers()
+        self.timeout = aiohttp.ClientTimeout(total=settings.timeout)
+        self.ssl: ssl.SSLContext | bool = True  # verified, always
+        if settings.ca_bundle:
+            self.ssl = ssl.create_default_context(cafile=settings.ca_bundle)
+        # Every request goes to the same host: resolve the proxy once, not per request as
+        # aiohttp's trust_env does (in a thread, for each of a thousand triggers' polls).
+        self.proxy = settings.proxy or env_proxy(settings.base_url)
+
+
+# loop -> connection id -> the client being opened or open on that loop
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[_AsyncClient]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def close_async_clients() -> None:
+    """Close the shared aiohttp sessions of the running loop (tests, and shutdown)."""
+    for future in _clients.pop(asyncio.get_running_loop(), {}).values():
+        if future.done() and not future.exception():
+            await future.result().session.close()
+
+
+class DashScopeAsyncHook(DashScopeBaseHook):
+    """The async transport, for triggers.
+
+    The connection is read once per event loop with Airflow's async lookup, never with a
+    blocking call, and read again after the API rejects the key (401), so a rotated key is used.
+    Use it as ``async with Hook(...) as hook:`` so that the shared session is closed once no hook
+    of the loop needs it.
+    """
+
+    async def __aenter__(self):
+        client = await self._client()
+        client.users += 1
+        self._held: _AsyncClient | None = client
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        client, self._held = self._held, None
+        if client is None:
+            return
+        client.users -= 1
+        if client.users == 0:
+            _clients.get(asyncio.get_running_loop(), {}).pop(self.dashscope_conn_id, None)
+            await client.session.close()
+
+    async def _client(self) -> _AsyncClient:
+        held = getattr(self, "_held", None)
+        if held is not None:
+            return held
+        per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+        future = per_loop.get(self.dashscope_conn_id)
+        if future is None or (future.done() and (future.exception() or future.result().session.closed)):
+            future = asyncio.ensure_future(self._open())
+            per_loop[self.dashscope_conn_id] = future
+        return await asyncio.shield(future)
+
+    async def _open(self) -> _AsyncClient:
+        return _AsyncClient(settings_of(await self.aget_connection(self.dashscope_conn_id)))
+
+    async def _send(self, client: _AsyncClient, call: ApiCall[T]) -> T:
+        import aiohttp
+
+        request, settings = call.request, client.settings
+        try:
+            async with client.session.request(
+                request.method,
+                settings.url(request),
+                params=settings.params(request),
+                json=request.body,
+                headers=client.headers,
+                timeout=client.timeout,
+                proxy=client.proxy,
+                ssl=client.ssl,
+            ) as response:
+                body = await response.read()
+        except aiohttp.ClientConnectorError as err:
+            raise CompressConnectionError(
+                f"{request.method} {request.path}: {type(err).__name__}: {err}",
+                request_sent=False,
+                retryable=not isinstance(err, aiohttp.ClientSSLError),
+            ) from None
+        except (ValueError, TypeError) as err:  # a header or URL aiohttp refuses, a body not JSON
+            raise protocol.request_not_built(request, err) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise CompressConnectionError(
+                f"{request.method} {request.path}: {type(err).__name__}: {err}"
+            ) from None
+        return call.parse(protocol.parse_response(response.status, body, response.headers))
+
+    async def run(self, call: ApiCall[T]) -> T:
+        """Send ``call`` with the connection's retry policy (``protocol.retry_delay``)."""
+        client = await self._client()
+        if client.stale:
+            client.stale = False
+            client.use(settings_of(await self.aget_connection(self.dashscope_conn_id)))
+        policy, started = client.settings.retry, time.monotonic()
+        attempt = 1
+        while True:
+            try:
+                return await self._send(client, call)
+            except AuthenticationError:
+                client.stale = True  # the key may have been rotated: the next call reads it again
+                raise
+            except CompressError as err:
+                delay = protocol.retry_delay(policy, call.request, err, attempt, time.monotonic() - started)
+                if delay is None:
+                    protocol.note_attempts(err, attempt)
+                    raise
+                retry.log_retry(self.log, call.request, err, attempt, policy, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    # --- any resource kind
+
+    async def get_resource(self, kind: ResourceKind, resource_id: str) -> Any:
+        return await self.run(protocol.get_resource(kind, resource_id))
+
+    async def iter_resources(self, kind: ResourceKind, **filters: Any) -> AsyncGenerator[Any, None]:
+        filters.setdefault("page_size", LIST_PAGE)
+        page_no: int = filters.pop("page_no", 1)
+        seen, pages = 0, protocol.MAX_PAGES
+        for _ in range(pages):
+            page = await self.run(protocol.list_resources(kind, page_no=page_no, **filters))
+            items = kind.items(page)
+            for item in items:
+                yield item
+            seen += len(items)
+            following = protocol.next_page_no(page_no, seen, page, items)
+            if following is None:
+                return
+            page_no = following
+        raise protocol.endless_list(kind, pages)
+
+    async def find_named(self, kind: ResourceKind, name: str) -> Any:
+        """The resource named exactly ``name``, or None."""
+        resources = self.iter_resources(kind, **kind.name_query(name))
+        try:
+            async for resource in resources:
+                if getattr(resource, kind.name_field, None) == name:
+                    return resource
+            return None
+        finally:
+            await resources.aclose()  # the pages after the match are not asked for
+
+    async def iter_resource_logs(
+        self, kind: ResourceKind, resource_id: str, offset: int = 0
+    ) -> AsyncIterator[str]:
+        next_offset = offset
+        for _ in range(protocol.MAX_PAGES):
+            chunk: JobLogs = await self.run(protocol.resource_logs(kind, resource_id, next_offset, LOG_PAGE))
+            for line in chunk.logs:
+                yield line
+            following = protocol.next_log_offset(next_offset, chunk)
+            if following is None:
+                return
+            next_offset = following
+
+    async def stop_resource(self, kind: ResourceKind, resource_id: str) -> bool:
+        """The async twin of DashScopeHook.stop_resource."""
+        try:
+            await self.run(protocol.stop_resource(kind, resource_id))
+            return True
+        except (BadRequestError, NotFoundError) as err:
+            if protocol.attempts_of(err) < 2:
+                raise
+            try:
+                resource = await self.get_resource(kind, resource_id)
+            except NotFoundError:
+                return True
+            if resource.status in kind.stopping or kind.is_terminal(resource.status):
+                return True
+            raise
+
+
+class AsyncJobHookMixin:
+    """The async twin of JobHookMixin."""
+
+    kind: ClassVar[ResourceKind]
+    iter_resources: Any
+    iter_resource_logs: Any
+    find_named: Any
+    run: Any
+
+    async def get_job(self, job_id: str, lang: str | None = None) -> Any:
+        return await self.run(protocol.get_resource(self.kind, job_id, lang))
+
+    def iter_jobs(self, **filters: Any) -> AsyncIterator[Any]:
+        return self.iter_resources(self.kind, **filters)
+
+    async def find_job_by_name(self, job_name: str) -> Any:
+        return await self.find_named(self.kind, job_name)
+
+    async def get_logs(
+        self, job_id: str, offset: int = 0, line: int = 100, lang: str | None = None
+    ) -> JobLogs:
+        return await self.run(protocol.resource_logs(self.kind, job_id, offset, line, lang))
+
+    def iter_logs(self, job_id: str, offset: int = 0) -> AsyncIterator[str]:
+        return self.iter_resource_logs(self.kind, job_id, offset)
+
+    async def cancel_job(self, job_id: str, lang: str | None = None) -> Any:
+        return await self.run(protocol.cancel_resource(self.kind, job_id, lang))
+
+    async def delete_job(self, job_id: str, lang: str | None = None) -> Any:
+        return await self.run(protocol.delete_resource(self.kind, job_id, lang))

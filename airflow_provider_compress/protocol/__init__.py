@@ -1,0 +1,134 @@
+"""The protocol core: what to send, how to read the answer, when to retry.
+
+Pure functions and data only. The sync and async hooks are transports around this package: they
+send an ``ApiRequest`` and hand the status, headers and body back to ``parse_response``.
+
+- ``settings``: ``ClientSettings``, read and checked from an Airflow connection;
+- ``retry``: ``RetryPolicy`` and the one rule of what is tried again;
+- ``resources``: the ``ResourceKind`` of each resource (the one source of what its states mean),
+  ``Outcome`` and ``describe``;
+- ``endpoints``: ``ApiRequest`` / ``ApiCall`` and a call per endpoint;
+- ``responses``: ``parse_response`` and where paging ends.
+
+Everything is importable from ``airflow_provider_compress.protocol`` itself.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_compress.protocol.endpoints import (
+    FILE_SIZE_MAX,
+    FILES_PATH,
+    MODEL_SOURCES,
+    ApiCall,
+    ApiRequest,
+    cancel_resource,
+    delete_resource,
+    export_checkpoint,
+    get_file,
+    get_resource,
+    list_checkpoints,
+    list_deployable_models,
+    list_files,
+    list_jobs,
+    list_resources,
+    list_templates,
+    request_not_built,
+    resource_logs,
+    scale_deployment,
+    stop_resource,
+    update_deployment,
+    upload_file,
+)
+from airflow_provider_compress.protocol.resources import (
+    COMPRESS,
+    DEPLOYMENT,
+    DEPLOYMENT_SETTLED,
+    FINE_TUNE,
+    Outcome,
+    ResourceKind,
+    after_refused_delete,
+    deployment_in_transition,
+    describe,
+)
+from airflow_provider_compress.protocol.responses import (
+    MAX_PAGES,
+    Reply,
+    endless_list,
+    is_state_refusal,
+    next_log_offset,
+    next_page_no,
+    parse_response,
+)
+from airflow_provider_compress.protocol.retry import (
+    RetryPolicy,
+    attempts_of,
+    is_transient,
+    log_retry,
+    note_attempts,
+    retry_arguments,
+    retry_delay,
+)
+from airflow_provider_compress.protocol.settings import (
+    API_ROOT,
+    COMPRESS_PATH,
+    DEFAULT_BASE_URL,
+    USER_AGENT,
+    WORKSPACE_HEADER,
+    ClientSettings,
+    base_url_from,
+)
+
+__all__ = [
+    "API_ROOT",
+    "COMPRESS",
+    "COMPRESS_PATH",
+    "DEFAULT_BASE_URL",
+    "DEPLOYMENT",
+    "DEPLOYMENT_SETTLED",
+    "FILES_PATH",
+    "FILE_SIZE_MAX",
+    "FINE_TUNE",
+    "MAX_PAGES",
+    "MODEL_SOURCES",
+    "USER_AGENT",
+    "WORKSPACE_HEADER",
+    "ApiCall",
+    "ApiRequest",
+    "ClientSettings",
+    "Outcome",
+    "Reply",
+    "ResourceKind",
+    "RetryPolicy",
+    "after_refused_delete",
+    "attempts_of",
+    "base_url_from",
+    "cancel_resource",
+    "delete_resource",
+    "deployment_in_transition",
+    "describe",
+    "endless_list",
+    "export_checkpoint",
+    "get_file",
+    "get_resource",
+    "is_state_refusal",
+    "is_transient",
+    "list_checkpoints",
+    "list_deployable_models",
+    "list_files",
+    "list_jobs",
+    "list_resources",
+    "list_templates",
+    "log_retry",
+    "next_log_offset",
+    "next_page_no",
+    "note_attempts",
+    "parse_response",
+    "request_not_built",
+    "resource_logs",
+    "retry_arguments",
+    "retry_delay",
+    "scale_deployment",
+    "stop_resource",
+    "update_deployment",
+    "upload_file",
+]

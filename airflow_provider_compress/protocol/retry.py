@@ -1,0 +1,122 @@
+"""When to try a request again: one rule, given to tenacity by the sync hook and run by the async
+hook's own loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_compress.exceptions import (
+    CompressConnectionError,
+    CompressError,
+    InvalidResponseError,
+    RateLimitError,
+    ServerError,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_compress.protocol.endpoints import ApiRequest
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter; Retry-After wins when it asks for longer."""
+
+    attempts: int = 8
+    initial_delay: float = 1.0
+    max_delay: float = 30.0
+    max_elapsed: float = 300.0
+
+    def wait_seconds(
+        self, attempt: int, retry_after: float | None = None, rand: float | None = None
+    ) -> float:
+        """Pause before try ``attempt + 1`` (``attempt`` counts from 1)."""
+        ceiling = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
+        jitter = random.random() if rand is None else rand
+        wait = ceiling / 2 + jitter * ceiling / 2
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.max_elapsed))
+        return wait
+
+
+def is_transient(error: BaseException, request: ApiRequest) -> bool:
+    """Whether to try ``request`` again after ``error``.
+
+    A 429 or a connection that never sent anything cannot have changed state on the server.
+    Other transient failures leave the outcome unknown, so only idempotent requests repeat.
+    """
+    if isinstance(error, RateLimitError):
+        return True
+    if isinstance(error, CompressConnectionError) and not error.retryable:
+        return False
+    if isinstance(error, CompressConnectionError) and not error.request_sent:
+        return True
+    if isinstance(error, (ServerError, InvalidResponseError, CompressConnectionError)):
+        return request.idempotent
+    return False
+
+
+def retry_delay(
+    policy: RetryPolicy, request: ApiRequest, error: BaseException, attempt: int, elapsed: float
+) -> float | None:
+    """Seconds to wait before trying ``request`` again after try ``attempt`` failed with
+    ``error``, ``elapsed`` seconds after the first try began; None to give up.
+
+    The rule ``retry_arguments`` gives tenacity, as one function for the async hook's own loop
+    (tenacity's ``AsyncRetrying`` cost a third of a trigger's CPU per poll: benchmarks/).
+    """
+    if attempt >= policy.attempts or not is_transient(error, request):
+        return None
+    delay = policy.wait_seconds(attempt, getattr(error, "retry_after", None))
+    return None if elapsed + delay >= policy.max_elapsed else delay
+
+
+def log_retry(
+    log: logging.Logger | Any,
+    request: ApiRequest,
+    error: BaseException | None,
+    attempt: int,
+    policy: RetryPolicy,
+    delay: float,
+) -> None:
+    log.warning(
+        "%s %s failed (%s); try %d of %d in %.1fs",
+        request.method,
+        request.path,
+        error,
+        attempt + 1,
+        policy.attempts,
+        delay,
+    )
+
+
+def retry_arguments(policy: RetryPolicy, request: ApiRequest, log: logging.Logger | Any) -> dict[str, Any]:
+    """Keyword arguments for tenacity's ``Retrying``: the rule of ``retry_delay``."""
+    from tenacity import retry_if_exception, stop_after_attempt, stop_before_delay  # not at DAG parse
+
+    def wait(state) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return policy.wait_seconds(state.attempt_number, getattr(error, "retry_after", None))
+
+    def before_sleep(state) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log_retry(log, request, error, state.attempt_number, policy, state.upcoming_sleep)
+
+    return {
+        "stop": stop_after_attempt(policy.attempts) | stop_before_delay(policy.max_elapsed),
+        "wait": wait,
+        "retry": retry_if_exception(lambda e: is_transient(e, request)),
+        "before_sleep": before_sleep,
+        "reraise": True,
+    }
+
+
+def note_attempts(error: CompressError, attempts: int) -> None:
+    """Record on the raised error how many tries were made (a create uses it to recover)."""
+    error.attempts = attempts
+
+
+def attempts_of(error: BaseException) -> int:
+    return getattr(error, "attempts", 1)

@@ -1,0 +1,63 @@
+"""An Airflow home on SQLite that runs tests/dags with ``airflow dags test`` and reads the results
+from its database."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from airflow_provider_compress.emulator.process import EmulatorProcess
+
+DAGS = Path(__file__).resolve().parent.parent / "dags"
+
+
+class Airflow:
+    def __init__(self, home: Path, env: dict[str, str], emulator: EmulatorProcess) -> None:
+        self.home, self.env, self.emulator = home, env, emulator
+
+    def dags_test(self, dag_id: str, logical_date: str | None = None, env: dict | None = None, **conf) -> str:
+        at = [logical_date] if logical_date else []
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", "dags", "test", dag_id, *at, "--conf", json.dumps(conf)],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return done.stdout + done.stderr
+
+    def query(self, sql: str, *args) -> list[tuple]:
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            return db.execute(sql, args).fetchall()
+
+    def last_run(self, dag_id: str) -> str:
+        return self.query("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", dag_id)[0][
+            0
+        ]
+
+    def states(self, dag_id: str) -> dict[str, str]:
+        rows = self.query(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
+            dag_id,
+            self.last_run(dag_id),
+        )
+        return dict(rows)
+
+    def xcom(self, dag_id: str, task_id: str, key: str = "return_value"):
+        rows = self.query(
+            "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
+            dag_id,
+            self.last_run(dag_id),
+            task_id,
+            key,
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+
+def forwarded(output: str, job_id: str) -> list[int]:
+    """Line numbers of the job's log lines as they appear in the task output."""
+    return [int(n) for n in re.findall(rf"\[{re.escape(job_id)} #(\d+)\]", output)]

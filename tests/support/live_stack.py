@@ -1,0 +1,234 @@
+"""A live Airflow stack for the live and browser tests: api-server, scheduler (LocalExecutor),
+dag-processor and two triggerers on 127.0.0.1, on PostgreSQL, driven through the REST API."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+
+from airflow_provider_compress.emulator.process import EmulatorProcess
+from tests.support.postgres import PostgresCluster
+
+DAGS = Path(__file__).resolve().parents[1] / "live_dags"
+DAG_IDS = (
+    "live_deferred",
+    "live_worker",
+    "live_worker_kill",
+    "live_asset_producer",
+    "live_asset_consumer",
+    "live_takeover",
+    "live_takeover_deploy",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    """The Airflow components as process groups, so that stopping one stops its children too.
+
+    Two triggerers, as in an HA deployment: ``triggerer`` and ``triggerer-2``. They heartbeat every
+    second and one takes the other's triggers over after 8 s without a heartbeat.
+    """
+
+    COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "triggerer-2")
+
+    def __init__(
+        self,
+        home: Path,
+        db: PostgresCluster,
+        emulator: EmulatorProcess,
+        slow: EmulatorProcess | None = None,
+        dags: Path = DAGS,
+    ) -> None:
+        port = free_port()
+        self.home, self.db, self.emulator, self.slow = home, db, emulator, slow
+        self.url = f"http://127.0.0.1:{port}"
+        self.triggerer_ids: dict[str, int] = {}  # triggerer name -> its job id
+        self.env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.url,
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "8",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW_CONN_DASHSCOPE_DEFAULT": emulator.connection_json(lang="en-US", retry_delay=0.2),
+        }
+        if slow is not None:
+            self.env["AIRFLOW_CONN_DASHSCOPE_SLOW"] = slow.connection_json(lang="en-US", retry_delay=0.2)
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.token = ""
+
+    @classmethod
+    @contextlib.contextmanager
+    def up(
+        cls,
+        home: Path,
+        db: PostgresCluster,
+        emulator: EmulatorProcess,
+        *,
+        slow: EmulatorProcess | None = None,
+        dags: Path = DAGS,
+        dag_ids: tuple[str, ...] = DAG_IDS,
+    ) -> Iterator[Stack]:
+        """The whole stack, started, logged in and with ``dag_ids`` parsed; stopped at the end."""
+        live = cls(home, db, emulator, slow, dags)
+        live.airflow("db", "migrate")
+        try:
+            for component in cls.COMPONENTS:
+                live.start(component)
+            wait_until(
+                lambda: requests.get(f"{live.url}/api/v2/monitor/health", timeout=5).ok, 120, "the api-server"
+            )
+            wait_until(live.login, 60, "a token")
+            for dag_id in dag_ids:
+                wait_until(lambda d=dag_id: live.api("GET", f"/dags/{d}").ok, 120, f"{dag_id} to be parsed")
+            yield live
+        finally:
+            live.stop_all()
+
+    def airflow(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "airflow", *args], env=self.env, check=True, capture_output=True
+        )
+
+    def start(self, name: str) -> None:
+        """Start a component (``triggerer-2``: a second triggerer) in a process group of its own."""
+        command, env = name.split("-2")[0], dict(self.env)
+        if command == "triggerer":
+            env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
+            known = set(self.running_triggerers())
+        log = open(self.home / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", command],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        if command == "triggerer":  # its job row tells which triggerer owns a trigger
+            new = wait_until(lambda: set(self.running_triggerers()) - known, 120, f"{name}'s job")
+            self.triggerer_ids[name] = max(new)
+
+    def running_triggerers(self) -> list[int]:
+        rows = self.db.query("SELECT id FROM job WHERE job_type = 'TriggererJob' AND state = 'running'")
+        return [row[0] for row in rows]
+
+    def trigger_owner(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        """The name of the triggerer running the task's trigger, None while none is."""
+        rows = self.db.query(
+            "SELECT t.triggerer_id FROM task_instance ti JOIN trigger t ON t.id = ti.trigger_id"
+            " WHERE ti.dag_id = %s AND ti.run_id = %s AND ti.task_id = %s",
+            dag_id,
+            run_id,
+            task_id,
+        )
+        owner = rows[0][0] if rows else None
+        return next((name for name, job_id in self.triggerer_ids.items() if job_id == owner), None)
+
+    def send_signal(self, name: str, sig: int) -> None:
+        os.killpg(self.procs[name].pid, sig)
+
+    def stop(self, component: str, sig: int = signal.SIGTERM, wait: float = 30) -> None:
+        proc = self.procs.pop(component)
+        self.triggerer_ids.pop(component, None)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(wait)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group (executor workers)
+        proc.wait()
+
+    def kill_busy_workers(self) -> list[int]:
+        """SIGKILL the scheduler's executor workers that run a task, and their task processes."""
+        import psutil
+
+        scheduler = psutil.Process(self.procs["scheduler"].pid)
+        busy = [
+            p
+            for p in scheduler.children(recursive=True)
+            if "LocalExecutor" in " ".join(p.cmdline()) and "<idle>" not in " ".join(p.cmdline())
+        ]
+        doomed = busy + [child for p in busy for child in p.children(recursive=True)]
+        for process in doomed:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        return [p.pid for p in doomed]
+
+    def stop_all(self) -> None:
+        for component in list(self.procs):
+            self.stop(component)
+
+    # --- REST
+    def login(self) -> bool:
+        password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())[
+            "admin"
+        ]
+        answer = requests.post(
+            f"{self.url}/auth/token", json={"username": "admin", "password": password}, timeout=30
+        )
+        answer.raise_for_status()
+        self.token = answer.json()["access_token"]
+        return True
+
+    def api(self, method: str, path: str, headers: dict | None = None, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
+        response = requests.request(method, f"{self.url}/api/v2{path}", headers=headers, timeout=30, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def trigger(self, dag_id: str) -> str:
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+        return self.api("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None}).json()["dag_run_id"]
+
+    def ti(self, dag_id: str, run_id: str, task_id: str = "compress") -> dict:
+        return self.api("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}").json()
+
+    def xcom(self, dag_id: str, run_id: str, key: str, task_id: str = "compress"):
+        path = f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.api("GET", path).json()["value"]
+
+    def task_log(self, dag_id: str, run_id: str, try_number: int, task_id: str = "compress") -> str:
+        path = f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/logs/{try_number}"
+        content = self.api("GET", path, headers={"Accept": "application/json"}).json()["content"]
+        return "\n".join(str(event.get("event", "")) for event in content if isinstance(event, dict))
+
+
+def wait_until(check, timeout: float, what: str, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException, KeyError):
+            result = check()
+            if result:
+                return result
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
