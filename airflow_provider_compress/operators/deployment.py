@@ -205,6 +205,7 @@ class DeleteDeploymentOperator(_DeploymentTask):
     API's message.
 
     :param deployed_model: the deployment (templated).
+    :param dashscope_conn_id: the Airflow connection of type ``dashscope``.
     :param wait_for_deletion: also wait until the deployment is gone (GET answers 404).
     :param deferrable: wait (for a refused delete to pass, or for the deployment to go) in the
         triggerer instead of a worker slot.
@@ -336,6 +337,7 @@ class ScaleDeploymentOperator(_DeploymentTask):
     :param capacity: new units (``mu``) or instances (``cu``); 0 is allowed (templated; a rendered
         number is read as one).
     :param ptu_capacity: ``{"input_tpm": ..., "output_tpm": ...}`` for ``ptu`` (templated).
+    :param dashscope_conn_id: the Airflow connection of type ``dashscope``.
     :param wait_for_completion: False: return right after the request.
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param poll_interval: seconds between polls.

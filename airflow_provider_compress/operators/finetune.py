@@ -115,6 +115,7 @@ class ExportCheckpointOperator(BaseOperator):
     :param checkpoint: e.g. ``checkpoint-160`` (templated); ``FineTuneHook.list_checkpoints``
         lists them.
     :param model_name: a name for the exported model (templated).
+    :param dashscope_conn_id: the Airflow connection of type ``dashscope``.
     :param poll_interval: seconds between reads of the checkpoint list.
     :param timeout: seconds to wait for the export before the task fails.
 

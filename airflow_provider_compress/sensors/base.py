@@ -34,6 +34,12 @@ class DashScopeJobSensor(LogForwarding, BaseSensorOperator):
     Works in ``poke``, ``reschedule`` and deferrable modes. Log lines are forwarded as they appear
     in poke and deferrable modes; in reschedule mode, where nothing survives between pokes, the
     whole log is forwarded once at the end. A timeout fails the task and leaves the work running.
+
+    :param job_id: the job to wait for (templated).
+    :param dashscope_conn_id: the Airflow connection of type ``dashscope``.
+    :param forward_logs: copy the job's log lines into the task log.
+    :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
+        ``[operators] default_deferrable``).
     """
 
     hook_class: ClassVar[type[DashScopeHook]]

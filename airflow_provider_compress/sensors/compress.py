@@ -19,6 +19,8 @@ class CompressJobSensor(DashScopeJobSensor):
     Works in ``poke``, ``reschedule`` and deferrable modes. The sensor does not own the job, so it
     never cancels it. Log lines are forwarded as they appear in poke and deferrable modes; in
     reschedule mode, where nothing survives between pokes, the whole log is forwarded once at the end.
+
+    Parameters: those of ``DashScopeJobSensor``.
     """
 
     kind = protocol.COMPRESS

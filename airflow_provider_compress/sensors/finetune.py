@@ -20,6 +20,8 @@ class FineTuneJobSensor(DashScopeJobSensor):
     For a job another DAG, a person in the console or ``wait_for_completion=False`` started.
     Works in ``poke``, ``reschedule`` and deferrable modes, forwarding the job's log like
     CompressJobSensor. It never cancels the job, not on a kill, not on its own timeout.
+
+    Parameters: those of ``DashScopeJobSensor``.
     """
 
     kind = protocol.FINE_TUNE
