@@ -1,7 +1,10 @@
-"""Upload the data -> fine-tune -> compress (deferrable) -> deploy, driven by DAG params.
+"""Upload the data -> fine-tune -> compress (deferrable) -> deploy -> scale, driven by DAG params.
 
 The training and calibration data are the small files in data/ next to this file. Trigger it
 with a config to train on other files or another base model, or to change the template and plan.
+The deploy checks its MU spec and capacity against what the model may be deployed with before it
+creates anything; the deployment starts at ``capacity`` and is then scaled to
+``serving_capacity`` (a later run of the scale alone can move it up or down).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 from airflow.sdk import DAG, Asset, Param
 
 from airflow_provider_compress.operators.compress import CreateCompressJobOperator
-from airflow_provider_compress.operators.deployment import DeployModelOperator
+from airflow_provider_compress.operators.deployment import DeployModelOperator, ScaleDeploymentOperator
 from airflow_provider_compress.operators.files import UploadFileOperator
 from airflow_provider_compress.operators.finetune import CreateFineTuneJobOperator
 
@@ -33,6 +36,7 @@ with DAG(
         "template_id": Param("quant-flash-nvfp4-mlp-nomtp", type="string"),
         "deploy_spec": Param("MU1", type="string"),
         "capacity": Param(1, type="integer", minimum=1),
+        "serving_capacity": Param(2, type="integer", minimum=1),
     },
     render_template_as_native_obj=True,
 ) as dag:
@@ -78,4 +82,11 @@ with DAG(
         timeout=3600,
     )
     # [END howto_operator_deploy]
+    scale = ScaleDeploymentOperator(
+        task_id="scale",
+        deployed_model=deploy.output,
+        capacity="{{ params.serving_capacity }}",
+        deferrable=True,  # waits for UPDATING -> RUNNING in the triggerer
+        poll_interval=5,
+    )
     # [END howto_pipeline]

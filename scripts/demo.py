@@ -1,4 +1,4 @@
-"""The demo: example_compress_pipeline (upload -> fine-tune -> compress -> deploy) end to end with
+"""The demo: example_compress_pipeline (upload -> fine-tune -> compress -> deploy -> scale) end to end with
 `airflow dags test`, against the emulator on a free port, in a throwaway AIRFLOW_HOME on SQLite.
 
 Prints the remote jobs' log lines as the tasks forward them, then the deployed model id.
@@ -26,7 +26,8 @@ DAG_ID = "example_compress_pipeline"
 KINDS = r"(?:fine-tune job|compression job|deployment)"
 SHOWN = re.compile(
     rf"\[(?:ft|quant)-\S+ #\d+\] .*|(?:Creating|Created|Reattaching to) {KINDS} .*|Deploying .*|"
-    rf"{KINDS} \S+ (?:reached|failed|ended|did not) .*|Pausing task as DEFERRED|\S+ is file \S+"
+    rf"{KINDS} \S+ (?:reached|failed|ended|did not) .*|Pausing task as DEFERRED|\S+ is file \S+|"
+    r"Deployment \S+(?:: scaling| is RUNNING with) .*"
 )
 
 

@@ -190,7 +190,10 @@ def test_the_demo_command_runs_the_pipeline_and_leaks_no_key(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "deployed model: qwen3.5-flash-2026-02-23-demo-quant-" in done.stdout
+    deployed = re.search(r"deployed model: (qwen3\.5-flash-2026-02-23-demo-quant-\S+)", done.stdout)
+    assert deployed, done.stdout[-3000:]
+    # deployed at the DAG's capacity 1, then scaled to its serving_capacity 2 and RUNNING again
+    assert f"Deployment {deployed[1]} is RUNNING with capacity 2 " in done.stdout
     assert re.search(r"\[ft-\S+ #1\] ", done.stdout) and re.search(r"\[quant-\S+ #1\] ", done.stdout)
     # the files shipped with the example were uploaded, and the jobs read them by their ids
     training = re.search(r"train\.jsonl is file (\S+)", done.stdout)

@@ -95,7 +95,7 @@ def test_a_bad_proxy_extra_names_the_rule_without_echoing_it():
 
 
 def test_the_deferrable_pipeline_sends_every_request_through_the_proxy(tmp_path, no_proxy_env, proxy):
-    """``airflow dags test`` of the pipeline example: fine-tune, compress and deploy, each deferred
+    """``airflow dags test`` of the pipeline example: fine-tune, compress, deploy and scale, each deferred
     (the triggers run inline on aiohttp), the operators on requests: every API request went
     through the proxy."""
     from airflow_provider_compress.emulator.process import EmulatorProcess

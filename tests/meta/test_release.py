@@ -128,7 +128,7 @@ def test_the_example_pipeline_runs_from_the_wheel(venv, tmp_path):
         cwd=tmp_path,
     )
     assert "deployed model: qwen3.5-flash-2026-02-23-demo-quant-" in done.stdout, done.stdout[-3000:]
-    for task_id in ("fine_tune", "compress", "deploy"):
+    for task_id in ("fine_tune", "compress", "deploy", "scale"):
         assert f"'{task_id}': 'success'" in done.stdout
 
 
