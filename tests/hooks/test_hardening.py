@@ -128,17 +128,28 @@ def page(total: int, page_no: int, count: int) -> str:
 
 
 def test_paging_advances_from_the_request_not_the_echoed_page(transport, monkeypatch, keyed):
-    """A server that echoes page 1 every time: the walk still ends, at ``total``."""
+    """A server that echoes page 1 every time: the walk still ends, at ``total``. More echoing
+    pages are queued than the walk needs: one that read the echoed number would walk on."""
     connection(monkeypatch, keyed)
-    keyed.answer_next(3, page(total=250, page_no=1, count=100), method="GET", path=JOBS_PATH)
-    assert len(Twin(transport).iter_jobs()) == 300  # three pages asked, then total is reached
+    keyed.answer_next(10, page(total=250, page_no=1, count=100), method="GET", path=JOBS_PATH)
+    try:
+        assert len(Twin(transport).iter_jobs()) == 300  # three pages asked, then total is reached
+        assert keyed.faults()["queued"] == 7
+    finally:
+        keyed.reset()
 
 
 def test_paging_stops_on_an_empty_page(transport, monkeypatch, keyed):
+    """Full pages queued after the empty one: a walk that went on past it would read them."""
     connection(monkeypatch, keyed)
     keyed.answer_next(1, page(total=1000, page_no=1, count=100), method="GET", path=JOBS_PATH)
     keyed.answer_next(1, page(total=1000, page_no=2, count=0), method="GET", path=JOBS_PATH)
-    assert len(Twin(transport).iter_jobs()) == 100
+    keyed.answer_next(3, page(total=1000, page_no=3, count=100), method="GET", path=JOBS_PATH)
+    try:
+        assert len(Twin(transport).iter_jobs()) == 100
+        assert keyed.faults()["queued"] == 3
+    finally:
+        keyed.reset()
 
 
 def test_paging_is_bounded(transport, monkeypatch, keyed):
