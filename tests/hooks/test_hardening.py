@@ -34,6 +34,23 @@ def keyed():
         yield emu
 
 
+@pytest.fixture
+def provider_log():
+    """The records of the provider's own loggers, from DEBUG up. They are Airflow's structlog
+    loggers, which caplog does not see; captured before Airflow's masker, which misses a key
+    quoted in another form (escaped, in a header's repr), so the key must not be there at all."""
+    import structlog
+    from structlog.testing import capture_logs
+
+    wrapper = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with capture_logs() as records:
+            yield records
+    finally:
+        structlog.configure(wrapper_class=wrapper)
+
+
 def connection(monkeypatch, emu, password: str | None = None, **extra) -> None:
     conn = json.loads(emu.connection_json(retry_delay=0.01, retry_max_delay=0.05, **extra))
     if password is not None:
@@ -68,7 +85,7 @@ def test_a_key_with_other_stray_characters_is_refused_without_quoting_it(
 
 @pytest.mark.parametrize("transport", ["sync", "async"])
 def test_a_request_the_http_library_refuses_is_neither_quoted_nor_retried(
-    transport, monkeypatch, keyed, caplog
+    transport, monkeypatch, keyed, caplog, provider_log
 ):
     """Past the checks (a key that reached the transport anyway): requests' InvalidHeader and
     aiohttp's ValueError quote the header; the error and the log must not."""
@@ -82,7 +99,7 @@ def test_a_request_the_http_library_refuses_is_neither_quoted_nor_retried(
     with pytest.raises(CompressValidationError, match=r"request: GET .* could not be sent") as raised:
         Twin(transport).list_jobs(page_size=1)
     assert time.monotonic() - started < 2  # not retried with backoff
-    assert KEY not in str(raised.value) and KEY not in caplog.text
+    assert KEY not in str(raised.value) and KEY not in caplog.text and KEY not in repr(provider_log)
     assert keyed.state()["requests"] == before
 
 
@@ -270,7 +287,7 @@ CALLS = {
 }
 
 
-def test_any_answer_raises_nothing_but_the_providers_errors(monkeypatch, keyed, caplog):
+def test_any_answer_raises_nothing_but_the_providers_errors(monkeypatch, keyed, caplog, provider_log):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
@@ -295,9 +312,10 @@ def test_any_answer_raises_nothing_but_the_providers_errors(monkeypatch, keyed, 
 
     check()
     assert KEY not in caplog.text
+    assert provider_log and KEY not in repr(provider_log)  # the sync hook logs every answer
 
 
-def test_any_arguments_raise_nothing_but_the_providers_errors(monkeypatch, keyed, caplog):
+def test_any_arguments_raise_nothing_but_the_providers_errors(monkeypatch, keyed, caplog, provider_log):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
@@ -357,3 +375,4 @@ def test_any_arguments_raise_nothing_but_the_providers_errors(monkeypatch, keyed
 
     check()
     assert KEY not in caplog.text
+    assert provider_log and KEY not in repr(provider_log)  # the sync hook logs every answer
