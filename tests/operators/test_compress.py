@@ -205,7 +205,7 @@ def test_a_worker_wait_warns_once_about_an_unknown_status(fresh_conn, capsys):
     warned = [
         line for line in out.splitlines() if "'PAUSED_FOR_AUDIT', which the provider does not know" in line
     ]
-    assert len(warned) == 1 and "warning" in warned[0]
+    assert len(warned) == 1 and "[warning" in warned[0]
 
 
 def test_an_event_sent_before_the_rename_still_completes_the_task(conn):
