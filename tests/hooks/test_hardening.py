@@ -83,6 +83,18 @@ def test_a_key_with_other_stray_characters_is_refused_without_quoting_it(
     assert not ok and KEY not in message
 
 
+@pytest.mark.parametrize("workspace", ["ws-1\n", "ws-1\r\nX-Injected: 1", "ws 1"])
+def test_a_workspace_id_that_is_no_header_value_is_refused_before_any_request(
+    transport, monkeypatch, keyed, workspace
+):
+    """The workspace id is sent as a header too: a line break would end it (or add another)."""
+    connection(monkeypatch, keyed, workspace_id=workspace)
+    before = keyed.state()["requests"]
+    with pytest.raises(CompressValidationError, match="extra.workspace_id: must be printable ASCII"):
+        Twin(transport).list_jobs(page_size=1)
+    assert keyed.state()["requests"] == before
+
+
 @pytest.mark.parametrize("transport", ["sync", "async"])
 def test_a_request_the_http_library_refuses_is_neither_quoted_nor_retried(
     transport, monkeypatch, keyed, caplog, provider_log
