@@ -90,7 +90,7 @@ def test_a_workspace_id_that_is_no_header_value_is_refused_before_any_request(
     """The workspace id is sent as a header too: a line break would end it (or add another)."""
     connection(monkeypatch, keyed, workspace_id=workspace)
     before = keyed.state()["requests"]
-    with pytest.raises(CompressValidationError, match="extra.workspace_id: must be printable ASCII"):
+    with pytest.raises(CompressValidationError, match=r"extra\.workspace_id: must be printable ASCII"):
         Twin(transport).list_jobs(page_size=1)
     assert keyed.state()["requests"] == before
 
