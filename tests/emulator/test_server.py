@@ -3,8 +3,18 @@ command line, the access log, a warning when it listens beyond loopback), its st
 
 from __future__ import annotations
 
-import pytest
+import contextlib
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 
+import pytest
+import requests
+
+from airflow_provider_compress.emulator.__main__ import KEY_VARIABLE, READY
 from airflow_provider_compress.emulator.process import EmulatorProcess
 from tests.support import PLAIN_TEMPLATE, SFT_MODEL, RawClient
 
@@ -26,8 +36,6 @@ def test_workspace_header(raw):
 
 
 def test_the_admin_api_needs_the_key(slow_emulator):
-    import requests
-
     for method, path in [("GET", "/state"), ("GET", "/faults"), ("POST", "/reset"), ("POST", "/fail-next")]:
         answer = requests.request(method, f"{slow_emulator.url}/_emulator{path}", json={}, timeout=10)
         assert answer.status_code == 401, (method, path)
@@ -46,31 +54,74 @@ def test_the_key_is_not_on_the_emulators_command_line():
         assert RawClient(emu).call("GET", "/templates").status_code == 200
 
 
-def test_access_log_prints_each_request_without_the_key():
-    import os
-    import subprocess
-    import sys
+class Output:
+    """The emulator's output (stdout and stderr), line by line, read in a thread: a line that
+    never comes fails the test's assertion after ``timeout`` instead of hanging it."""
 
-    import requests
+    def __init__(self, stream) -> None:
+        self.seen: list[str] = []
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._reader.start()
 
-    from airflow_provider_compress.emulator.__main__ import KEY_VARIABLE, READY
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.seen.append(line)
+            self._lines.put(line)
 
-    env = {**os.environ, KEY_VARIABLE: "sk-ACCESS-LOG-9d0e"}
-    command = [sys.executable, "-m", "airflow_provider_compress.emulator", "--port", "0", "--access-log"]
+    def next_line(self, timeout: float = 10) -> str:
+        try:
+            return self._lines.get(timeout=timeout)
+        except queue.Empty:
+            return ""
+
+    def until_ready(self) -> list[str]:
+        """The lines up to the one saying where the emulator listens (the last one)."""
+        lines = [self.next_line()]
+        while lines[-1] and not lines[-1].startswith(READY):
+            lines.append(self.next_line())
+        return lines
+
+    def everything(self) -> str:
+        self._reader.join(10)
+        return "".join(self.seen)
+
+
+@contextlib.contextmanager
+def emulator_command(*flags: str, key: str) -> Iterator[Output]:
+    """``python -m airflow_provider_compress.emulator --port 0 *flags``, its key in the environment."""
+    env = {**os.environ, KEY_VARIABLE: key}
+    command = [sys.executable, "-m", "airflow_provider_compress.emulator", "--port", "0", *flags]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
-        assert proc.stdout is not None
-        ready = proc.stdout.readline()
+        yield Output(proc.stdout)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_access_log_prints_each_request_without_the_key():
+    with emulator_command("--access-log", key="sk-ACCESS-LOG-9d0e") as output:
+        (ready,) = output.until_ready()  # on 127.0.0.1: no warning before it
         assert ready.startswith(READY), ready
         url = ready.split()[-1]
         headers = {"Authorization": "Bearer sk-ACCESS-LOG-9d0e"}
         assert requests.get(f"{url}/api/v1/fine-tunes/compress/templates", headers=headers, timeout=10).ok
-        line = proc.stdout.readline()
+        line = output.next_line()
         assert "GET /api/v1/fine-tunes/compress/templates" in line and "200" in line
-    finally:
-        proc.terminate()
-        output, _ = proc.communicate(timeout=10)
-    assert "sk-ACCESS-LOG-9d0e" not in ready + line + output
+    assert "sk-ACCESS-LOG-9d0e" not in output.everything()
+
+
+def test_the_emulator_warns_when_it_listens_beyond_loopback():
+    """Listens on every address for the moment it takes to say so (its key is made for the test)."""
+    with emulator_command("--host", "0.0.0.0", key="sk-BIND-WARN-7a1b") as output:
+        *before, ready = output.until_ready()
+        assert ready.startswith(READY), output.seen
+    assert any(line.startswith("WARNING: binding 0.0.0.0") for line in before), output.seen
 
 
 @pytest.mark.parametrize(

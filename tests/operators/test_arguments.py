@@ -19,8 +19,11 @@ def test_intervals_below_a_second_are_refused_where_they_are_given(value):
         CreateCompressJobOperator,
     )
     from airflow_provider_compress.operators.deployment import DeleteDeploymentOperator
+    from airflow_provider_compress.operators.finetune import ExportCheckpointOperator
     from airflow_provider_compress.sensors.compress import CompressJobSensor
+    from airflow_provider_compress.sensors.deployment import DeploymentSensor
     from airflow_provider_compress.triggers.compress import CompressJobTrigger
+    from airflow_provider_compress.triggers.deployment import DeploymentDeletionTrigger
 
     builders = {
         "poll_interval": [
@@ -29,9 +32,14 @@ def test_intervals_below_a_second_are_refused_where_they_are_given(value):
             ),
             lambda: CancelCompressJobOperator(task_id="t", job_id="j", poll_interval=value),
             lambda: DeleteDeploymentOperator(task_id="t", deployed_model="d", poll_interval=value),
+            lambda: ExportCheckpointOperator(task_id="t", job_id="j", checkpoint="c", poll_interval=value),
             lambda: CompressJobTrigger("dashscope_default", "j", poll_interval=value),
+            lambda: DeploymentDeletionTrigger("dashscope_default", "d", poll_interval=value),
         ],
-        "poke_interval": [lambda: CompressJobSensor(task_id="t", job_id="j", poke_interval=value)],
+        "poke_interval": [
+            lambda: CompressJobSensor(task_id="t", job_id="j", poke_interval=value),
+            lambda: DeploymentSensor(task_id="t", deployed_model="d", poke_interval=value),
+        ],
     }
     for field, makers in builders.items():
         for make in makers:
@@ -48,6 +56,7 @@ def test_timeouts_must_be_positive(value):
         CreateCompressJobOperator,
     )
     from airflow_provider_compress.operators.deployment import DeleteDeploymentOperator
+    from airflow_provider_compress.operators.finetune import ExportCheckpointOperator
 
     for make in [
         lambda: CreateCompressJobOperator(
@@ -55,6 +64,7 @@ def test_timeouts_must_be_positive(value):
         ),
         lambda: CancelCompressJobOperator(task_id="t", job_id="j", timeout=value),
         lambda: DeleteDeploymentOperator(task_id="t", deployed_model="d", timeout=value),
+        lambda: ExportCheckpointOperator(task_id="t", job_id="j", checkpoint="c", timeout=value),
     ]:
         with pytest.raises(ValueError, match="timeout: must be a number of seconds > 0"):
             make()

@@ -4,6 +4,7 @@ worker. Their runs in Airflow: tests/airflow/test_dags.py."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -189,6 +190,22 @@ def test_a_worker_wait_succeeds_when_the_log_cannot_be_read(fresh_conn, capsys):
     )
     assert operator._wait(job.job_id, None).status == "SUCCEEDED"
     assert "Could not read the log of" in capsys.readouterr().out  # the task logger writes there
+
+
+def test_a_worker_wait_warns_once_about_an_unknown_status(fresh_conn, capsys):
+    """As the trigger does (tests/triggers/test_compress.py): named, a warning, once, polled on."""
+    job = CompressHook().create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
+    weird = json.dumps({"request_id": "r", "output": {"job_id": job.job_id, "status": "PAUSED_FOR_AUDIT"}})
+    fresh_conn.answer_next(3, weird, method="GET", path=JOBS_PATH + "/[^/]+")
+    operator = CreateCompressJobOperator(
+        task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE, poll_interval=1, forward_logs=False
+    )
+    assert operator._wait(job.job_id, None).status == "SUCCEEDED"
+    out = capsys.readouterr().out  # the task logger writes there
+    warned = [
+        line for line in out.splitlines() if "'PAUSED_FOR_AUDIT', which the provider does not know" in line
+    ]
+    assert len(warned) == 1 and "[warning" in warned[0]
 
 
 def test_an_event_sent_before_the_rename_still_completes_the_task(conn):
