@@ -137,15 +137,27 @@ class Triggerer:
                 start_new_session=True,
             )
         pin(self.proc.pid, supervisor_core)
-        # The runner is the supervisor's child (forked once the supervisor is up).
-        self.runner = wait_for(self._runner, 180, "the triggerer's runner did not start")
-        pin(self.runner.pid, TRIGGERER_CORE)
+        self._runner: psutil.Process | None = None
+        self.runner  # noqa: B018 - waits for it and pins it
 
-    def _runner(self) -> psutil.Process | None:
+    @property
+    def runner(self) -> psutil.Process:
+        """The runner: the supervisor's child, forked once the supervisor is up. Found again when
+        the child seen before is gone: under load a short-lived child of the supervisor was once
+        taken for it (psutil.NoSuchProcess at the next CPU reading)."""
+        if self._runner is None or not self._runner.is_running():
+            self._runner = wait_for(self._find_runner, 180, "the triggerer's runner did not start")
+            pin(self._runner.pid, TRIGGERER_CORE)
+        return self._runner
+
+    def _find_runner(self) -> psutil.Process | None:
         if self.proc.poll() is not None:
             raise RuntimeError(f"airflow triggerer exited:\n{self.output.read_text()[-3000:]}")
-        children = psutil.Process(self.proc.pid).children()
-        return children[0] if children else None
+        for child in psutil.Process(self.proc.pid).children():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    return child
+        return None
 
     def cpu(self) -> tuple[float, float]:
         """CPU seconds so far of the runner, and of the supervisor."""
