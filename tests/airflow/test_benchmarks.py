@@ -61,10 +61,12 @@ def test_airflow_triggerer_gives_every_task_one_event_and_its_whole_log(tmp_path
 
 
 def test_a_log_backlog_reaches_the_task_log_a_record_per_page(tmp_path):
-    """100,000 lines in the benchmark; 5,000 here: one request and one log record per 1,000 lines,
-    in order and none repeated (Airflow may drop the last record under load: docs/performance.md)."""
-    report = run_benchmark("log_throughput", "--lines", "5000", tmp_path=tmp_path)
-    assert report["prefix"] and report["lines_in_task_log"] >= 0.8 * report["lines"]
+    """100,000 lines in the benchmark; 20,000 here: one request and one log record per 1,000 lines,
+    in order and none repeated. Not always all of them: Airflow may close the task's log file while
+    the trigger's last records are still in the log socket (docs/performance.md). That socket holds
+    about 200 KB, two or three pages, so at most five pages are allowed to be missing at the end."""
+    report = run_benchmark("log_throughput", "--lines", "20000", tmp_path=tmp_path)
+    assert report["prefix"] and report["lines_in_task_log"] >= report["lines"] - 5 * 1000
     assert report["records"] == math.ceil(report["lines_in_task_log"] / 1000)
 
 
