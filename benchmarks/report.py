@@ -105,7 +105,11 @@ def throughput_table() -> str:
         '| "blocked" warnings | longest heartbeat gap s |\n',
         "| --- " * 8 + "|\n",
     ]
-    for label, name in (("before", "log-throughput-before-fix.json"), ("after", "log-throughput.json")):
+    for label, name in (
+        ("before, one core", "log-throughput-before-fix.json"),
+        ("after, one core", "log-throughput-one-core.json"),
+        ("after", "log-throughput.json"),
+    ):
         r = load(name)
         lag = r["loop_lag_ms"]
         rows.append(
@@ -147,6 +151,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "summary": summary_table,
     "scale-1000": lambda: scale_table(("triggerer-scale-1000.json", "run")),
     "scale-1000-met": lambda: scale_met("triggerer-scale-1000.json"),
+    "scale-1000-one-core": lambda: scale_table(("triggerer-scale-1000-one-core.json", "one core, run")),
     "scale-1000-before": lambda: scale_table(
         ("triggerer-scale-1000-before.json", "before, quiet"),
         ("triggerer-scale-1000-busy.json", "before, busy"),

@@ -43,7 +43,6 @@ WARMUP_SECONDS = 20
 SUPERVISOR_CORE = ts.TRIGGERER_CORE  # --supervisor-core: the supervisor apart from its runner
 LOG_PAGE = 1000  # lines a log request reads, and a trigger writes as one record
 LINE = re.compile(r"^\[(?P<job>[^ \]]+) #(?P<n>\d+)\] (?P<text>.*)$", re.S)
-OFFSET = re.compile(r"'log_offset': (\d+)")
 YIELDED = re.compile(r"'yielded_at': ([0-9.]+)")
 
 
@@ -237,6 +236,7 @@ def phase(
         profiler.wait()
     state = emulator.state(jobs=False)
     logs = stack.trigger_logs(dag_id, run_id, task_id)
+    offsets = stack.event_offsets(dag_id, run_id, task_id) if forwards_logs else {}
     delays, exact, prefix, lines = [], 0, 0, 0
     for index, (job_id, created) in enumerate(jobs):
         entries = logs.get(index, [])
@@ -252,15 +252,9 @@ def phase(
             # no worker here), so its lines must be exactly that prefix.
             events = (line for entry in entries for line in str(entry.get("event", "")).split("\n"))
             forwarded = [m.group("text") for e in events if (m := LINE.match(e)) and m.group("job") == job_id]
-            offsets = [
-                int(m.group(1))
-                for entry in entries
-                if entry.get("event") == "Trigger fired event"
-                and (m := OFFSET.search(str(entry.get("result"))))
-            ]
             lines += len(forwarded)
             full = emulator.full_log(job_id)
-            exact += bool(offsets) and forwarded == full[: offsets[0]]
+            exact += index in offsets and forwarded == full[: offsets[index]]
             # Airflow may close a finished trigger's log file before its supervisor has read the
             # trigger's last records (docs/performance.md): then only a prefix reached the file.
             prefix += forwarded == full[: len(forwarded)]
@@ -320,6 +314,11 @@ def measure(
             # here); the two warm-up triggers then poll on beside the phases until their jobs end.
             time.sleep(min(WARMUP_SECONDS, job_seconds))
             warmup_seconds = time.time() - started
+            cores = {
+                "runner": ts.cores_of(triggerer.runner.pid),
+                "supervisor": ts.cores_of(triggerer.proc.pid),
+                "emulator": ts.cores_of(emulator.pid),
+            }
             runs = {}
             for task_id, make, logs in (
                 (
@@ -351,6 +350,7 @@ def measure(
         "job_seconds": job_seconds,
         "forward_logs": forward_logs,
         "warmup_seconds": round(warmup_seconds, 1),
+        "cores": cores,  # as pinned: the emulator on a core of its own when there are two
         "cpu_ratio_to_floor": ratio(provider, floor),
         "provider": provider,
         "floor": floor,

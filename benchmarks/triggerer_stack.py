@@ -16,6 +16,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -77,8 +78,14 @@ with DAG("{dag_id}", schedule=None, start_date=datetime.datetime(2026, 1, 1), ca
 '''
 
 
+# The cores this process may use as it starts. Not asked again later: the stack pins this process
+# itself to OTHER_CORE, and asking then made every later pin look impossible, so every process of
+# the benchmark ran on that one core (until 2026-11-29; see docs/performance.md).
+CORES = frozenset(os.sched_getaffinity(0))
+
+
 def pinnable() -> bool:
-    return len(os.sched_getaffinity(0)) > 1 and os.cpu_count() and os.cpu_count() >= 2  # type: ignore[return-value]
+    return {TRIGGERER_CORE, OTHER_CORE} <= CORES
 
 
 def pin(pid: int, core: int) -> None:
@@ -86,6 +93,11 @@ def pin(pid: int, core: int) -> None:
         with contextlib.suppress(psutil.NoSuchProcess):
             for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
                 process.cpu_affinity([core])
+
+
+def cores_of(pid: int) -> list[int]:
+    """The cores a process (its main thread) may run on, as the report records them."""
+    return sorted(psutil.Process(pid).cpu_affinity() or [])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -311,6 +323,21 @@ class Stack:
             " AND state='scheduled' AND next_method='execute_complete' AND next_kwargs IS NOT NULL"
         )
         return self.db.query(sql, dag_id, run_id, task_id)[0][0]
+
+    def event_offsets(self, dag_id: str, run_id: str, task_id: str) -> dict[int, int]:
+        """Each map index's ``log_offset`` in the event that resumed it, as the database keeps it
+        (the "Trigger fired event" line in the task log is Airflow's own, and can be lost)."""
+        assert self.db is not None
+        sql = (
+            "SELECT map_index, next_kwargs FROM task_instance"
+            " WHERE dag_id=%s AND run_id=%s AND task_id=%s AND next_kwargs IS NOT NULL"
+        )
+        offsets = {}
+        for index, kwargs in self.db.query(sql, dag_id, run_id, task_id):
+            text = kwargs if isinstance(kwargs, str) else json.dumps(kwargs)
+            if match := re.search(r'"log_offset":\s*(\d+)', text):
+                offsets[index] = int(match[1])
+        return offsets
 
     def latest_heartbeat(self) -> float:
         """Epoch of the running triggerer's last heartbeat (0 when there is none)."""

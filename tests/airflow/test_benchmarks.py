@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,8 @@ def test_airflow_triggerer_gives_every_task_one_event_and_its_whole_log(tmp_path
     assert 1.0 < provider["requests_per_poll"]["after_start"] <= 2.0  # a status read, a log read at most
     assert floor["requests_per_poll"]["after_start"] == 1.0
     assert provider["whole_phase"]["loop_lag_ms"]["samples"] > 0  # the probe ran in the same triggerer
+    if {0, 1} <= os.sched_getaffinity(0):  # the emulator on the other core, as the issue asks
+        assert run["cores"] == {"runner": [0], "supervisor": [0], "emulator": [1]}
 
 
 def test_a_log_backlog_reaches_the_task_log_a_record_per_page(tmp_path):
