@@ -96,6 +96,28 @@ def scale_met(name: str) -> str:
     return "".join(lines)
 
 
+def whole_phase_table(name: str) -> str:
+    """A row per side of one run over its whole phase: for runs that never had a steady window."""
+    (run,) = load(name)["runs"]
+    rows = [
+        "| | requests | runner CPU ms/request | supervisor CPU ms/request | loop lag p99 / max ms "
+        '| event delay p50 / p99 ms | longest heartbeat gap s | "deadlocked" warnings | events '
+        "| task logs exact |\n",
+        "| --- " * 10 + "|\n",
+    ]
+    for side in ("provider", "floor"):
+        r, whole = run[side], run[side]["whole_phase"]
+        rows.append(
+            f"| {side} | {whole['requests']:,} | {whole['runner_cpu_ms_per_request']:.3f} "
+            f"| {whole['supervisor_cpu_ms_per_request']:.3f} "
+            f"| {num(whole['loop_lag_ms']['p99'], 0)} / {num(whole['loop_lag_ms']['max'], 0)} "
+            f"| {num(r['event_delay_ms']['p50'], 0)} / {num(r['event_delay_ms']['p99'], 0)} "
+            f"| {num(r['longest_heartbeat_gap_s'])} | {r['deadlock_warnings']} | {r['events']} "
+            f"| {r.get('logs_exact') or 'n/a'} |\n"
+        )
+    return "".join(rows)
+
+
 # --- log_throughput.py, soak.py, import_cost.py ---------------------------------------------------
 
 
@@ -158,8 +180,9 @@ BLOCKS: dict[str, Callable[[], str]] = {
         ("triggerer-scale-1000-supervisor-core1.json", "before, supervisor on core 1"),
     ),
     "scale-500": lambda: scale_table(("triggerer-scale-500.json", "500 @ 1 s, before")),
+    "scale-5000": lambda: whole_phase_table("triggerer-scale-5000.json"),
     "scale-5000-no-logs": lambda: scale_table(
-        ("triggerer-scale-5000-no-logs.json", "5,000 @ 5 s, no log lines")
+        ("triggerer-scale-5000-one-core-no-logs.json", "5,000 @ 5 s, no log lines, one core")
     ),
     "throughput": throughput_table,
 }
