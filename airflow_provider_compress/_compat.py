@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
+import structlog
 from airflow import __version__ as _airflow_version
 from airflow.sdk import BaseHook
 
@@ -19,9 +23,21 @@ def default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
+def log_output_socket() -> int | None:
+    """The socket this process's log records go to when a supervisor reads them (a triggerer's
+    runner), else None. ``airflow.sdk.log.configure_logging(output=...)`` (3.1 to 3.3) leaves
+    the output as the ``io`` of structlog's logger factory."""
+    try:
+        fd = structlog.get_config()["logger_factory"].io.fileno()
+        return fd if stat.S_ISSOCK(os.fstat(fd).st_mode) else None
+    except (AttributeError, KeyError, OSError, ValueError):
+        return None
+
+
 __all__ = [
     "AIRFLOW_VERSION",
     "TRIGGER_HAS_ON_KILL",
     "BaseHook",
     "default_deferrable",
+    "log_output_socket",
 ]

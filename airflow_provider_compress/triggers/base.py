@@ -13,7 +13,7 @@ import os
 import random
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -32,13 +32,7 @@ from airflow_provider_compress.hooks.base_async import DashScopeAsyncHook
 from airflow_provider_compress.log_forwarding import remote_log_line
 from airflow_provider_compress.models import ApiModel
 from airflow_provider_compress.protocol import ResourceKind, describe
-from airflow_provider_compress.triggers import task_state
-
-
-@functools.cache
-def _log_writer() -> ThreadPoolExecutor:
-    """One thread, so that lines keep their order; shared by the triggers of a process."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashscope-log-writer")
+from airflow_provider_compress.triggers import log_writer, task_state
 
 
 @functools.cache
@@ -50,10 +44,6 @@ def _freeze_inherited_heap() -> None:
     ``DASHSCOPE_TRIGGERER_GC_FREEZE=0``."""
     if os.environ.get("DASHSCOPE_TRIGGERER_GC_FREEZE", "1") != "0":
         gc.freeze()
-
-
-# A forked child has no copy of the thread: it makes its own.
-os.register_at_fork(after_in_child=_log_writer.cache_clear)
 
 
 # Failed polls in a row (each after the hook's own retries) that end the watch: the ones before
@@ -259,7 +249,7 @@ class DashScopeResourceTrigger(BaseTrigger):
         """
         if not (self.forward_logs and self.kind.has_logs):
             return
-        if self._pending is not None and not self._pending.done():
+        if (self._pending is not None and not self._pending.done()) or log_writer.writer().full:
             return  # the triggerer's log path is behind: read later, more lines at once
         now = time.monotonic()
         if now < self._next_log_read:
@@ -283,21 +273,19 @@ class DashScopeResourceTrigger(BaseTrigger):
             self._write_lines(lines)  # not awaited: the next poll comes on time
 
     def _write_lines(self, lines: list[str]) -> Future[Any]:
-        """Hand the lines to the log writer thread, to be written to the task log as one record.
-
-        In a triggerer, a record goes into a blocking socket that the triggerer's supervisor
-        drains 4 KB at a time between its database calls: written from the event loop, a full
-        socket stalls every trigger of the triggerer. One record for the lines of a read, not one
-        a line: a record carries some 350 bytes of task context besides its text. The context
-        is copied so that the record still reaches this trigger's task log. At most one record
-        per trigger waits for the writer (``_forward_logs`` reads no more until it is written).
+        """Hand the lines to the log writer thread (``log_writer``), to be written to the task log
+        as one record: not from the event loop, whose own log lines must find the triggerer's
+        log socket with room. One record for the lines of a read, not one a line: a record
+        carries some 350 bytes of task context besides its text. The context is copied so that
+        the record still reaches this trigger's task log. At most one record per trigger waits
+        for the writer (``_forward_logs`` reads no more until it is written).
         """
         first, self.log_offset = self.log_offset, self.log_offset + len(lines)
         text = "\n".join(
             remote_log_line(self.resource_id, n, line) for n, line in enumerate(lines, first + 1)
         )
         context = contextvars.copy_context()
-        self._pending = _log_writer().submit(context.run, self.log.info, "%s", text)
+        self._pending = log_writer.writer().submit(context.run, self.log.info, "%s", text)
         self._pending_lines = len(lines)
         return self._pending
 

@@ -17,6 +17,7 @@ import pytest
 from airflow_provider_compress.emulator.process import EmulatorProcess
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.triggers import base as trigger_base
+from airflow_provider_compress.triggers import log_writer
 from airflow_provider_compress.triggers.compress import MAX_FAILED_POLLS, CompressJobTrigger
 from tests.support import CANCELLED, FAILING_MODEL, JOBS_PATH, SFT_MODEL, UNREADABLE_LOG, use_connection
 from tests.support.triggers import LOGGER, events_of, forwarded, make_trigger, new_job
@@ -157,7 +158,7 @@ async def test_event_does_not_wait_for_a_log_path_that_is_behind(conn, caplog):
     operator through the event's log_offset, and never written twice."""
     caplog.set_level(logging.INFO, logger=LOGGER)
     release = threading.Event()
-    stuck = trigger_base._log_writer().submit(release.wait, 60)
+    stuck = log_writer.writer().submit(release.wait, 60)
     job_id = new_job()
     reads = conn.state()["job_reads"].get("logs RUNNING", 0)
     try:
@@ -165,7 +166,7 @@ async def test_event_does_not_wait_for_a_log_path_that_is_behind(conn, caplog):
     finally:
         release.set()
         stuck.result()
-    trigger_base._log_writer().submit(lambda: None).result()  # all handed over before has run
+    log_writer.writer().submit(lambda: None).result()  # all handed over before has run
     assert event["status"] == "SUCCEEDED"
     assert event["log_offset"] == 0 and forwarded(caplog, job_id) == []
     assert conn.state()["job_reads"].get("logs RUNNING", 0) > reads  # lines were read, not written
