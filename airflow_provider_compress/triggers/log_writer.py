@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import select
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from airflow_provider_compress import _compat
@@ -28,37 +29,59 @@ ROOM_WAIT = 10.0
 
 
 class LogWriter:
-    """One thread, so that records keep their order, writing each when ``fd`` has room."""
+    """One thread, so that records keep their order, writing each when ``fd`` has room.
+
+    Not a ThreadPoolExecutor: a record waiting for room must still be withdrawable (a trigger
+    whose job ended withdraws its queued record rather than wait, ``DashScopeResourceTrigger``),
+    and an executor's future can no longer be cancelled once its function runs.
+    """
 
     def __init__(self, fd: int | None) -> None:
         self._fd = fd  # None: output that does not wait for a reader (a file, a terminal)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashscope-log-writer")
+        self._records: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
+        self._records = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._queued = 0
+        # A daemon: records still queued when the process ends are the ones a restarted trigger
+        # reads again (from the log_offset it was deferred with).
+        threading.Thread(target=self._write_records, name="dashscope-log-writer", daemon=True).start()
 
     @property
     def full(self) -> bool:
         return self._queued >= MAX_QUEUED
 
     def submit(self, write: Callable[..., Any], /, *args: Any) -> Future[Any]:
-        """Run ``write(*args)`` on the writer thread once the output has room; a future that is
-        cancelled before it runs writes nothing."""
+        """Run ``write(*args)`` on the writer thread once the output has room. Cancelling the
+        future withdraws the record until it is being written, waiting for room included."""
+        future: Future[Any] = Future()
         with self._lock:
             self._queued += 1
-        future = self._executor.submit(self._write_when_room, write, *args)
         future.add_done_callback(self._dequeued)
+        self._records.put((future, write, args))
         return future
 
     def _dequeued(self, _: Future[Any]) -> None:
         with self._lock:
             self._queued -= 1
 
-    def _write_when_room(self, write: Callable[..., Any], *args: Any) -> Any:
+    def _write_records(self) -> None:
+        while True:
+            future, write, args = self._records.get()
+            if future.cancelled():
+                continue
+            self._wait_for_room()
+            if not future.set_running_or_notify_cancel():
+                continue  # withdrawn while it waited
+            try:
+                future.set_result(write(*args))
+            except BaseException as err:  # the trigger that awaits the record sees it
+                future.set_exception(err)
+
+    def _wait_for_room(self) -> None:
         if self._fd is not None:
             poller = select.poll()
             poller.register(self._fd, select.POLLOUT)
             poller.poll(ROOM_WAIT * 1000)
-        return write(*args)
 
 
 @functools.cache

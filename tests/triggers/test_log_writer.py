@@ -81,6 +81,21 @@ def test_records_are_written_in_order_and_a_cancelled_one_not_at_all(log_socket)
     assert first.done() and _read_all(supervisor, len(b"onethree")) == b"onethree"
 
 
+def test_a_record_waiting_for_room_can_be_withdrawn(log_socket):
+    """A trigger whose job ended withdraws its queued record rather than wait for the socket:
+    waiting for room counts as queued, so the event is not held up by the supervisor."""
+    runner, supervisor, filler = log_socket
+    writer = log_writer.LogWriter(runner.fileno())
+    record = writer.submit(runner.sendall, b"record")
+    after = writer.submit(runner.sendall, b"after")
+    time.sleep(0.3)  # the writer has taken the record and waits for room
+    assert record.cancel()
+    assert _read_all(supervisor, len(filler)) == filler
+    after.result(timeout=10)
+    assert _read_all(supervisor, len(b"after")) == b"after"
+    assert not writer.full and writer._queued == 0
+
+
 def test_output_that_is_no_socket_is_written_at_once(tmp_path):
     with open(tmp_path / "log", "wb", buffering=0) as log_file:
         writer = log_writer.LogWriter(None)
