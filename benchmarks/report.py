@@ -96,25 +96,27 @@ def scale_met(name: str) -> str:
     return "".join(lines)
 
 
-def whole_phase_table(name: str) -> str:
-    """A row per side of one run over its whole phase: for runs that never had a steady window."""
-    (run,) = load(name)["runs"]
+def whole_phase_table(*sources: tuple[str, str]) -> str:
+    """A row per side of each (results file, label) run over its whole phase: for runs that never
+    had a steady window."""
     rows = [
         "| | requests | runner CPU ms/request | supervisor CPU ms/request | loop lag p99 / max ms "
         '| event delay p50 / p99 ms | longest heartbeat gap s | "deadlocked" warnings | events '
         "| task logs exact |\n",
         "| --- " * 10 + "|\n",
     ]
-    for side in ("provider", "floor"):
-        r, whole = run[side], run[side]["whole_phase"]
-        rows.append(
-            f"| {side} | {whole['requests']:,} | {whole['runner_cpu_ms_per_request']:.3f} "
-            f"| {whole['supervisor_cpu_ms_per_request']:.3f} "
-            f"| {num(whole['loop_lag_ms']['p99'], 0)} / {num(whole['loop_lag_ms']['max'], 0)} "
-            f"| {num(r['event_delay_ms']['p50'], 0)} / {num(r['event_delay_ms']['p99'], 0)} "
-            f"| {num(r['longest_heartbeat_gap_s'])} | {r['deadlock_warnings']} | {r['events']} "
-            f"| {r.get('logs_exact') or 'n/a'} |\n"
-        )
+    for name, label in sources:
+        (run,) = load(name)["runs"]
+        for side in ("provider", "floor"):
+            r, whole = run[side], run[side]["whole_phase"]
+            rows.append(
+                f"| {side}, {label} | {whole['requests']:,} | {whole['runner_cpu_ms_per_request']:.3f} "
+                f"| {whole['supervisor_cpu_ms_per_request']:.3f} "
+                f"| {num(whole['loop_lag_ms']['p99'], 0)} / {num(whole['loop_lag_ms']['max'], 0)} "
+                f"| {num(r['event_delay_ms']['p50'], 0)} / {num(r['event_delay_ms']['p99'], 0)} "
+                f"| {num(r['longest_heartbeat_gap_s'])} | {r['deadlock_warnings']} | {r['events']} "
+                f"| {r.get('logs_exact') or 'n/a'} |\n"
+            )
     return "".join(rows)
 
 
@@ -130,7 +132,8 @@ def throughput_table() -> str:
     for label, name in (
         ("before, one core", "log-throughput-before-fix.json"),
         ("after, one core", "log-throughput-one-core.json"),
-        ("after", "log-throughput.json"),
+        ("after", "log-throughput-before-writer.json"),
+        ("after change 6", "log-throughput.json"),
     ):
         r = load(name)
         lag = r["loop_lag_ms"]
@@ -173,6 +176,12 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "summary": summary_table,
     "scale-1000": lambda: scale_table(("triggerer-scale-1000.json", "run")),
     "scale-1000-met": lambda: scale_met("triggerer-scale-1000.json"),
+    "scale-1000-change-6": lambda: scale_table(
+        ("triggerer-scale-1000-before-writer.json", "before change 6, run"),
+        ("triggerer-scale-1000-first-writer.json", "change 6, first version, run"),
+        ("triggerer-scale-1000-ab-before-writer.json", "A/B: before change 6"),
+        ("triggerer-scale-1000-ab-after-writer.json", "A/B: after change 6"),
+    ),
     "scale-1000-one-core": lambda: scale_table(("triggerer-scale-1000-one-core.json", "one core, run")),
     "scale-1000-before": lambda: scale_table(
         ("triggerer-scale-1000-before.json", "before, quiet"),
@@ -180,9 +189,14 @@ BLOCKS: dict[str, Callable[[], str]] = {
         ("triggerer-scale-1000-supervisor-core1.json", "before, supervisor on core 1"),
     ),
     "scale-500": lambda: scale_table(("triggerer-scale-500.json", "500 @ 1 s, before")),
-    "scale-5000": lambda: whole_phase_table("triggerer-scale-5000.json"),
-    "scale-5000-no-logs": lambda: scale_table(
-        ("triggerer-scale-5000-one-core-no-logs.json", "5,000 @ 5 s, no log lines, one core")
+    "scale-5000": lambda: whole_phase_table(
+        ("triggerer-scale-5000-before-writer.json", "before change 6"),
+        ("triggerer-scale-5000.json", "after change 6"),
+    ),
+    "scale-5000-steady": lambda: scale_table(
+        ("triggerer-scale-5000.json", "5,000 @ 5 s, lines forwarded"),
+        ("triggerer-scale-5000-no-logs.json", "5,000 @ 5 s, no log lines"),
+        ("triggerer-scale-5000-one-core-no-logs.json", "5,000 @ 5 s, no log lines, one core, before"),
     ),
     "throughput": throughput_table,
 }

@@ -326,8 +326,9 @@ class DashScopeResourceTrigger(BaseTrigger):
 
     async def _settle_log(self) -> None:
         """Make ``log_offset`` the lines really in the task log before the event carries it: a
-        record still queued behind other triggers' is withdrawn (the resumed operator forwards
-        those lines), one being written is waited for. So the event never waits for the queue."""
+        record still queued (behind other triggers' or for room in the log socket) is withdrawn,
+        the resumed operator forwards those lines; one being written is waited for. So the event
+        never waits for the triggerer's log path."""
         pending, self._pending = self._pending, None
         if pending is None or pending.done():
             return
