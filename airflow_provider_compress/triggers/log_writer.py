@@ -38,16 +38,20 @@ class LogWriter:
 
     def __init__(self, fd: int | None) -> None:
         self._fd = fd  # None: output that does not wait for a reader (a file, a terminal)
-        self._records: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
-        self._records = queue.SimpleQueue()
+        self._records: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = (
+            queue.SimpleQueue()
+        )
         self._lock = threading.Lock()
         self._queued = 0
-        # A daemon: records still queued when the process ends are the ones a restarted trigger
-        # reads again (from the log_offset it was deferred with).
+        # A daemon: the records still queued (or half written) when the process ends are lines a
+        # restarted trigger reads again, from the log_offset it was deferred with.
         threading.Thread(target=self._write_records, name="dashscope-log-writer", daemon=True).start()
 
     @property
     def full(self) -> bool:
+        """Whether triggers should skip their next log read. Read without the lock: an
+        approximate limit, since triggers whose read was under way when it was reached add a
+        record each."""
         return self._queued >= MAX_QUEUED
 
     def submit(self, write: Callable[..., Any], /, *args: Any) -> Future[Any]:
@@ -78,10 +82,14 @@ class LogWriter:
                 future.set_exception(err)
 
     def _wait_for_room(self) -> None:
-        if self._fd is not None:
+        if self._fd is None:
+            return
+        try:
             poller = select.poll()
             poller.register(self._fd, select.POLLOUT)
             poller.poll(ROOM_WAIT * 1000)
+        except (OSError, ValueError):
+            pass  # the write reports a socket that is gone; the thread must go on
 
 
 @functools.cache

@@ -39,6 +39,13 @@ def log_socket():
     supervisor.close()
 
 
+def _until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
 def _read_all(sock: socket.socket, size: int) -> bytes:
     data = b""
     sock.settimeout(10)
@@ -72,6 +79,7 @@ def test_a_record_waits_for_room_so_that_the_loops_own_line_finds_it(log_socket)
 
 
 def test_records_are_written_in_order_and_a_cancelled_one_not_at_all(log_socket):
+    """Order and withdrawal while queued behind another record (waiting for room: above)."""
     runner, supervisor, filler = log_socket
     writer = log_writer.LogWriter(runner.fileno())
     first, second, third = (writer.submit(runner.sendall, part) for part in (b"one", b"two", b"three"))
@@ -88,12 +96,13 @@ def test_a_record_waiting_for_room_can_be_withdrawn(log_socket):
     writer = log_writer.LogWriter(runner.fileno())
     record = writer.submit(runner.sendall, b"record")
     after = writer.submit(runner.sendall, b"after")
-    time.sleep(0.3)  # the writer has taken the record and waits for room
-    assert record.cancel()
+    _until(lambda: writer._records.qsize() == 1)  # the writer took the record: waits for room
+    time.sleep(0.2)
+    assert not record.running() and record.cancel()
     assert _read_all(supervisor, len(filler)) == filler
     after.result(timeout=10)
     assert _read_all(supervisor, len(b"after")) == b"after"
-    assert not writer.full and writer._queued == 0
+    _until(lambda: writer._queued == 0)  # done callbacks run just after result() returns
 
 
 def test_output_that_is_no_socket_is_written_at_once(tmp_path):
@@ -130,7 +139,7 @@ async def test_while_records_queue_up_triggers_read_no_logs(conn, monkeypatch):
 
 
 @pytest.mark.parametrize("to_socket", [True, False], ids=["socket", "file"])
-def test_the_writer_waits_on_the_socket_airflow_points_the_logs_at(tmp_path, to_socket):
+def test_the_socket_airflow_points_the_logs_at_is_found(tmp_path, to_socket):
     """Found the way a triggerer's runner is set up: Airflow's supervisor code configures the
     child's logging to write to a socket (run in a child process: it replaces the logging)."""
     code = f"""
