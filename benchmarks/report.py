@@ -97,8 +97,8 @@ def scale_met(name: str) -> str:
 
 
 def whole_phase_table(*sources: tuple[str, str]) -> str:
-    """A row per side of each (results file, label) run over its whole phase: for runs that never
-    had a steady window."""
+    """A row per side of each (results file, label) run over its whole phase: comparable also for
+    runs that never had a steady window (N = 5,000 before change 6)."""
     rows = [
         "| | requests | runner CPU ms/request | supervisor CPU ms/request | loop lag p99 / max ms "
         '| event delay p50 / p99 ms | longest heartbeat gap s | "deadlocked" warnings | events '
