@@ -106,7 +106,7 @@ def test_a_worker_lost_mid_wait_the_retry_reattaches_on_the_other_worker(stack):
     creates = emulator.state()["creates"]
 
     stack.stop(first, signal.SIGKILL)  # its process group, and the task's own on Airflow 3.3
-    assert gone(task_process)
+    wait_until(lambda: gone(task_process), 10, f"the task process {task_process} to end")
 
     ti = wait_until(
         lambda: (t := stack.ti("live_worker", run_id))["state"] == "success" and t,
@@ -128,6 +128,7 @@ def test_a_worker_lost_mid_wait_the_retry_reattaches_on_the_other_worker(stack):
     assert forwarded == list(range(1, len(forwarded) + 1))
     again = job_lines(retry_log, job_id)
     assert again == list(range(1, len(emulator.full_log(job_id)) + 1))
+    assert REPEATED in retry_log
     assert retry_log.index(REPEATED) < retry_log.index(f"[{job_id} #1]")
 
 
