@@ -57,7 +57,8 @@ def celery_stack(tmp_path_factory):
 
 @pytest.fixture
 def stack(celery_stack):
-    """The module's stack with both workers running (an earlier test may have stopped one)."""
+    """The module's Celery stack with both workers running (an earlier test may have stopped one);
+    in this module it stands for the LocalExecutor ``stack`` of tests/live/conftest.py."""
     for name in WORKERS:
         if name not in celery_stack.procs:
             celery_stack.start(name)
