@@ -42,7 +42,7 @@ def celery_stack(tmp_path_factory):
     with (
         PostgresCluster() as db,
         RedisServer() as broker,
-        EmulatorProcess(job_seconds=20, deploy_seconds=4, log_lines=10, cancel_seconds=1) as emulator,
+        EmulatorProcess(log_lines=10, cancel_seconds=1) as emulator,
         Stack.up(
             tmp_path_factory.mktemp("celery-airflow"),
             db,
@@ -165,7 +165,8 @@ def test_the_pipeline_example_succeeds_with_deferred_tasks_resumed_on_either_wor
     compress task is deferred, the worker that deferred it is stopped (SIGTERM: a host drained): the
     task resumes on the other worker, and forwards the job's log with none lost or repeated."""
     emulator = stack.emulator
-    emulator.set_timing(job_seconds=10, deploy_seconds=4)
+    # Deployments take 8 s and a scale is UPDATING for 30 % of that: long enough for the scale to defer.
+    emulator.set_timing(job_seconds=10, deploy_seconds=8)
     stack.api("PATCH", f"/dags/{PIPELINE}", json={"is_paused": False})
     run_id = stack.api("POST", f"/dags/{PIPELINE}/dagRuns", json={"logical_date": None}).json()["dag_run_id"]
     deferred = wait_until(
