@@ -66,7 +66,8 @@ class Stack:
     """
 
     COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "triggerer-2")
-    CELERY_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "worker-1", "worker-2")
+    # The workers first: they boot while the triggerer registers.
+    CELERY_COMPONENTS = ("api-server", "scheduler", "dag-processor", "worker-1", "worker-2", "triggerer")
 
     def __init__(
         self,
