@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_provider_compress import _compat, validation
 from airflow_provider_compress.events import ResourceEvent, fail_unless_succeeded, log_status
 from airflow_provider_compress.hooks.base import DashScopeHook
+from airflow_provider_compress.links.console import LinkedResource
 from airflow_provider_compress.log_forwarding import LogForwarding
 from airflow_provider_compress.models import ApiModel
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
-class DashScopeJobSensor(LogForwarding, BaseSensorOperator):
+class DashScopeJobSensor(LinkedResource, LogForwarding, BaseSensorOperator):
     """Wait until ``job_id`` settles: succeed on success (XCom: the resource's output), fail fast
     on failure with the reason.
 
@@ -44,6 +45,7 @@ class DashScopeJobSensor(LogForwarding, BaseSensorOperator):
 
     hook_class: ClassVar[type[DashScopeHook]]
     template_fields: Sequence[str] = ("job_id",)
+    link_field = "job_id"
 
     def __init__(
         self,
@@ -115,3 +117,11 @@ class DashScopeJobSensor(LogForwarding, BaseSensorOperator):
     def _done(self, resource: ApiModel) -> Any:
         fail_unless_succeeded(self.kind, resource)
         return self.kind.output(resource)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for Airflow's OpenLineage provider (the ``openlineage`` extra): what the job
+        read and, once it succeeded, its output, from the job's record read again at the end."""
+        from airflow_provider_compress import lineage
+
+        job = self.hook.get_resource(self.kind, self.job_id)
+        return lineage.watched_lineage(self.hook.settings, self.kind, job, self.operator_extra_links)

@@ -12,13 +12,14 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow_provider_compress import _compat, protocol, validation
 from airflow_provider_compress.events import fail_unless_succeeded, log_status, settled_resource
 from airflow_provider_compress.hooks.deployment import DeploymentHook
+from airflow_provider_compress.links.console import DeploymentLink, LinkedResource
 from airflow_provider_compress.models import Deployment
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class DeploymentSensor(BaseSensorOperator):
+class DeploymentSensor(LinkedResource, BaseSensorOperator):
     """Wait until ``deployed_model`` is RUNNING (XCom: the ``deployed_model``); fail at once when
     it is FAILED, UPDATING_FAILED, STOPPED, ARREARS_DOWN, being deleted, or does not exist.
 
@@ -34,6 +35,8 @@ class DeploymentSensor(BaseSensorOperator):
 
     kind = protocol.DEPLOYMENT
     template_fields: Sequence[str] = ("deployed_model",)
+    operator_extra_links = (DeploymentLink(),)
+    link_field = "deployed_model"
 
     def __init__(
         self,
@@ -90,3 +93,11 @@ class DeploymentSensor(BaseSensorOperator):
     def _done(self, deployment: Deployment) -> str:
         fail_unless_succeeded(self.kind, deployment)
         return self.deployed_model
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for Airflow's OpenLineage provider (the ``openlineage`` extra): the deployed
+        model and, once it is RUNNING, the deployment, from its record read again at the end."""
+        from airflow_provider_compress import lineage
+
+        deployment = self.hook.get_deployment(self.deployed_model)
+        return lineage.watched_lineage(self.hook.settings, self.kind, deployment, self.operator_extra_links)
