@@ -65,14 +65,14 @@ def persist_links(task: BaseOperator, context: Context, settings: ClientSettings
 
 class LinkedResource:
     """Mixin of a task given the id of the resource it acts on, in the templated attribute
-    ``link_field``: its console links are stored before ``execute`` (and again when it resumes
+    ``id_param``: its console links are stored before ``execute`` (and again when it resumes
     from a deferral), so they are there while it waits, and after it failed."""
 
-    link_field: ClassVar[str]
+    id_param: ClassVar[str]
 
     def pre_execute(self, context: Any) -> None:
         super().pre_execute(context)  # type: ignore[misc]
-        resource_id = getattr(self, self.link_field)
+        resource_id = getattr(self, self.id_param)
         if resource_id:
             persist_links(self, context, self.hook.settings, str(resource_id))  # type: ignore[arg-type, attr-defined]
 

@@ -105,7 +105,7 @@ class _CompressJobTask(LinkedResource, BaseOperator):
     dashscope_conn_id: str
     job_id: str
     operator_extra_links = (CompressJobLink(),)
-    link_field = "job_id"
+    id_param = "job_id"
 
     @cached_property
     def hook(self) -> CompressHook:
