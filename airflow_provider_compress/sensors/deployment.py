@@ -22,10 +22,10 @@ class DeploymentSensor(DashScopeResourceSensor):
     logged and poked on. The sensor does not own the deployment: it never deletes or changes it,
     also not when it is killed or times out.
 
+    The other parameters (``dashscope_conn_id``, ``deferrable``) are those of
+    ``DashScopeResourceSensor``.
+
     :param deployed_model: the deployment to wait for (templated).
-    :param dashscope_conn_id: the Airflow connection of type ``dashscope``.
-    :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
-        ``[operators] default_deferrable``).
     """
 
     kind = protocol.DEPLOYMENT
