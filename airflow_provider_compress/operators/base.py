@@ -230,6 +230,10 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
             self.log.info(
                 "Reattaching to %s %s (%r, %s)", kind.noun, kind.resource_id(reattach), base, reattach.status
             )
+            if self.wait_for_completion and self.forward_logs and kind.has_logs:
+                self.log.info(
+                    "Its log is forwarded again from #1: the lines an earlier try forwarded are in both logs"
+                )
             return reattach
         spec = spec.with_name(name)
         self.check_before_create(spec)
