@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.deployment import DeploymentHook
+from airflow_provider_compress.links.console import DeploymentLink
 from airflow_provider_compress.sensors.base import DashScopeResourceSensor
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class DeploymentSensor(DashScopeResourceSensor):
     hook_class = DeploymentHook
     id_param = "deployed_model"
     template_fields: Sequence[str] = ("deployed_model",)
+    operator_extra_links = (DeploymentLink(),)
 
     def __init__(self, *, deployed_model: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
