@@ -136,13 +136,14 @@ def _when_asked(asked: Any, echoed: Any) -> Any:
 class CompressJobSpec(CreateSpec):
     """A compression job: the body of ``POST /api/v1/fine-tunes/compress/jobs``.
 
-    :param model: the custom fine-tuned model to compress.
-    :param template_id: the compression template.
+    :param model: the custom (full-parameter) fine-tuned model to compress.
+    :param template_id: the compression template (``CompressHook.list_templates``).
     :param job_name: unique per user; at most 50 characters.
-    :param job_description: at most 200 characters.
+    :param job_description: free text, at most 200 characters.
     :param hyper_parameters: overrides of the template's hyper-parameters.
-    :param custom_calibration_file_ids: calibration dataset file ids (any iterable, read once).
-    :param output_model_suffix: 1 to 8 of a-z0-9, in the output model's name.
+    :param custom_calibration_file_ids: calibration dataset file ids (a list, or any iterable:
+        it is read once).
+    :param output_model_suffix: 1 to 8 of a-z0-9, part of the output model's name.
     """
 
     model: str
@@ -213,14 +214,16 @@ class FineTuneJobSpec(CreateSpec):
     """A fine-tune job: the body of ``POST /api/v1/fine-tunes``.
 
     :param model: the base model (or an earlier fine-tune's output) to train.
-    :param training_file_ids: training file ids (or ``training_datasets``).
-    :param training_datasets: ``[{"data_source_type": "file_id", "file_id": ...}]``, the newer form.
+    :param training_file_ids: uploaded training file ids (or ``training_datasets``).
+    :param training_datasets: ``[{"data_source_type": "file_id", "file_id": ...}]`` (file ids or
+        OSS folders), the newer form.
     :param validation_file_ids: validation file ids; without them a split of the training data.
     :param validation_datasets: validation datasets, the newer form.
     :param hyper_parameters: ``n_epochs``, ``learning_rate``, ``batch_size``, ...
-    :param training_type: ``cpt``, ``sft``, ``efficient_sft``, ``dpo_full`` or ``dpo_lora``.
+    :param training_type: ``sft`` (the compressible qwen3.5-flash), ``cpt``, ``efficient_sft``,
+        ``dpo_full`` or ``dpo_lora``.
     :param job_name: the job's name.
-    :param model_name: the name of the produced model.
+    :param model_name: the display name of the produced model.
     :param finetuned_output_suffix: part of the produced model's id.
     """
 
@@ -281,13 +284,15 @@ class DeploymentSpec(CreateSpec):
 
     :param model_name: the model to deploy.
     :param name: display name.
-    :param plan: ``mu`` (the default), ``ptu``, ``lora`` or ``cu``.
-    :param capacity: units (``mu``) or instances (``cu``); a numeric string is read as a number.
+    :param plan: ``mu`` (model units; full-parameter and compressed models; the default),
+        ``ptu``, ``lora`` or ``cu``.
+    :param capacity: units (``mu``) or instances (``cu``), a multiple of the model's base
+        capacity; a numeric string is read as a number.
         Sent as 1 for ``lora`` when not given (ignored there, but it must be sent).
     :param deploy_spec: MU spec for ``mu``, e.g. ``MU1``.
     :param billing_method: ``POST_PAY`` (the default for ``mu``).
     :param template_id: MU deployment template, instead of ``deploy_spec``.
-    :param suffix: 1 to 8 of a-z0-9.
+    :param suffix: 1 to 8 of a-z0-9, needed when the same model is deployed again.
     :param ptu_capacity: ``{"input_tpm": ..., "output_tpm": ...}`` for ``ptu``.
     :param extra: further body fields (``enable_thinking``, ``rpm_limit``, ...). One of the
         fields above given here is that field; given both ways with different values, it is an

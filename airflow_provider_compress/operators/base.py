@@ -116,6 +116,16 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
     def hook(self) -> HookT:
         return self.hook_class(dashscope_conn_id=self.dashscope_conn_id)
 
+    def take_fields(self, given: dict[str, Any]) -> None:
+        """Keep the spec's fields as given to a subclass's ``__init__`` (its ``locals()``): one
+        templated attribute per field, named as in the spec, which documents them."""
+        for field in self.spec_class.field_names():
+            setattr(self, field, given[field])
+
+    def fields(self) -> dict[str, Any]:
+        """The spec's fields as this task holds them (rendered once it runs), not checked."""
+        return {field: getattr(self, field) for field in self.spec_class.field_names()}
+
     # --- what a resource's operator provides
 
     def build_spec(self, name: str | None = None) -> CreateSpec:
@@ -123,7 +133,7 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
 
         An argument rendered to an empty string counts as not given.
         """
-        values = {field: getattr(self, field) for field in self.spec_class.field_names()}
+        values = self.fields()
         for field, value in values.items():
             if isinstance(value, Iterator):  # read once: the spec is built again at the end
                 values[field] = list(value)

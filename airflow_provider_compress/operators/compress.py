@@ -43,18 +43,10 @@ class CreateCompressJobOperator(JsonTemplates, DashScopeResourceOperator[Compres
     of ``CompressJobSpec``, which checks them before any request; the waiting, kill, timeout and
     reattach parameters are those of ``DashScopeResourceOperator``. A job found by name that was
     made with other arguments (model, template, suffix, calibration files, the hyper-parameters this
-    task sets) is not reattached. ``hyper_parameters`` and ``custom_calibration_file_ids`` may
-    name a ``.json`` file instead, a template read as JSON (``template_ext``).
-
-    :param model: custom fine-tuned model to compress.
-    :param template_id: compression template (see ``CompressHook.list_templates``).
-    :param job_name: unique job name; by default derived from dag, run, task and map index, so
-        that a retry finds the job of the earlier try instead of paying for a second one.
-    :param job_description: free text, at most 200 characters.
-    :param hyper_parameters: overrides of the template's hyper-parameters.
-    :param custom_calibration_file_ids: calibration dataset file ids (a list, or any iterable: it
-        is read once).
-    :param output_model_suffix: 1 to 8 of a-z0-9, part of the output model's name.
+    task sets) is not reattached. Without a ``job_name`` the name is derived from dag, run, task
+    and map index, so that a retry finds the job of the earlier try instead of paying for a second
+    one. ``hyper_parameters`` and ``custom_calibration_file_ids`` may name a ``.json`` file
+    instead, a template read as JSON (``template_ext``).
     """
 
     kind = protocol.COMPRESS
@@ -78,13 +70,7 @@ class CreateCompressJobOperator(JsonTemplates, DashScopeResourceOperator[Compres
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model = model
-        self.template_id = template_id
-        self.job_name = job_name
-        self.job_description = job_description
-        self.hyper_parameters = hyper_parameters
-        self.custom_calibration_file_ids = custom_calibration_file_ids
-        self.output_model_suffix = output_model_suffix
+        self.take_fields(locals())
 
     def trigger_class(self) -> type[DashScopeResourceTrigger]:
         from airflow_provider_compress.triggers.compress import CompressJobTrigger
@@ -98,7 +84,8 @@ class CreateCompressJobOperator(JsonTemplates, DashScopeResourceOperator[Compres
         """The model, then the calibration files (the job's log names them too)."""
         from airflow_provider_compress.lineage import data_refs
 
-        return [("models", self.model), *data_refs(self.custom_calibration_file_ids, None)]
+        given = self.fields()
+        return [("models", given["model"]), *data_refs(given["custom_calibration_file_ids"], None)]
 
 
 class _CompressJobTask(LinkedResource, BaseOperator):

@@ -68,20 +68,9 @@ class DeployModelOperator(JsonTemplates, DashScopeResourceOperator[DeploymentHoo
     ``DashScopeResourceOperator`` (``forward_logs`` is off: deployments have no log). A deployment
     found by name that serves another model or has another ``plan``, ``capacity`` or
     ``deploy_spec`` is not reattached: the task fails first. ``ptu_capacity`` and ``extra`` may
-    name a ``.json`` file instead, a template read as JSON (``template_ext``).
+    name a ``.json`` file instead, a template read as JSON (``template_ext``). Without a ``name``
+    the name is derived from the task instance, the key for reattaching.
 
-    :param model_name: the model to deploy.
-    :param name: display name, the key for reattaching; derived when absent.
-    :param plan: ``mu`` (model units; full-parameter and compressed models; the default), ``ptu``,
-        ``lora``, ``cu``.
-    :param capacity: units (``mu``) or instances (``cu``); a multiple of the model's base capacity.
-    :param deploy_spec: MU spec for ``mu``, e.g. ``MU1``.
-    :param billing_method: ``POST_PAY`` (the only one the API accepts for ``mu``).
-    :param template_id: MU deployment template, instead of ``deploy_spec``.
-    :param suffix: 1-8 of a-z0-9, needed when the same model is deployed again.
-    :param ptu_capacity: ``{"input_tpm": ..., "output_tpm": ...}`` for ``ptu``.
-    :param extra: further body fields (``enable_thinking``, ``rpm_limit``, ...); a field above
-        given here too must have the same value.
     :param keep_deployment: never delete the deployment on kill, timeout or failure (the task
         still fails; the deployment is left as it is, and billed once it runs).
     """
@@ -115,16 +104,7 @@ class DeployModelOperator(JsonTemplates, DashScopeResourceOperator[DeploymentHoo
         # A deployment stuck before RUNNING may bill: never wait for it without an end.
         kwargs.setdefault("timeout", DEFAULT_DEPLOY_TIMEOUT)
         super().__init__(cancel_on_kill=not keep_deployment, **kwargs)
-        self.model_name = model_name
-        self.name = name
-        self.plan = plan
-        self.capacity = capacity
-        self.deploy_spec = deploy_spec
-        self.billing_method = billing_method
-        self.template_id = template_id
-        self.suffix = suffix
-        self.ptu_capacity = ptu_capacity
-        self.extra = extra
+        self.take_fields(locals())
         self.keep_deployment = keep_deployment
         self.stop_on_timeout = not keep_deployment
 
@@ -135,7 +115,7 @@ class DeployModelOperator(JsonTemplates, DashScopeResourceOperator[DeploymentHoo
 
     def requested_name(self) -> str | None:
         # A name given in extra is the name (the spec takes it from there).
-        return getattr(self.build_spec(self.name or None), self.kind.name_field) or None
+        return getattr(self.build_spec(self.fields()["name"] or None), self.kind.name_field) or None
 
     def check_before_create(self, spec: CreateSpec) -> None:
         assert isinstance(spec, DeploymentSpec)
@@ -167,7 +147,7 @@ class DeployModelOperator(JsonTemplates, DashScopeResourceOperator[DeploymentHoo
             self._stop("the deployment failed")
 
     def lineage_inputs(self) -> list[tuple[str, str]]:
-        return [("models", self.model_name)]
+        return [("models", self.fields()["model_name"])]
 
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
         return {"deployed_model": self.kind.resource_id(resource), "model_name": resource.model_name}

@@ -35,19 +35,7 @@ class CreateFineTuneJobOperator(JsonTemplates, DashScopeResourceOperator[FineTun
     ``DashScopeResourceOperator``. A job found by name that trains another model, on other files,
     of another type or with other values of the hyper-parameters this task sets is not reattached.
     The fields that take a list or a mapping may name a ``.json`` file instead, a template read
-    as JSON (``template_ext``).
-
-    :param model: the base model (or a custom model) to train.
-    :param training_file_ids: uploaded training files; or ``training_datasets``.
-    :param training_datasets: training data as dataset objects (file ids or OSS folders).
-    :param validation_file_ids: uploaded validation files; or ``validation_datasets``.
-    :param validation_datasets: validation data as dataset objects.
-    :param hyper_parameters: the training's hyper-parameters.
-    :param training_type: ``sft`` (the compressible qwen3.5-flash), ``cpt``, ``efficient_sft``,
-        ``dpo_full``, ``dpo_lora``.
-    :param job_name: unique job name; derived from the task instance when absent.
-    :param model_name: display name of the trained model.
-    :param finetuned_output_suffix: part of the trained model's id.
+    as JSON (``template_ext``). Without a ``job_name`` the name is derived from the task instance.
     """
 
     kind = protocol.FINE_TUNE
@@ -84,16 +72,7 @@ class CreateFineTuneJobOperator(JsonTemplates, DashScopeResourceOperator[FineTun
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model = model
-        self.training_file_ids = training_file_ids
-        self.training_datasets = training_datasets
-        self.validation_file_ids = validation_file_ids
-        self.validation_datasets = validation_datasets
-        self.hyper_parameters = hyper_parameters
-        self.training_type = training_type
-        self.job_name = job_name
-        self.model_name = model_name
-        self.finetuned_output_suffix = finetuned_output_suffix
+        self.take_fields(locals())
 
     def trigger_class(self) -> type[DashScopeResourceTrigger]:
         from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger
@@ -104,10 +83,11 @@ class CreateFineTuneJobOperator(JsonTemplates, DashScopeResourceOperator[FineTun
         """The base model, then the training and the validation data: files, or OSS folders."""
         from airflow_provider_compress.lineage import data_refs
 
+        given = self.fields()
         return [
-            ("models", self.model),
-            *data_refs(self.training_file_ids, self.training_datasets),
-            *data_refs(self.validation_file_ids, self.validation_datasets),
+            ("models", given["model"]),
+            *data_refs(given["training_file_ids"], given["training_datasets"]),
+            *data_refs(given["validation_file_ids"], given["validation_datasets"]),
         ]
 
 

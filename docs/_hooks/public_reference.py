@@ -4,6 +4,9 @@
 - "Bases:" names only classes the reference shows (or another package's, like Airflow's
   ``BaseOperator``): a base it hides (a private class, a mixin of a module not in docs/api/) is
   replaced by its own bases.
+- An operator that creates a resource (``spec_class = ...Spec``) takes the request's fields as
+  keyword arguments, which its spec documents (``specs.py``, the one place a field is written
+  down): their ``:param`` lines are shown with the operator's own.
 """
 
 from __future__ import annotations
@@ -28,11 +31,32 @@ class PublicReference(griffe.Extension):
         for obj in _walk(pkg):
             if obj.is_class:
                 obj.bases = _public_bases(obj, shown, loader)
+                _document_spec_fields(obj, loader)
             for function in (obj, obj.members.get("__init__")) if obj.is_class else (obj,):
                 if isinstance(function, griffe.Function):
                     for parameter in function.parameters:
                         if str(parameter.default).split(".")[-1] == "default_conn_name":
                             parameter.default = conn_name
+
+
+PARAM = re.compile(r"^:param (\w+):.*(?:\n(?!:)\s+.*)*", re.MULTILINE)
+
+
+def _document_spec_fields(cls: griffe.Class, loader: griffe.GriffeLoader) -> None:
+    """Append the ``:param`` lines of the spec ``cls.spec_class`` names for the parameters of
+    ``cls.__init__`` that its own docstring leaves out."""
+    spec_class, init = cls.members.get("spec_class"), cls.members.get("__init__")
+    if spec_class is None or spec_class.is_alias or init is None or cls.docstring is None:
+        return
+    path = getattr(spec_class.value, "canonical_path", None)
+    spec = loader.modules_collection[path] if path else None
+    if spec is None or spec.docstring is None:
+        return
+    taken = {name for name in PARAM.findall(cls.docstring.value)}
+    wanted = {p.name for p in init.parameters} - taken
+    lines = [m.group(0) for m in PARAM.finditer(spec.docstring.value) if m.group(1) in wanted]
+    if lines:
+        cls.docstring.value = cls.docstring.value.rstrip() + "\n\n" + "\n".join(lines)
 
 
 def _walk(module: griffe.Module) -> list[Any]:

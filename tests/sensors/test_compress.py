@@ -3,23 +3,20 @@ tests/airflow/test_dags.py)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_compress.hooks.compress import CompressHook
+from airflow_provider_compress.protocol import COMPRESS
 from airflow_provider_compress.sensors.compress import CompressJobSensor
 from tests.support import FAILING_MODEL, PLAIN_TEMPLATE, SFT_MODEL
+from tests.support.files import wait_until
 
 
 def finished(model: str):
     hook = CompressHook()
     job = hook.create_job(model=model, template_id=PLAIN_TEMPLATE)
-    deadline = time.monotonic() + 20
-    while not (done := hook.get_job(job.job_id)).is_terminal and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return done
+    return wait_until(lambda: COMPRESS.is_terminal((done := hook.get_job(job.job_id)).status) and done)
 
 
 def test_the_deferred_sensor_reads_the_event_of_this_and_of_earlier_versions(conn):
