@@ -24,7 +24,8 @@ OSS = "oss://"
 
 
 def namespace(base_url: str) -> str:
-    return f"dashscope://{regions.region_of(base_url) or urlsplit(base_url).netloc}"
+    host = urlsplit(base_url).netloc.rpartition("@")[2]  # never a user:password@ (settings refuse it)
+    return f"dashscope://{regions.region_of(base_url) or host}"
 
 
 def dataset(settings: ClientSettings, collection: str, name: str) -> Dataset:

@@ -7,6 +7,8 @@ the async transport (``hooks.base_async``) differs only in its I/O.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from collections.abc import Iterator
 from functools import cached_property
@@ -39,7 +41,12 @@ LIST_PAGE = validation.PAGE_SIZE_MAX
 def settings_of(conn: Any) -> ClientSettings:
     """The client settings of an Airflow connection (its proxy password masked in task logs)."""
     settings = ClientSettings.from_connection(
-        host=conn.host, password=conn.password, extra=conn.extra_dejson, schema=conn.schema, port=conn.port
+        host=conn.host,
+        password=conn.password,
+        extra=conn.extra_dejson,
+        schema=conn.schema,
+        port=conn.port,
+        env_proxy=env_proxy,
     )
     if settings.proxy and (password := urlsplit(settings.proxy).password):
         # Airflow masks the connection's password field, not a secret inside an extra.
@@ -58,6 +65,12 @@ def env_proxy(url: str) -> str | None:
     from requests.utils import get_environ_proxies, select_proxy
 
     return select_proxy(url, get_environ_proxies(url))
+
+
+def scrubber_of(settings: ClientSettings) -> protocol.Scrubber:
+    """What masks the connection's secrets: its key, its proxy's and the environment's proxy's
+    credentials."""
+    return protocol.Scrubber.of(settings.api_key, settings.proxy, env_proxy(settings.base_url))
 
 
 class DashScopeBaseHook(BaseHook):
@@ -121,6 +134,9 @@ class DashScopeHook(DashScopeBaseHook):
         import requests
 
         session = requests.Session()  # HTTP(S)_PROXY and NO_PROXY apply (trust_env)
+        # No redirect is followed (allow_redirects=False), and none is even looked at: to prepare
+        # the next request, requests would read the redirect's whole body, unbounded.
+        session.get_redirect_target = lambda resp: None  # type: ignore[method-assign]
         session.headers.update(self.settings.headers())
         if self.settings.proxy:
             session.proxies = {"http": self.settings.proxy, "https": self.settings.proxy}
@@ -129,30 +145,49 @@ class DashScopeHook(DashScopeBaseHook):
     def get_conn(self) -> requests.Session:
         return self.session
 
+    @cached_property
+    def scrubber(self) -> protocol.Scrubber:
+        return scrubber_of(self.settings)
+
     def _send(self, call: ApiCall[T]) -> T:
-        """One try. The connection's timeout is a total for the whole exchange (connect, headers,
-        body), as on the async side: requests' own timeout bounds each read, so a server that
-        trickles its answer a byte at a time would hold the task for as long as it likes."""
+        """One try; every error it raises has the connection's secrets masked."""
+        try:
+            return self._exchange(call)
+        except CompressError as err:
+            self.scrubber.error(err)
+            raise
+
+    def _exchange(self, call: ApiCall[T]) -> T:
+        """The connection's timeout is a total for the whole exchange (connect, headers, body), as
+        on the async side: requests' own timeout bounds each read, so a server that trickles its
+        answer a byte at a time would hold the task for as long as it likes. The body is read in
+        the request's thread, counted as it comes (``protocol.BodyReader``); given up at the
+        deadline, that thread stops reading and its connection is shut down."""
         import requests
 
         request, settings, session = call.request, self.settings, self.session
         outcome: list[Any] = []
+        opened: list[requests.Response] = []
+        given_up = threading.Event()
 
         def exchange() -> None:
             try:
-                outcome.append(
-                    session.request(
-                        request.method,
-                        settings.url(request),
-                        params=settings.params(request),
-                        json=request.body,
-                        data=request.form,  # with files: a multipart upload
-                        files=request.files,
-                        timeout=settings.timeout,
-                        # per request: a session-level CA file loses to REQUESTS_CA_BUNDLE
-                        verify=settings.ca_bundle or True,
-                    )
+                response = session.request(
+                    request.method,
+                    settings.url(request),
+                    params=settings.params(request),
+                    json=request.body,
+                    data=request.form,  # with files: a multipart upload
+                    files=request.files,
+                    timeout=settings.timeout,
+                    # per request: a session-level CA file loses to REQUESTS_CA_BUNDLE
+                    verify=settings.ca_bundle or True,
+                    allow_redirects=False,  # a redirect is an error (protocol.parse_response)
+                    stream=True,  # the body is read below, counted
                 )
+                opened.append(response)
+                with response:  # an answer not read to its end drops its connection
+                    outcome.append((response, _read_body(response, settings.max_response_bytes, given_up)))
             except BaseException as err:  # raised in the caller's thread below
                 outcome.append(err)
 
@@ -160,25 +195,33 @@ class DashScopeHook(DashScopeBaseHook):
         worker.start()
         worker.join(settings.timeout)
         if not outcome:
-            # Given up on: the thread ends at its next read timeout. Its connection must not go
-            # back into the pool the next request takes from.
+            # Given up on: the thread stops at its next chunk, or now if it is waiting for one.
+            # Its connection must not go back into the pool the next request takes from.
+            given_up.set()
+            for response in opened:
+                _shut_down(response)
             self.__dict__.pop("session", None)
             raise CompressConnectionError(
                 f"{request.method} {request.path}: no complete answer within {settings.timeout:g} s"
             )
-        response = outcome[0]
-        if isinstance(response, (ValueError, TypeError, requests.exceptions.InvalidJSONError)):
-            raise protocol.request_not_built(request, response) from None
-        if isinstance(response, requests.RequestException):
+        result = outcome[0]
+        if isinstance(result, (ValueError, TypeError, requests.exceptions.InvalidJSONError)):
+            raise protocol.request_not_built(request, result) from None
+        if isinstance(result, requests.RequestException):
             raise CompressConnectionError(
-                f"{request.method} {request.path}: {type(response).__name__}: {response}",
-                request_sent=not _never_sent(response),
-                retryable=not isinstance(response, requests.exceptions.SSLError),
+                f"{request.method} {request.path}: {type(result).__name__}: {result}",
+                request_sent=not _never_sent(result),
+                retryable=not isinstance(result, requests.exceptions.SSLError),
             ) from None
-        if isinstance(response, BaseException):
-            raise response
+        if isinstance(result, MemoryError):
+            status = opened[0].status_code if opened else 200
+            raise protocol.unreadable(status, "the answer does not fit in memory") from None
+        if isinstance(result, BaseException):
+            raise result
+        response, body = result
         self.log.debug("%s %s -> %s", request.method, request.path, response.status_code)
-        return call.parse(protocol.parse_response(response.status_code, response.content, response.headers))
+        body = self.scrubber.body(body)  # an echo of the key reaches no model, log line or error
+        return call.parse(protocol.parse_response(response.status_code, body, response.headers))
 
     def run(self, call: ApiCall[T]) -> T:
         """Send ``call`` with the connection's retry policy and return its parsed output."""
@@ -308,7 +351,34 @@ class JobHookMixin:
         return self.run(protocol.delete_resource(self.kind, job_id, lang))
 
 
-def _never_sent(err: requests.RequestException) -> bool:
+def _read_body(response: requests.Response, limit: int, given_up: threading.Event) -> bytes:
+    """The body of ``response``, decompressed and counted by ``protocol.BodyReader`` as it comes."""
+    import requests
+
+    reader = protocol.BodyReader(response.status_code, response.headers, limit)
+    if given_up.is_set():  # while the headers came
+        return b""
+    try:
+        for chunk in response.raw.stream(protocol.CHUNK, decode_content=False):
+            if given_up.is_set() or not reader.feed(chunk):
+                break
+    except (CompressError, MemoryError):
+        raise
+    except Exception as err:  # urllib3's and http.client's errors, which requests wraps elsewhere
+        raise requests.ConnectionError(f"{type(err).__name__}: {err}") from None
+    return reader.body()
+
+
+def _shut_down(response: requests.Response) -> None:
+    """Wake the thread blocked reading ``response``: shut its socket down (closing the socket
+    from another thread would leave the read waiting for its own timeout)."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _never_sent(err: BaseException) -> bool:
     """True when the connection failed before the request left (refused, DNS, connect timeout)."""
     import requests
 

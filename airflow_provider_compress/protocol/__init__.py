@@ -8,13 +8,23 @@ send an ``ApiRequest`` and hand the status, headers and body back to ``parse_res
 - ``resources``: the ``ResourceKind`` of each resource (the one source of what its states mean),
   ``Outcome`` and ``describe``;
 - ``endpoints``: ``ApiRequest`` / ``ApiCall`` and a call per endpoint;
-- ``responses``: ``parse_response`` and where paging ends.
+- ``bodies``: ``BodyReader``, an answer's body decompressed and counted as it arrives;
+- ``responses``: ``parse_response`` and where paging ends;
+- ``scrub``: ``Scrubber``, which masks the connection's secrets in what leaves the transports.
 
 Everything is importable from ``airflow_provider_compress.protocol`` itself.
 """
 
 from __future__ import annotations
 
+from airflow_provider_compress.protocol.bodies import (
+    ACCEPT_ENCODING,
+    CHUNK,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ERROR_BODY_MAX,
+    BodyReader,
+    unreadable,
+)
 from airflow_provider_compress.protocol.endpoints import (
     FILE_SIZE_MAX,
     FILES_PATH,
@@ -51,6 +61,7 @@ from airflow_provider_compress.protocol.resources import (
     describe,
 )
 from airflow_provider_compress.protocol.responses import (
+    MAX_DEPTH,
     MAX_PAGES,
     Reply,
     endless_list,
@@ -68,6 +79,7 @@ from airflow_provider_compress.protocol.retry import (
     retry_arguments,
     retry_delay,
 )
+from airflow_provider_compress.protocol.scrub import Scrubber
 from airflow_provider_compress.protocol.settings import (
     API_ROOT,
     COMPRESS_PATH,
@@ -79,26 +91,33 @@ from airflow_provider_compress.protocol.settings import (
 )
 
 __all__ = [
+    "ACCEPT_ENCODING",
     "API_ROOT",
+    "CHUNK",
     "COMPRESS",
     "COMPRESS_PATH",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEPLOYMENT",
     "DEPLOYMENT_SETTLED",
+    "ERROR_BODY_MAX",
     "FILES_PATH",
     "FILE_SIZE_MAX",
     "FINE_TUNE",
+    "MAX_DEPTH",
     "MAX_PAGES",
     "MODEL_SOURCES",
     "USER_AGENT",
     "WORKSPACE_HEADER",
     "ApiCall",
     "ApiRequest",
+    "BodyReader",
     "ClientSettings",
     "Outcome",
     "Reply",
     "ResourceKind",
     "RetryPolicy",
+    "Scrubber",
     "after_refused_delete",
     "attempts_of",
     "base_url_from",
@@ -129,6 +148,7 @@ __all__ = [
     "retry_delay",
     "scale_deployment",
     "stop_resource",
+    "unreadable",
     "update_deployment",
     "upload_file",
 ]
