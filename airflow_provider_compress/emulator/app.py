@@ -5,13 +5,12 @@ turns the result (or its ``ApiError``) into the API's JSON envelope.
 Routes under ``/api/v1`` behave as documented; routes under ``/_emulator`` are not part of the API
 and let tests and demos inspect the account and inject failures.
 
-No body is read before its request's key is checked, and none past ``BodyLimit``'s size: a caller
-without the key cannot make the emulator hold what it sends.
+No body is read before its request's key is checked (``answer`` reads it), and none past
+``bodies.BodyLimit``'s size: a caller without the key cannot make the emulator hold what it sends.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import uuid
@@ -20,84 +19,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import UploadFile
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from airflow_provider_compress.emulator.bodies import BodyLimit, read_uploads
 from airflow_provider_compress.emulator.catalog import LANGS
 from airflow_provider_compress.emulator.errors import ApiError
 from airflow_provider_compress.emulator.faults import KINDS, QUEUED_ONLY, Fault, ResetResponse
 from airflow_provider_compress.emulator.service import Config, Emulator
-from airflow_provider_compress.emulator.uploads import FILE_MAX_BYTES
 
 API = "/api/v1/fine-tunes/compress"
-BODY_MAX = 1024 * 1024  # bytes of a request body; an upload's may hold one file besides
-UPLOAD_PATH = "/api/v1/files"
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BodyLimit:
-    """ASGI middleware: a request body larger than its path's limit is answered 413, at once
-    when its Content-Length says so, else as soon as the bytes received pass it (chunked
-    uploads); the app never gets more, and its own answer to the cut body is dropped."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        limit = BODY_MAX + (FILE_MAX_BYTES if scope["path"] == UPLOAD_PATH else 0)
-        length = dict(scope["headers"]).get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > limit:
-            await _too_large(send, limit)
-            return
-        received, answered = 0, False
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise BodyTooLarge
-            return message
-
-        async def unless_too_large(message: Message) -> None:
-            nonlocal answered
-            if received <= limit:
-                answered = True
-                await send(message)
-
-        with contextlib.suppress(BodyTooLarge):
-            await self.app(scope, counted, unless_too_large)
-        if received > limit and not answered:
-            await _too_large(send, limit)
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    """What a gateway answers: 413, outside the API's envelope."""
-    body = f"request body larger than {limit} bytes".encode()
-    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def read_uploads(request: Request) -> tuple[list[tuple[str, bytes]], str | None, list[str]]:
-    """The files, purpose and descriptions of a multipart upload (none when it is not one)."""
-    uploads: list[tuple[str, bytes]] = []
-    purpose, descriptions = None, []
-    with contextlib.suppress(Exception):  # not multipart: no files, which the API refuses
-        form = await request.form(max_files=100)
-        uploads = [
-            (f.filename or "file", await f.read()) for f in form.getlist("files") if isinstance(f, UploadFile)
-        ]
-        given = form.get("purpose")
-        purpose = given if isinstance(given, str) else None
-        descriptions = [d for d in form.getlist("descriptions") if isinstance(d, str)]
-    return uploads, purpose, descriptions
 
 
 def json_body(raw: bytes) -> Any:
@@ -110,6 +39,16 @@ def json_body(raw: bytes) -> Any:
 def fault_error(fault: Fault) -> ApiError:
     error = ApiError("Throttling" if fault.status == 429 else "InternalError")
     error.status, error.retry_after = fault.status or 500, fault.retry_after
+    return error
+
+
+# An outage's answer: the error the API gives for its status (docs/emulator.md)
+OUTAGE_ERRORS = {401: "InvalidApiKey", 403: "AccessDenied", 404: "NotFound", 429: "Throttling"}
+
+
+def outage_error(status: int) -> ApiError:
+    error = ApiError(OUTAGE_ERRORS.get(status, "InternalError"), detail="outage")
+    error.status = status
     return error
 
 
@@ -142,6 +81,8 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             # test queued for the real client. And before the body is read.
             if not emu.authorized(request.headers.get("authorization", "")):
                 raise ApiError("InvalidApiKey")
+            if emu.misbehaviour.in_outage(emu.clock()):
+                raise outage_error(emu.misbehaviour.outage_status)
             given = [await body(request)] if body else []
             fault = emu.faults.draw(request.method, request.url.path)
             if fault and fault.kind == "reset":
@@ -341,6 +282,21 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             return JSONResponse(emu.set_timing(**{k: spec[k] for k in names if k in spec}))
         except ValueError as err:
             return JSONResponse({"error": str(err)}, status_code=400)
+
+    @admin.post("/misbehave")
+    async def misbehave(request: Request) -> Response:
+        """A server that answers wrongly or not for a while (``misbehaviour``): ``outage_seconds``
+        and ``outage_status``, ``log_offsets``, ``capacity_lag``, ``sticky_deletes``."""
+        spec = await request.json()
+        try:
+            emu.misbehaviour.configure(emu.clock(), spec if isinstance(spec, dict) else {})
+        except (TypeError, ValueError) as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
+        return JSONResponse(emu.misbehaviour.summary(emu.clock()))
+
+    @admin.get("/misbehave")
+    async def show_misbehaviour() -> Response:
+        return JSONResponse(emu.misbehaviour.summary(emu.clock()))
 
     @admin.post("/deployments/{deployed_model}/status")
     async def force_status(deployed_model: str, request: Request) -> Response:

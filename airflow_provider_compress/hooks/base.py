@@ -7,10 +7,7 @@ the async transport (``hooks.base_async``) differs only in its I/O.
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -21,8 +18,12 @@ from airflow_provider_compress.exceptions import (
     BadRequestError,
     CompressConnectionError,
     CompressError,
+    InvalidResponseError,
+    NameTakenError,
     NotFoundError,
+    ServerError,
 )
+from airflow_provider_compress.hooks.sync_exchange import GivenUp, exchange
 from airflow_provider_compress.models import JobLogs
 from airflow_provider_compress.protocol import ApiCall, ClientSettings, ResourceKind
 
@@ -158,70 +159,16 @@ class DashScopeHook(DashScopeBaseHook):
             raise
 
     def _exchange(self, call: ApiCall[T]) -> T:
-        """The connection's timeout is a total for the whole exchange (connect, headers, body), as
-        on the async side: requests' own timeout bounds each read, so a server that trickles its
-        answer a byte at a time would hold the task for as long as it likes. The body is read in
-        the request's thread, counted as it comes (``protocol.BodyReader``); given up at the
-        deadline, that thread stops reading and its connection is shut down."""
-        import requests
-
-        request, settings, session = call.request, self.settings, self.session
-        outcome: list[Any] = []
-        opened: list[requests.Response] = []
-        given_up = threading.Event()
-
-        def exchange() -> None:
-            try:
-                response = session.request(
-                    request.method,
-                    settings.url(request),
-                    params=settings.params(request),
-                    json=request.body,
-                    data=request.form,  # with files: a multipart upload
-                    files=request.files,
-                    timeout=settings.timeout,
-                    # per request: a session-level CA file loses to REQUESTS_CA_BUNDLE
-                    verify=settings.ca_bundle or True,
-                    allow_redirects=False,  # a redirect is an error (protocol.parse_response)
-                    stream=True,  # the body is read below, counted
-                )
-                opened.append(response)
-                with response:  # an answer not read to its end drops its connection
-                    outcome.append((response, _read_body(response, settings.max_response_bytes, given_up)))
-            except BaseException as err:  # raised in the caller's thread below
-                outcome.append(err)
-
-        worker = threading.Thread(target=exchange, name="dashscope-request", daemon=True)
-        worker.start()
-        worker.join(settings.timeout)
-        if not outcome:
-            # Given up on: the thread stops at its next chunk, or now if it is waiting for one.
+        """Send ``call`` and read its answer: the I/O is ``hooks.sync_exchange``'s."""
+        try:
+            status, headers, body = exchange(self.session, self.settings, call.request)
+        except GivenUp as err:
             # Its connection must not go back into the pool the next request takes from.
-            given_up.set()
-            for response in opened:
-                _shut_down(response)
             self.__dict__.pop("session", None)
-            raise CompressConnectionError(
-                f"{request.method} {request.path}: no complete answer within {settings.timeout:g} s"
-            )
-        result = outcome[0]
-        if isinstance(result, (ValueError, TypeError, requests.exceptions.InvalidJSONError)):
-            raise protocol.request_not_built(request, result) from None
-        if isinstance(result, requests.RequestException):
-            raise CompressConnectionError(
-                f"{request.method} {request.path}: {type(result).__name__}: {result}",
-                request_sent=not _never_sent(result),
-                retryable=not isinstance(result, requests.exceptions.SSLError),
-            ) from None
-        if isinstance(result, MemoryError):
-            status = opened[0].status_code if opened else 200
-            raise protocol.unreadable(status, "the answer does not fit in memory") from None
-        if isinstance(result, BaseException):
-            raise result
-        response, body = result
-        self.log.debug("%s %s -> %s", request.method, request.path, response.status_code)
+            raise CompressConnectionError(str(err)) from None
+        self.log.debug("%s %s -> %s", call.request.method, call.request.path, status)
         body = self.scrubber.body(body)  # an echo of the key reaches no model, log line or error
-        return call.parse(protocol.parse_response(response.status_code, body, response.headers))
+        return call.parse(protocol.parse_response(status, body, headers))
 
     def run(self, call: ApiCall[T]) -> T:
         """Send ``call`` with the connection's retry policy and return its parsed output."""
@@ -237,8 +184,29 @@ class DashScopeHook(DashScopeBaseHook):
     # --- any resource kind
 
     def create(self, spec: CreateSpec) -> Any:
-        """Create the resource ``spec`` describes (what the operators call)."""
-        return self.run(spec.call())
+        """Create the resource ``spec`` describes (what the operators call).
+
+        A create whose answer was lost (5xx, reset, timeout, garbage), or a retried named create
+        refused as a duplicate, may have happened all the same: the resource of that name is then
+        adopted if it was made as ``spec`` asks, and refused (``NameTakenError``, naming each
+        difference) if not.
+        """
+        kind, name = spec.kind, spec.resource_name
+        try:
+            return self.run(spec.call())
+        except (ServerError, CompressConnectionError, InvalidResponseError, BadRequestError) as err:
+            refused = isinstance(err, BadRequestError)  # as a duplicate only when a try was lost
+            if name is None or (refused and (not spec.retry_safe or protocol.attempts_of(err) < 2)):
+                raise
+            found = self.find_named(kind, name)
+            if found is None:
+                raise
+            resource_id = kind.resource_id(found)
+            found = self.get_resource(kind, resource_id)  # the list leaves fields out
+            if differences := spec.differences(found):
+                raise NameTakenError(kind.noun, resource_id, name, differences) from None
+            self.log.warning("Create of %r answered %s, but it exists: %s", name, err, resource_id)
+            return found
 
     def get_resource(self, kind: ResourceKind, resource_id: str) -> Any:
         return self.run(protocol.get_resource(kind, resource_id))
@@ -263,17 +231,26 @@ class DashScopeHook(DashScopeBaseHook):
         """The resource named exactly ``name``, or None."""
         return kind.named_exactly(self.iter_resources(kind, **kind.name_query(name)), name)
 
-    def iter_resource_logs(self, kind: ResourceKind, resource_id: str, offset: int = 0) -> Iterator[str]:
+    def iter_resource_logs(
+        self,
+        kind: ResourceKind,
+        resource_id: str,
+        offset: int = 0,
+        on_problem: Callable[[str], None] | None = None,
+    ) -> Iterator[str]:
         """Log lines from ``offset`` to the end of the log as it is now, 1000 per request (at most
-        ``protocol.MAX_PAGES`` requests: the rest is read next time)."""
-        next_offset = offset
+        ``protocol.MAX_PAGES`` requests: the rest is read next time). A page that breaks the
+        paging contract (``protocol.read_log_page``) is told to ``on_problem`` (default: a warning)."""
+        report = on_problem or self.log.warning
         for _ in range(protocol.MAX_PAGES):
-            chunk: JobLogs = self.run(protocol.resource_logs(kind, resource_id, next_offset, LOG_PAGE))
-            yield from chunk.logs
-            following = protocol.next_log_offset(next_offset, chunk)
-            if following is None:
+            chunk: JobLogs = self.run(protocol.resource_logs(kind, resource_id, offset, LOG_PAGE))
+            read = protocol.read_log_page(offset, LOG_PAGE, chunk)
+            if read.problem:
+                report(f"The log of {kind.noun} {resource_id} did not page as asked: {read.problem}")
+            yield from read.lines
+            if read.next_offset is None:
                 return
-            next_offset = following
+            offset = read.next_offset
 
     def stop_resource(self, kind: ResourceKind, resource_id: str) -> bool:
         """Cancel a job / delete a deployment; True once it is stopping or gone.
@@ -349,42 +326,3 @@ class JobHookMixin:
 
     def delete_job(self, job_id: str, lang: str | None = None) -> Any:
         return self.run(protocol.delete_resource(self.kind, job_id, lang))
-
-
-def _read_body(response: requests.Response, limit: int, given_up: threading.Event) -> bytes:
-    """The body of ``response``, decompressed and counted by ``protocol.BodyReader`` as it comes."""
-    import requests
-
-    reader = protocol.BodyReader(response.status_code, response.headers, limit)
-    if given_up.is_set():  # while the headers came
-        return b""
-    try:
-        for chunk in response.raw.stream(protocol.CHUNK, decode_content=False):
-            if given_up.is_set() or not reader.feed(chunk):
-                break
-    except (CompressError, MemoryError):
-        raise
-    except Exception as err:  # urllib3's and http.client's errors, which requests wraps elsewhere
-        raise requests.ConnectionError(f"{type(err).__name__}: {err}") from None
-    return reader.body()
-
-
-def _shut_down(response: requests.Response) -> None:
-    """Wake the thread blocked reading ``response``: shut its socket down (closing the socket
-    from another thread would leave the read waiting for its own timeout)."""
-    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _never_sent(err: BaseException) -> bool:
-    """True when the connection failed before the request left (refused, DNS, connect timeout)."""
-    import requests
-
-    if isinstance(err, requests.ConnectTimeout):
-        return True
-    if isinstance(err, requests.ConnectionError):
-        reason = getattr(err.args[0], "reason", None) if err.args else None
-        return type(reason).__name__ in {"NewConnectionError", "NameResolutionError"}
-    return False

@@ -63,14 +63,16 @@ from airflow_provider_compress.protocol.resources import (
 from airflow_provider_compress.protocol.responses import (
     MAX_DEPTH,
     MAX_PAGES,
+    LogRead,
     Reply,
     endless_list,
     is_state_refusal,
-    next_log_offset,
     next_page_no,
     parse_response,
+    read_log_page,
 )
 from airflow_provider_compress.protocol.retry import (
+    OutageClock,
     RetryPolicy,
     attempts_of,
     is_transient,
@@ -78,6 +80,7 @@ from airflow_provider_compress.protocol.retry import (
     note_attempts,
     retry_arguments,
     retry_delay,
+    rides_out,
 )
 from airflow_provider_compress.protocol.scrub import Scrubber
 from airflow_provider_compress.protocol.settings import (
@@ -113,6 +116,8 @@ __all__ = [
     "ApiRequest",
     "BodyReader",
     "ClientSettings",
+    "LogRead",
+    "OutageClock",
     "Outcome",
     "Reply",
     "ResourceKind",
@@ -138,14 +143,15 @@ __all__ = [
     "list_resources",
     "list_templates",
     "log_retry",
-    "next_log_offset",
     "next_page_no",
     "note_attempts",
     "parse_response",
+    "read_log_page",
     "request_not_built",
     "resource_logs",
     "retry_arguments",
     "retry_delay",
+    "rides_out",
     "scale_deployment",
     "stop_resource",
     "unreadable",

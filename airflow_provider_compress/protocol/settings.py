@@ -36,6 +36,8 @@ class ClientSettings:
     workspace_id: str | None = None
     lang: str | None = None
     timeout: float = 30.0
+    # How long a wait rides out failed polls in a row (an outage) before it ends (docs/exits.md).
+    outage_budget: float = 900.0
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     # Forward proxy for this connection only; wins over HTTP(S)_PROXY and NO_PROXY. May hold
     # credentials, so it is kept out of repr (and the hooks mask its password in logs).
@@ -90,6 +92,7 @@ class ClientSettings:
             workspace_id=workspace_id,
             lang=extra.get("lang") or None,
             timeout=_number(extra, "timeout", cls.timeout, minimum=0.001, maximum=HOUR),
+            outage_budget=_number(extra, "outage_budget", cls.outage_budget),
             retry=retry,
             proxy=proxy,
             service_tz=(
