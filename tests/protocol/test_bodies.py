@@ -16,13 +16,12 @@ from airflow_provider_compress.exceptions import (
     RateLimitError,
     ServerError,
 )
-from airflow_provider_compress.protocol import BodyReader
 
 LIMIT = 64 * 1024
 
 
 def read(chunks, status=200, headers=None, limit=LIMIT) -> bytes:
-    reader = BodyReader(status, headers or {}, limit)
+    reader = protocol.BodyReader(status, headers or {}, limit)
     for chunk in chunks:
         if not reader.feed(chunk):
             break
@@ -57,7 +56,7 @@ def test_a_bomb_is_never_unpacked_past_the_limit():
     """128 MiB of zeros in one chunk of 128 KiB: the reader stops at the limit, it never holds more."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     bomb = b"".join(packer.compress(bytes(1 << 20)) for _ in range(128)) + packer.flush()
-    reader = BodyReader(200, {"Content-Encoding": "gzip"}, LIMIT)
+    reader = protocol.BodyReader(200, {"Content-Encoding": "gzip"}, LIMIT)
     with pytest.raises(InvalidResponseError, match="larger than"):
         reader.feed(bomb)
     assert sum(map(len, reader._parts)) <= LIMIT
@@ -66,7 +65,7 @@ def test_a_bomb_is_never_unpacked_past_the_limit():
 def test_compressed_bytes_count_too():
     """A stream that unpacks to nothing (empty stored blocks, endlessly): capped as it came."""
     empty_block = b"\x00\x00\x00\xff\xff"  # a stored deflate block of length 0
-    reader = BodyReader(200, {"Content-Encoding": "deflate"}, LIMIT)
+    reader = protocol.BodyReader(200, {"Content-Encoding": "deflate"}, LIMIT)
     reader.feed(b"\x78\x9c")  # a zlib header
     with pytest.raises(InvalidResponseError, match="larger than"):
         for _ in range(LIMIT // len(empty_block) + 1):
@@ -75,7 +74,7 @@ def test_compressed_bytes_count_too():
 
 def test_an_error_page_is_cut_not_refused():
     """Of a 5xx only the first ERROR_BODY_MAX bytes are read; ``feed`` then says: no more."""
-    reader = BodyReader(503, {}, 16 * 1024 * 1024)
+    reader = protocol.BodyReader(503, {}, 16 * 1024 * 1024)
     assert reader.feed(b"x" * protocol.ERROR_BODY_MAX) is True
     assert reader.feed(b"y") is False
     assert reader.body() == b"x" * protocol.ERROR_BODY_MAX

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_compress import protocol
 from airflow_provider_compress.exceptions import CompressValidationError
-from airflow_provider_compress.protocol import DEFAULT_MAX_RESPONSE_BYTES, ClientSettings
+from airflow_provider_compress.protocol import ClientSettings
 
 KEY = "sk-EXTRAS-88aa"
 
 
 def settings(host=None, env_proxy=None, **extra) -> ClientSettings:
-    return ClientSettings.from_connection(host=host, password=KEY, extra=extra, env_proxy=env_proxy)
+    given = {"env_proxy": env_proxy} if env_proxy else {}
+    return ClientSettings.from_connection(host=host, password=KEY, extra=extra, **given)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +54,7 @@ def test_numbers_within_bounds_are_read():
     read = settings(timeout="2.5", retry_limit="3", retry_max_elapsed=86400, max_response_bytes="1048576")
     assert (read.timeout, read.retry.attempts, read.retry.max_elapsed) == (2.5, 3, 86400)
     assert read.max_response_bytes == 1 << 20
-    assert settings().max_response_bytes == DEFAULT_MAX_RESPONSE_BYTES == 16 << 20
+    assert settings().max_response_bytes == protocol.DEFAULT_MAX_RESPONSE_BYTES == 16 << 20
 
 
 @pytest.mark.parametrize(
