@@ -310,3 +310,51 @@ def test_an_export_that_cannot_be_watched_says_it_goes_on(monkeypatch, fresh_con
     export = ExportCheckpointOperator(task_id="e", job_id="ft-1", checkpoint="checkpoint-1", poll_interval=1)
     with pytest.raises(AirflowException, match=r"could not be watched: HTTP 503 .*it goes on"):
         export.execute(task_context())
+
+
+def test_a_scale_that_fails_fails_the_task_and_deletes_nothing(quick_deploys):
+    deployed = scaled_deployment(quick_deploys)
+    scale = ScaleDeploymentOperator(task_id="s", deployed_model=deployed, capacity=40, poll_interval=1)
+    with pytest.raises(AirflowException, match=f"deployment {deployed} failed"):  # 32 units in the emulator
+        scale.execute(task_context())
+    assert quick_deploys.state()["deployments"][deployed]["status"] == "UPDATING_FAILED"
+    DeploymentHook().delete_deployment(deployed)
+
+
+def test_an_export_that_ends_unsupported_fails_the_task(fresh_conn):
+    listing = json.dumps(
+        {"request_id": "r", "output": [{"checkpoint": "checkpoint-1", "status": "UNSUPPORTED"}]}
+    )
+    fresh_conn.answer_next(1, listing, path="/api/v1/fine-tunes/[^/]+/checkpoints")
+    export = ExportCheckpointOperator(task_id="e", job_id="ft-1", checkpoint="checkpoint-1", poll_interval=1)
+    with pytest.raises(AirflowException, match="Export of checkpoint-1 of ft-1 ended UNSUPPORTED"):
+        export.execute(task_context())
+
+
+def test_the_deployment_tasks_wait_deferred_until_the_earlier_deadline_and_fail_as_a_timeout(quick_deploys):
+    import datetime
+
+    deployed = scaled_deployment(quick_deploys)
+    started, twenty = time.time() - 5, datetime.timedelta(seconds=20)
+    scale = ScaleDeploymentOperator(
+        task_id="s", deployed_model=deployed, capacity=2, deferrable=True, execution_timeout=twenty
+    )
+    delete = DeleteDeploymentOperator(
+        task_id="d", deployed_model=deployed, deferrable=True, execution_timeout=twenty, timeout=600
+    )
+    quick_deploys.misbehave(sticky_deletes=True)  # the delete is accepted, the deployment stays
+    for operator in (scale, delete):
+        with pytest.raises(BaseException) as deferred:  # TaskDeferred
+            operator.execute(task_context(started=started))
+        trigger = deferred.value.trigger
+        assert trigger.deadline == pytest.approx(started + 20, abs=0.01)
+        assert trigger.deadline_reason == "execution_timeout"
+    running = {"deployed_model": deployed, "status": "RUNNING", "capacity": 1}
+    with pytest.raises(_compat.AirflowTaskTimeout, match="the scale goes on"):
+        scale.execute_complete(task_context(), event("execution_timeout", running, "not scaled"))
+    with pytest.raises(_compat.AirflowTaskTimeout, match="still exists"):
+        delete.execute_complete(
+            task_context(), {"status": "execution_timeout", "message": "still exists (accepted)"}
+        )
+    quick_deploys.misbehave(sticky_deletes=False)
+    DeploymentHook().delete_deployment(deployed)

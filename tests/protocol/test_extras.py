@@ -19,7 +19,16 @@ def settings(host=None, env_proxy=None, **extra) -> ClientSettings:
 
 
 @pytest.mark.parametrize(
-    "name", ["timeout", "retry_limit", "retry_delay", "retry_max_delay", "retry_max_elapsed"]
+    "name",
+    [
+        "timeout",
+        "retry_limit",
+        "retry_delay",
+        "retry_max_delay",
+        "retry_max_elapsed",
+        "outage_budget",
+        "max_response_bytes",
+    ],
 )
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", float("nan"), float("inf"), 1e300, True])
 def test_a_number_that_is_not_finite_or_out_of_bounds_is_refused_naming_the_extra(name, value):

@@ -30,6 +30,11 @@ DAG_IDS = (
     "live_takeover",
     "live_takeover_deploy",
     "exit_execution_timeout_deferred",
+    "exit_execution_timeout_worker",
+    "exit_dagrun_timeout_deferred",
+    "exit_dagrun_timeout_worker",
+    "exit_execution_timeout_deploy",
+    "exit_execution_timeout_sensor",
 )
 AUDIT_KEY = "sk-LIVE-AUDIT-7c1e9f3a"  # recognisable, so that any leak is found by a plain search
 
@@ -219,10 +224,21 @@ class Stack:
         path = f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
         return self.api("GET", path).json()["value"]
 
-    def task_log(self, dag_id: str, run_id: str, try_number: int, task_id: str = "compress") -> str:
+    def task_log_records(self, dag_id: str, run_id: str, try_number: int, task_id: str = "compress") -> list:
+        """The records of a task's log, as the REST API serves them (dicts: event, error_detail...)."""
         path = f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/logs/{try_number}"
         content = self.api("GET", path, headers={"Accept": "application/json"}).json()["content"]
-        return "\n".join(str(event.get("event", "")) for event in content if isinstance(event, dict))
+        return [record for record in content if isinstance(record, dict)]
+
+    def task_log(self, dag_id: str, run_id: str, try_number: int, task_id: str = "compress") -> str:
+        records = self.task_log_records(dag_id, run_id, try_number, task_id)
+        return "\n".join(str(record.get("event", "")) for record in records)
+
+    def task_error(self, dag_id: str, run_id: str, try_number: int, task_id: str = "compress") -> str:
+        """The exception the task failed with, "type: message" ("" if none is in its log)."""
+        records = self.task_log_records(dag_id, run_id, try_number, task_id)
+        details = [d for r in records for d in r.get("error_detail") or [] if isinstance(d, dict)]
+        return f"{details[0].get('exc_type')}: {details[0].get('exc_value')}" if details else ""
 
 
 def wait_until(check, timeout: float, what: str, every: float = 0.5):
