@@ -1,13 +1,14 @@
 """Run in a subprocess by the memory tests (``python -m tests.support.memory_probe sync|async
 JOB_ID...``): a hook reads job ``warm`` once (imports, session, pools), then each job named; it
-prints, as JSON on its last line, what each read raised and how much the process's peak RSS grew
-meanwhile, in KiB. A process of its own, so that nothing else counts in its peak."""
+prints, as JSON on its last line, what each read raised and the most memory the reads held at
+once, in KiB (tracemalloc's peak: every bytes object a transport reads or unpacks). A process of
+its own, so that nothing else counts in its peak."""
 
 from __future__ import annotations
 
 import json
-import resource
 import sys
+import tracemalloc
 
 
 def main() -> None:
@@ -16,7 +17,7 @@ def main() -> None:
     transport, *job_ids = sys.argv[1:]
     hook = Twin(transport)
     hook.get_job("warm")
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
     raised = []
     for job_id in job_ids:
         try:
@@ -24,8 +25,7 @@ def main() -> None:
             raised.append(None)
         except Exception as err:
             raised.append(type(err).__name__)
-    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    print(json.dumps({"raised": raised, "grown_kib": grown}))
+    print(json.dumps({"raised": raised, "peak_kib": tracemalloc.get_traced_memory()[1] // 1024}))
 
 
 if __name__ == "__main__":
