@@ -7,10 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages the tests need, installed when missing (CI runs as root on a fresh machine):
 # Debian's PostgreSQL server binaries for the live tests (tests/support/postgres.py starts a private
-# cluster of its own; nothing is configured system-wide) and chromium + chromium-driver for the
-# browser tests (tests/live/test_ui_browser.py).
+# cluster of its own; nothing is configured system-wide), redis-server as the Celery live tests'
+# broker (tests/support/redis.py starts a private server likewise) and chromium + chromium-driver
+# for the browser tests (tests/live/test_ui_browser.py).
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then

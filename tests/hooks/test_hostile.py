@@ -306,15 +306,3 @@ def test_a_host_with_credentials_is_refused_without_echoing_them(monkeypatch):
     assert "g4t3-S3CRET" not in repr(raised.value)
     ok, message = CompressHook().test_connection()
     assert not ok and message.startswith("host: must not carry credentials") and "g4t3" not in message
-
-
-def test_the_lineage_namespace_never_carries_credentials():
-    from tests.support import has_openlineage
-
-    if not has_openlineage():
-        pytest.skip("needs the openlineage extra")
-    from airflow_provider_compress import lineage
-
-    assert (
-        lineage.namespace("https://u:g4t3-S3CRET@gw.example.com:8443/x") == "dashscope://gw.example.com:8443"
-    )
