@@ -44,6 +44,77 @@ def task_will_retry(ti: Any) -> bool:
     return bool(ti.max_tries) and ti.try_number <= ti.max_tries
 
 
+def supervisor_comms() -> Any | None:
+    """The channel of this process's task runner or triggerer runner to its supervisor, if any."""
+    from airflow.sdk.execution_time import task_runner
+
+    return getattr(task_runner, "SUPERVISOR_COMMS", None)
+
+
+def in_triggerer() -> bool:
+    """Whether this is a triggerer's runner (not ``airflow dags test``, which runs triggers inline)."""
+    from airflow.jobs.triggerer_job_runner import TriggerCommsDecoder
+
+    return isinstance(supervisor_comms(), TriggerCommsDecoder)
+
+
+def task_states_request(dag_id: str, task_id: str, run_id: str, map_index: int | None) -> Any:
+    """The supervisor request for one task instance's state (``GetTaskStates``, 3.1 to 3.3)."""
+    from airflow.sdk.execution_time.comms import GetTaskStates
+
+    return GetTaskStates(dag_id=dag_id, task_ids=[task_id], run_ids=[run_id], map_index=map_index)
+
+
+def xcom_value(key: str, ti_key: Any) -> Any:
+    """An XCom of the task instance ``ti_key`` names, as an extra link reads it in the API server."""
+    from airflow.sdk.execution_time.xcom import XCom
+
+    return XCom.get_value(key=key, ti_key=ti_key)
+
+
+def mask_secret(secret: str) -> None:
+    """Mask ``secret`` in every log of this process (Airflow masks a connection's password, not a
+    secret inside an extra)."""
+    from airflow.sdk.log import mask_secret as mask
+
+    mask(secret)
+
+
+def provider_deprecation() -> type[Warning]:
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    return AirflowProviderDeprecationWarning
+
+
+def own_connection_form(hook_class: type) -> type:
+    """Airflow 3.1's UI takes a connection type's form only from its registered hook class's own
+    attributes (``hook_class.__dict__``), not from its bases: copy the form's two methods there.
+    (Airflow >= 3.2 reads the form from ``get_provider_info()``.)"""
+    for name in ("get_connection_form_widgets", "get_ui_field_behaviour"):
+        owner = next(base for base in hook_class.__mro__ if name in vars(base))
+        setattr(hook_class, name, vars(owner)[name])
+    return hook_class
+
+
+def connection_form_widgets(fields: dict[str, Any]) -> dict[str, Any]:
+    """The WTForms widgets of Airflow 3.1's connection form, from the provider info's fields."""
+    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+    from flask_babel import lazy_gettext
+    from wtforms import IntegerField, StringField
+    from wtforms.validators import Optional
+
+    widgets = {}
+    for name, spec in fields.items():
+        field_class = IntegerField if "integer" in spec["schema"]["type"] else StringField
+        widgets[name] = field_class(
+            lazy_gettext(spec["label"]),
+            widget=BS3TextFieldWidget(),
+            validators=[Optional()],
+            description=spec.get("description", ""),
+        )
+    return widgets
+
+
 def default_deferrable() -> bool:
     """``[operators] default_deferrable``; ``airflow.sdk`` has ``conf`` only from 3.2."""
     try:
@@ -71,8 +142,16 @@ __all__ = [
     "AirflowSensorTimeout",
     "AirflowTaskTimeout",
     "BaseHook",
+    "connection_form_widgets",
     "default_deferrable",
+    "in_triggerer",
     "log_output_socket",
+    "mask_secret",
+    "own_connection_form",
+    "provider_deprecation",
+    "supervisor_comms",
+    "task_states_request",
     "task_will_retry",
     "trigger_timed_out",
+    "xcom_value",
 ]

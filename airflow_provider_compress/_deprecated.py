@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import TypeVar
 
+from airflow_provider_compress import _compat
 from airflow_provider_compress.exceptions import CompressValidationError
 
 T = TypeVar("T")
@@ -16,7 +17,5 @@ def renamed_argument(old: str, old_value: T | None, new: str, new_value: T | Non
         return new_value
     if new_value is not None and new_value != old_value:
         raise CompressValidationError(old, f"the former name of {new}; pass {new} only")
-    from airflow.exceptions import AirflowProviderDeprecationWarning
-
-    warnings.warn(f"{old} is deprecated: use {new}", AirflowProviderDeprecationWarning, stacklevel=3)
+    warnings.warn(f"{old} is deprecated: use {new}", _compat.provider_deprecation(), stacklevel=3)
     return old_value

@@ -38,29 +38,21 @@ class JobStatus(str, Enum):
     def __str__(self) -> str:
         return self.value
 
-    @property
-    def is_terminal(self) -> bool:
-        """Whether a job in this state is over; what the states mean is the kind's to say."""
-        return _job_kind().is_terminal(self)
 
+def _status(known: type[Enum]):
+    """The converter of a ``status`` field: a known status becomes a member of ``known``, an
+    unknown one stays the API's string."""
 
-def _job_kind() -> Any:
-    """The compression jobs' kind (fine-tune jobs share its states), imported on use: the kinds
-    are built from these models."""
-    from airflow_provider_compress.protocol.resources import COMPRESS
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        _expect(value, str, "a status string")
+        try:
+            return known(value)
+        except ValueError:
+            return str(value)
 
-    return COMPRESS
-
-
-def parse_status(value: Any) -> JobStatus | str | None:
-    """A known status becomes a JobStatus; an unknown one stays the API's string."""
-    if value is None:
-        return None
-    _expect(value, str, "a status string")
-    try:
-        return JobStatus(value)
-    except ValueError:
-        return str(value)
+    return convert
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -142,7 +134,15 @@ def _lines(value: Any) -> list[str]:
     return value
 
 
-_PAGE = {"total": _count, "page_no": _count, "page_size": _count}
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Page(ApiModel):
+    """A page of a list: its ``total`` and numbers; a subclass adds the list (``ResourceKind.items``)."""
+
+    total: int = 0
+    page_no: int = 1
+    page_size: int = 10
+
+    _converters: ClassVar[dict[str, Any]] = {"total": _count, "page_no": _count, "page_size": _count}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -228,24 +228,16 @@ class Job(ApiModel):
     usage: int | None = None
 
     _converters: ClassVar[dict[str, Any]] = {
-        "status": parse_status,
+        "status": _status(JobStatus),
         "error": lambda e: JobError.from_api(e) if isinstance(e, Mapping) else None,
     }
 
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the job is over (SUCCEEDED, FAILED or CANCELED)."""
-        return _job_kind().is_terminal(self.status)
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class JobPage(ApiModel):
-    total: int = 0
-    page_no: int = 1
-    page_size: int = 10
+class JobPage(Page):
     jobs: list[Job] = dataclasses.field(default_factory=list)
 
-    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "jobs": _list_of(Job)}
+    _converters: ClassVar[dict[str, Any]] = {**Page._converters, "jobs": _list_of(Job)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -287,17 +279,14 @@ class FineTuneJob(ApiModel):
     code: str | None = None
     message: str | None = None
 
-    _converters: ClassVar[dict[str, Any]] = {"status": parse_status}
+    _converters: ClassVar[dict[str, Any]] = {"status": _status(JobStatus)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class FineTunePage(ApiModel):
-    total: int = 0
-    page_no: int = 1
-    page_size: int = 10
+class FineTunePage(Page):
     jobs: list[FineTuneJob] = dataclasses.field(default_factory=list)
 
-    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "jobs": _list_of(FineTuneJob)}
+    _converters: ClassVar[dict[str, Any]] = {**Page._converters, "jobs": _list_of(FineTuneJob)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -357,13 +346,10 @@ class FileUpload(ApiModel):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class FilePage(ApiModel):
-    total: int = 0
-    page_no: int = 1
-    page_size: int = 10
+class FilePage(Page):
     files: list[UploadedFile] = dataclasses.field(default_factory=list)
 
-    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "files": _list_of(UploadedFile)}
+    _converters: ClassVar[dict[str, Any]] = {**Page._converters, "files": _list_of(UploadedFile)}
 
 
 # --- deployments ------------------------------------------------------------------------------
@@ -390,16 +376,6 @@ class DeploymentStatus(str, Enum):
         return self.value
 
 
-def parse_deployment_status(value: Any) -> DeploymentStatus | str | None:
-    if value is None:
-        return None
-    _expect(value, str, "a status string")
-    try:
-        return DeploymentStatus(value)
-    except ValueError:
-        return str(value)
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Deployment(ApiModel):
     """A deployed service; call inference with ``deployed_model``."""
@@ -418,17 +394,14 @@ class Deployment(ApiModel):
     gmt_create: str | None = None
     gmt_modified: str | None = None
 
-    _converters: ClassVar[dict[str, Any]] = {"status": parse_deployment_status}
+    _converters: ClassVar[dict[str, Any]] = {"status": _status(DeploymentStatus)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DeploymentPage(ApiModel):
-    total: int = 0
-    page_no: int = 1
-    page_size: int = 10
+class DeploymentPage(Page):
     deployments: list[Deployment] = dataclasses.field(default_factory=list)
 
-    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "deployments": _list_of(Deployment)}
+    _converters: ClassVar[dict[str, Any]] = {**Page._converters, "deployments": _list_of(Deployment)}
 
 
 # --- deployable models (GET /deployments/models) ----------------------------------------------
@@ -501,10 +474,8 @@ class DeployableModel(ApiModel):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DeployableModelPage(ApiModel):
-    total: int = 0
-    page_no: int = 1
+class DeployableModelPage(Page):
     page_size: int = 50
     models: list[DeployableModel] = dataclasses.field(default_factory=list)
 
-    _converters: ClassVar[dict[str, Any]] = {**_PAGE, "models": _list_of(DeployableModel)}
+    _converters: ClassVar[dict[str, Any]] = {**Page._converters, "models": _list_of(DeployableModel)}

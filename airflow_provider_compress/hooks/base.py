@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
-from airflow_provider_compress import protocol, validation
+from airflow_provider_compress import _compat, protocol, validation
 from airflow_provider_compress._compat import BaseHook
 from airflow_provider_compress.exceptions import (
     BadRequestError,
@@ -50,10 +50,7 @@ def settings_of(conn: Any) -> ClientSettings:
         env_proxy=env_proxy,
     )
     if settings.proxy and (password := urlsplit(settings.proxy).password):
-        # Airflow masks the connection's password field, not a secret inside an extra.
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(password)
+        _compat.mask_secret(password)
     return settings
 
 
@@ -94,23 +91,9 @@ class DashScopeBaseHook(BaseHook):
     # Airflow >=3.2 reads the form from get_provider_info(); 3.1's UI asks these two methods.
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, StringField
-        from wtforms.validators import Optional
-
         from airflow_provider_compress.get_provider_info import CONN_FIELDS
 
-        widgets = {}
-        for name, spec in CONN_FIELDS.items():
-            field_class = IntegerField if "integer" in spec["schema"]["type"] else StringField
-            widgets[name] = field_class(
-                lazy_gettext(spec["label"]),
-                widget=BS3TextFieldWidget(),
-                validators=[Optional()],
-                description=spec.get("description", ""),
-            )
-        return widgets
+        return _compat.connection_form_widgets(CONN_FIELDS)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

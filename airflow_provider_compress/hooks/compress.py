@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_compress import protocol
-from airflow_provider_compress.hooks.base import DashScopeBaseHook, DashScopeHook, JobHookMixin
+from airflow_provider_compress import _compat, protocol
+from airflow_provider_compress.hooks.base import DashScopeHook, JobHookMixin
 from airflow_provider_compress.hooks.base_async import (
     AsyncJobHookMixin,
     DashScopeAsyncHook,
@@ -22,6 +22,7 @@ from airflow_provider_compress.validation import check_hyper_parameters
 __all__ = ["CompressAsyncHook", "CompressHook", "close_async_clients"]
 
 
+@_compat.own_connection_form  # the connection type's registered hook (get_provider_info.HOOK_CLASS)
 class CompressHook(JobHookMixin, DashScopeHook):
     """Synchronous client of the compression API, one method per endpoint.
 
@@ -30,10 +31,6 @@ class CompressHook(JobHookMixin, DashScopeHook):
     """
 
     kind = protocol.COMPRESS
-    # The connection type's registered hook (get_provider_info.HOOK_CLASS). Airflow 3.1 takes the
-    # form only from that class's own attributes (``hook_class.__dict__``), not from its bases.
-    get_connection_form_widgets = DashScopeBaseHook.__dict__["get_connection_form_widgets"]
-    get_ui_field_behaviour = DashScopeBaseHook.__dict__["get_ui_field_behaviour"]
 
     def __init__(self, dashscope_conn_id: str = DashScopeHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(dashscope_conn_id, **kwargs)

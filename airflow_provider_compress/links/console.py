@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperatorLink
 
-from airflow_provider_compress import protocol, regions
+from airflow_provider_compress import _compat, protocol, regions
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context
@@ -44,9 +44,7 @@ class ConsoleLink(BaseOperatorLink):
         context["ti"].xcom_push(key=self.xcom_key, value=self.url(settings, resource_id))
 
     def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
-        from airflow.sdk.execution_time.xcom import XCom
-
-        return XCom.get_value(key=self.xcom_key, ti_key=ti_key) or ""
+        return _compat.xcom_value(self.xcom_key, ti_key) or ""
 
 
 def persist_links(task: BaseOperator, context: Context, settings: ClientSettings, resource_id: str) -> None:

@@ -51,6 +51,7 @@ from airflow_provider_compress.protocol.endpoints import (
 )
 from airflow_provider_compress.protocol.resources import (
     COMPRESS,
+    COMPRESS_PATH,
     DEPLOYMENT,
     DEPLOYMENT_SETTLED,
     FINE_TUNE,
@@ -85,7 +86,6 @@ from airflow_provider_compress.protocol.retry import (
 from airflow_provider_compress.protocol.scrub import Scrubber
 from airflow_provider_compress.protocol.settings import (
     API_ROOT,
-    COMPRESS_PATH,
     DEFAULT_BASE_URL,
     USER_AGENT,
     WORKSPACE_HEADER,

@@ -28,9 +28,14 @@ from airflow_provider_compress.models import (
     UploadedFile,
     checkpoints_from_api,
 )
-from airflow_provider_compress.protocol.resources import COMPRESS, DEPLOYMENT, FINE_TUNE, ResourceKind
+from airflow_provider_compress.protocol.resources import (
+    COMPRESS,
+    COMPRESS_PATH,
+    DEPLOYMENT,
+    FINE_TUNE,
+    ResourceKind,
+)
 from airflow_provider_compress.protocol.responses import Reply
-from airflow_provider_compress.protocol.settings import COMPRESS_PATH
 
 T = TypeVar("T")
 

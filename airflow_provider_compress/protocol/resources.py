@@ -21,7 +21,6 @@ from airflow_provider_compress.models import (
     JobPage,
     JobStatus,
 )
-from airflow_provider_compress.protocol.settings import COMPRESS_PATH
 
 
 class Outcome(str, enum.Enum):
@@ -109,6 +108,7 @@ class ResourceKind:
         return next((item for item in items if getattr(item, self.name_field, None) == name), None)
 
 
+COMPRESS_PATH = "/fine-tunes/compress"  # the compression API's root under /api/v1
 _JOB_SUCCEEDED = frozenset({JobStatus.SUCCEEDED})
 _JOB_FAILED = frozenset({JobStatus.FAILED})
 _JOB_STOPPED = frozenset({JobStatus.CANCELED})

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com"
 API_ROOT = "/api/v1"
-COMPRESS_PATH = "/fine-tunes/compress"
 USER_AGENT = "airflow-provider-compress"
 WORKSPACE_HEADER = "X-DashScope-WorkSpace"
 HOUR, DAY = 3600.0, 86400.0  # upper bounds of the extras in seconds

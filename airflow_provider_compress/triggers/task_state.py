@@ -15,6 +15,8 @@ import logging
 import time
 from typing import Any
 
+from airflow_provider_compress import _compat
+
 log = logging.getLogger(__name__)
 UNKNOWN = object()  # a task state that could not be read
 # A warm supervisor answers in milliseconds; a cold one took up to 5.5 s here (see warm_up).
@@ -32,16 +34,8 @@ def warm_up(ti: Any) -> None:
     which it answers nothing else. Left to the first kill, that time would be on_kill's.
     """
     global _warm_up
-    if _warm_up is None and ti is not None and _in_triggerer():
+    if _warm_up is None and ti is not None and _compat.in_triggerer():
         _warm_up = asyncio.ensure_future(task_instance_state(ti))
-
-
-def _in_triggerer() -> bool:
-    """Whether this is a triggerer's runner (not ``airflow dags test``, which runs triggers inline)."""
-    from airflow.jobs.triggerer_job_runner import TriggerCommsDecoder
-    from airflow.sdk.execution_time import task_runner
-
-    return isinstance(getattr(task_runner, "SUPERVISOR_COMMS", None), TriggerCommsDecoder)
 
 
 async def task_instance_state(ti: Any) -> Any:
@@ -53,18 +47,12 @@ async def task_instance_state(ti: Any) -> Any:
     if ti is None:
         return UNKNOWN
     try:
-        from airflow.sdk.execution_time import task_runner
-        from airflow.sdk.execution_time.comms import GetTaskStates
-
-        comms = getattr(task_runner, "SUPERVISOR_COMMS", None)
+        comms = _compat.supervisor_comms()
         if comms is None:
             return UNKNOWN
         map_index = getattr(ti, "map_index", -1)
-        request = GetTaskStates(
-            dag_id=ti.dag_id,
-            task_ids=[ti.task_id],
-            run_ids=[ti.run_id],
-            map_index=None if map_index in (None, -1) else map_index,
+        request = _compat.task_states_request(
+            ti.dag_id, ti.task_id, ti.run_id, None if map_index in (None, -1) else map_index
         )
         started = time.monotonic()
         # Shielded: the request must never be cancelled once sent. Airflow 3.1's comms read the

@@ -71,3 +71,72 @@ def test_tests_share_helpers_through_the_support_package_not_conftest_or_each_ot
     for path in modules(ROOT / "tests"):
         for name in imported(path):
             assert name != "conftest" and not name.split(".")[-1].startswith("test_"), (path, name)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def runtime_imports(path: Path, known: set[str]) -> set[str]:
+    """The package's modules ``path`` imports when it runs, lazily inside a function included (a
+    lazy import only hides a circle): not those under ``if TYPE_CHECKING:``."""
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                found.add(name if name in known else node.module)
+    return found & known
+
+
+def test_no_import_circle():
+    paths = {module_name(path): path for path in modules(PACKAGE)}
+    graph = {name: runtime_imports(path, set(paths)) - {name} for name, path in paths.items()}
+
+    def reaches(start: str, goal: str) -> list[str] | None:
+        seen, todo = set(), [[start]]
+        while todo:
+            trail = todo.pop()
+            for after in graph[trail[-1]]:
+                if after == goal:
+                    return [*trail, after]
+                if after not in seen:
+                    seen.add(after)
+                    todo.append([*trail, after])
+        return None
+
+    circles = [trail for name in graph if (trail := reaches(name, name))]
+    assert circles == []
+
+
+# Airflow's public interfaces, which any module may import: the Task SDK, the triggers' base,
+# and other providers' APIs. Anything else of Airflow (and its UI's Flask) is version-bound and
+# goes through _compat.py.
+PUBLIC_AIRFLOW = ("airflow.sdk", "airflow.sdk.exceptions", "airflow.triggers.base")
+AIRFLOW_ROOTS = ("airflow", "flask", "flask_appbuilder", "flask_babel", "wtforms")
+
+
+def test_only_compat_reaches_into_airflow():
+    for path in modules(PACKAGE):
+        if path.name == "_compat.py":
+            continue
+        internal = {
+            name
+            for name in imported(path)
+            if name.split(".")[0] in AIRFLOW_ROOTS
+            and name not in PUBLIC_AIRFLOW
+            and not name.startswith("airflow.providers.")
+        }
+        assert internal == set(), f"{path.relative_to(ROOT)} imports {sorted(internal)}: use _compat"
