@@ -79,10 +79,11 @@ class CompressApiError(CompressError):
             f"[request_id={self.request_id or '-'}]"
         )
 
-    def __reduce__(self):  # keep the fields when pickled (XCom, multiprocessing)
+    def __reduce__(self):  # keep the fields when pickled (XCom, multiprocessing), and the rest too
         return (
             _rebuild_api_error,
             (type(self), self.status_code, self.code, self.message, self.request_id, self.retry_after),
+            dict(self.__dict__),
         )
 
 
@@ -115,7 +116,26 @@ class ServerError(CompressApiError):
 
 
 class InvalidResponseError(CompressApiError):
-    """A success status with a body that is not the documented JSON envelope (truncated, not JSON)."""
+    """A success status with a body that is not the documented JSON envelope: truncated, not JSON,
+    of another shape, or carrying an error ``code``.
+
+    ``retryable`` is False for what trying again cannot mend: an answer larger than the
+    connection's ``max_response_bytes``, nested deeper than any real one, or that does not fit in
+    memory.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str | None = None,
+        message: str | None = None,
+        request_id: str | None = None,
+        *,
+        retry_after: float | None = None,
+        retryable: bool = True,
+    ) -> None:
+        self.retryable = retryable
+        super().__init__(status_code, code, message, request_id, retry_after=retry_after)
 
 
 class FileUploadError(CompressApiError):

@@ -39,25 +39,30 @@ CONN_FIELDS: dict[str, Any] = {
     "timeout": {
         "label": "Request timeout (seconds)",
         "description": "Per request, connect and read together.",
-        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0},
+        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0.001, "maximum": 3600},
     },
     "retry_limit": {
         "label": "Retry: attempts",
         "description": "Tries per call for 429, 5xx, resets and timeouts (other errors are never retried).",
-        "schema": {"type": ["integer", "null"], "default": 8, "minimum": 1},
+        "schema": {"type": ["integer", "null"], "default": 8, "minimum": 1, "maximum": 100},
     },
     "retry_delay": {
         "label": "Retry: first delay (seconds)",
         "description": "Backoff doubles from here, with jitter; a Retry-After header wins when longer.",
-        "schema": {"type": ["number", "null"], "default": 1, "minimum": 0},
+        "schema": {"type": ["number", "null"], "default": 1, "minimum": 0, "maximum": 3600},
     },
     "retry_max_delay": {
         "label": "Retry: longest delay (seconds)",
-        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0},
+        "schema": {"type": ["number", "null"], "default": 30, "minimum": 0, "maximum": 3600},
     },
     "retry_max_elapsed": {
         "label": "Retry: give up after (seconds)",
-        "schema": {"type": ["number", "null"], "default": 300, "minimum": 0},
+        "schema": {"type": ["number", "null"], "default": 300, "minimum": 0, "maximum": 86400},
+    },
+    "max_response_bytes": {
+        "label": "Largest answer (bytes)",
+        "description": "A larger answer (unpacked, or as sent) is refused as it arrives; default 16 MiB.",
+        "schema": {"type": ["integer", "null"], "default": 16777216, "minimum": 65536, "maximum": 1073741824},
     },
     "proxy": {
         "label": "Proxy URL",

@@ -4,21 +4,23 @@ turns the result (or its ``ApiError``) into the API's JSON envelope.
 
 Routes under ``/api/v1`` behave as documented; routes under ``/_emulator`` are not part of the API
 and let tests and demos inspect the account and inject failures.
+
+No body is read before its request's key is checked (``answer`` reads it), and none past
+``bodies.BodyLimit``'s size: a caller without the key cannot make the emulator hold what it sends.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.datastructures import UploadFile
 
+from airflow_provider_compress.emulator.bodies import BodyLimit, read_uploads
 from airflow_provider_compress.emulator.catalog import LANGS
 from airflow_provider_compress.emulator.errors import ApiError
 from airflow_provider_compress.emulator.faults import KINDS, QUEUED_ONLY, Fault, ResetResponse
@@ -61,18 +63,27 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     emu = emulator or Emulator(config or Config())
     app = FastAPI(title="DashScope compression API emulator", docs_url=None, redoc_url=None)
     app.state.emulator = emu
+    app.add_middleware(BodyLimit)
 
-    async def answer(request: Request, work: Callable[[], Any], envelope: str = "output") -> Response:
+    async def answer(
+        request: Request,
+        work: Callable[..., Any],
+        envelope: str = "output",
+        body: Callable[[Request], Awaitable[Any]] | None = None,
+    ) -> Response:
+        """``work()`` as the API's answer; ``work(read)`` with ``read = await body(request)``,
+        read once the key is checked."""
         request_id = str(uuid.uuid4())
         lang = resolve_lang(request)
         emu.count_request(f"{request.method} {request.scope['route'].path}", request_id)
         try:
             # Before any fault is drawn: a caller without the key must not spend the faults a
-            # test queued for the real client.
+            # test queued for the real client. And before the body is read.
             if not emu.authorized(request.headers.get("authorization", "")):
                 raise ApiError("InvalidApiKey")
             if emu.misbehaviour.in_outage(emu.clock()):
                 raise outage_error(emu.misbehaviour.outage_status)
+            given = [await body(request)] if body else []
             fault = emu.faults.draw(request.method, request.url.path)
             if fault and fault.kind == "reset":
                 return ResetResponse()
@@ -83,7 +94,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             workspace = request.headers.get("x-dashscope-workspace")
             if workspace and emu.config.workspaces and workspace not in emu.config.workspaces:
                 raise ApiError("AccessDenied", detail=f"workspace {workspace}")
-            output = work()
+            output = work(*given)
             if fault and fault.status:
                 raise fault_error(fault)  # served, but the answer is an error
             if hasattr(output, "to_api"):
@@ -92,8 +103,8 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             return await emu.faults.spoil(fault, response) if fault else response
         except ApiError as err:
             headers = {"Retry-After": f"{err.retry_after:g}"} if err.retry_after is not None else None
-            body = {"request_id": request_id, "code": err.code, "message": err.message(lang)}
-            return JSONResponse(body, status_code=err.status, headers=headers)
+            error = {"request_id": request_id, "code": err.code, "message": err.message(lang)}
+            return JSONResponse(error, status_code=err.status, headers=headers)
 
     @app.get(f"{API}/templates")
     async def list_templates(request: Request) -> Response:
@@ -103,8 +114,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
 
     @app.post(f"{API}/jobs")
     async def create_job(request: Request) -> Response:
-        raw = await request.body()
-        return await answer(request, lambda: emu.create_job(json_body(raw)))
+        return await answer(request, lambda raw: emu.create_job(json_body(raw)), body=Request.body)
 
     @app.get(f"{API}/jobs")
     async def list_jobs(request: Request) -> Response:
@@ -128,8 +138,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
 
     @app.post("/api/v1/fine-tunes")
     async def create_fine_tune(request: Request) -> Response:
-        raw = await request.body()
-        return await answer(request, lambda: emu.create_fine_tune(json_body(raw)))
+        return await answer(request, lambda raw: emu.create_fine_tune(json_body(raw)), body=Request.body)
 
     @app.get("/api/v1/fine-tunes")
     async def list_fine_tunes(request: Request) -> Response:
@@ -165,19 +174,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
     # The file API answers in ``data``, not ``output`` (fact sheet B.8, 1.3).
     @app.post("/api/v1/files")
     async def upload_files(request: Request) -> Response:
-        uploads: list[tuple[str, bytes]] = []
-        purpose, descriptions = None, []
-        with contextlib.suppress(Exception):  # not multipart: no files, which the API refuses
-            form = await request.form(max_files=100)
-            uploads = [
-                (f.filename or "file", await f.read())
-                for f in form.getlist("files")
-                if isinstance(f, UploadFile)
-            ]
-            given = form.get("purpose")
-            purpose = given if isinstance(given, str) else None
-            descriptions = [d for d in form.getlist("descriptions") if isinstance(d, str)]
-        return await answer(request, lambda: emu.upload_files(uploads, purpose, descriptions), "data")
+        return await answer(request, lambda form: emu.upload_files(*form), "data", body=read_uploads)
 
     @app.get("/api/v1/files")
     async def list_files(request: Request) -> Response:
@@ -189,8 +186,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
 
     @app.post("/api/v1/deployments")
     async def create_deployment(request: Request) -> Response:
-        raw = await request.body()
-        return await answer(request, lambda: emu.create_deployment(json_body(raw)))
+        return await answer(request, lambda raw: emu.create_deployment(json_body(raw)), body=Request.body)
 
     @app.get("/api/v1/deployments")
     async def list_deployments(request: Request) -> Response:
@@ -206,13 +202,15 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
 
     @app.put("/api/v1/deployments/{deployed_model}/scale")
     async def scale_deployment(deployed_model: str, request: Request) -> Response:
-        raw = await request.body()
-        return await answer(request, lambda: emu.scale_deployment(deployed_model, json_body(raw)))
+        return await answer(
+            request, lambda raw: emu.scale_deployment(deployed_model, json_body(raw)), body=Request.body
+        )
 
     @app.put("/api/v1/deployments/{deployed_model}/update")
     async def update_deployment(deployed_model: str, request: Request) -> Response:
-        raw = await request.body()
-        return await answer(request, lambda: emu.update_deployment(deployed_model, json_body(raw)))
+        return await answer(
+            request, lambda raw: emu.update_deployment(deployed_model, json_body(raw)), body=Request.body
+        )
 
     @app.delete("/api/v1/deployments/{deployed_model}")
     async def delete_deployment(deployed_model: str, request: Request) -> Response:
@@ -232,7 +230,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
         a status fault with ``after`` is served first and only its answer fails; with ``method``
         only requests of that method (``POST``: creates and cancels) get it, with ``path`` only
         requests whose path matches that regular expression. Kind ``answer`` sends ``status``
-        (default 200) and ``body`` instead of the API's answer."""
+        (default 200), ``body`` and ``headers`` (an object) instead of the API's answer."""
         spec = await request.json()
         kind = str(spec.get("kind") or spec.get("status") or 503)
         if kind not in KINDS + QUEUED_ONLY:
@@ -251,6 +249,7 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
                 path,
                 int(spec.get("status") or 200) if kind == "answer" else 200,
                 str(spec.get("body", "")),
+                tuple((str(name), str(value)) for name, value in dict(spec.get("headers") or {}).items()),
             )
         except (re.error, TypeError, ValueError) as err:
             return JSONResponse({"error": str(err)}, status_code=400)

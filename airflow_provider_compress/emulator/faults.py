@@ -4,8 +4,8 @@ A fault is drawn for every API request: first from a queue (``fail-next``), else
 the plan's ``rate``. Some faults stop the request before it is served (429, 5xx, ``reset``);
 others serve it and then spoil the answer (``lost``, ``slow``, ``trickle``, ``truncated``,
 ``invalid``, and a status fault with ``after``), so that a create happens although the client
-never learns it. ``answer`` (queued only) replaces the answer with any status and body: what a
-hostile or broken server could send.
+never learns it. ``answer`` (queued only) replaces the answer with any status, body and headers:
+what a hostile or broken server could send.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ class Fault:
     after: bool = False  # for status faults: serve the request first, then fail the answer
     method: str | None = None  # only for requests of this HTTP method (a queued fault waits for one)
     path: str | None = None  # only for requests whose path matches this regular expression
-    answer_status: int = 200  # for "answer": the status and body sent instead of the API's answer
+    answer_status: int = 200  # for "answer": the status, body and headers sent instead of the API's
     body: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def status(self) -> int | None:
@@ -51,7 +52,12 @@ class Fault:
 
     def replacement(self) -> Response:
         """The answer of an ``answer`` fault."""
-        return Response(self.body.encode(), status_code=self.answer_status, media_type="application/json")
+        return Response(
+            self.body.encode(),
+            status_code=self.answer_status,
+            media_type="application/json",
+            headers=dict(self.headers),
+        )
 
 
 class ResetResponse(Response):

@@ -119,10 +119,16 @@ class EmulatorProcess:
         self._admin.post(f"{self.url}/_emulator/fail-next", json=spec, timeout=10).raise_for_status()
 
     def answer_next(
-        self, count: int, body: str, status: int = 200, method: str | None = None, path: str | None = None
+        self,
+        count: int,
+        body: str,
+        status: int = 200,
+        method: str | None = None,
+        path: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """The next ``count`` API requests (of ``method``, matching ``path``) get ``status`` and
-        ``body`` instead of the API's answer: a broken or hostile server."""
+        """The next ``count`` API requests (of ``method``, matching ``path``) get ``status``,
+        ``body`` and ``headers`` instead of the API's answer: a broken or hostile server."""
         spec = {
             "count": count,
             "kind": "answer",
@@ -130,6 +136,7 @@ class EmulatorProcess:
             "body": body,
             "method": method,
             "path": path,
+            "headers": headers,
         }
         self.admin("POST", "/fail-next", json=spec).raise_for_status()
 

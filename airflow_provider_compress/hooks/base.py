@@ -7,7 +7,6 @@ the async transport (``hooks.base_async``) differs only in its I/O.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -24,6 +23,7 @@ from airflow_provider_compress.exceptions import (
     NotFoundError,
     ServerError,
 )
+from airflow_provider_compress.hooks.sync_exchange import GivenUp, exchange
 from airflow_provider_compress.models import JobLogs
 from airflow_provider_compress.protocol import ApiCall, ClientSettings, ResourceKind
 
@@ -42,7 +42,12 @@ LIST_PAGE = validation.PAGE_SIZE_MAX
 def settings_of(conn: Any) -> ClientSettings:
     """The client settings of an Airflow connection (its proxy password masked in task logs)."""
     settings = ClientSettings.from_connection(
-        host=conn.host, password=conn.password, extra=conn.extra_dejson, schema=conn.schema, port=conn.port
+        host=conn.host,
+        password=conn.password,
+        extra=conn.extra_dejson,
+        schema=conn.schema,
+        port=conn.port,
+        env_proxy=env_proxy,
     )
     if settings.proxy and (password := urlsplit(settings.proxy).password):
         _compat.mask_secret(password)
@@ -58,6 +63,12 @@ def env_proxy(url: str) -> str | None:
     from requests.utils import get_environ_proxies, select_proxy
 
     return select_proxy(url, get_environ_proxies(url))
+
+
+def scrubber_of(settings: ClientSettings) -> protocol.Scrubber:
+    """What masks the connection's secrets: its key, its proxy's and the environment's proxy's
+    credentials."""
+    return protocol.Scrubber.of(settings.api_key, settings.proxy, env_proxy(settings.base_url))
 
 
 class DashScopeBaseHook(BaseHook):
@@ -107,6 +118,9 @@ class DashScopeHook(DashScopeBaseHook):
         import requests
 
         session = requests.Session()  # HTTP(S)_PROXY and NO_PROXY apply (trust_env)
+        # No redirect is followed (allow_redirects=False), and none is even looked at: to prepare
+        # the next request, requests would read the redirect's whole body, unbounded.
+        session.get_redirect_target = lambda resp: None  # type: ignore[method-assign]
         session.headers.update(self.settings.headers())
         if self.settings.proxy:
             session.proxies = {"http": self.settings.proxy, "https": self.settings.proxy}
@@ -115,56 +129,29 @@ class DashScopeHook(DashScopeBaseHook):
     def get_conn(self) -> requests.Session:
         return self.session
 
+    @cached_property
+    def scrubber(self) -> protocol.Scrubber:
+        return scrubber_of(self.settings)
+
     def _send(self, call: ApiCall[T]) -> T:
-        """One try. The connection's timeout is a total for the whole exchange (connect, headers,
-        body), as on the async side: requests' own timeout bounds each read, so a server that
-        trickles its answer a byte at a time would hold the task for as long as it likes."""
-        import requests
+        """One try; every error it raises has the connection's secrets masked."""
+        try:
+            return self._exchange(call)
+        except CompressError as err:
+            self.scrubber.error(err)
+            raise
 
-        request, settings, session = call.request, self.settings, self.session
-        outcome: list[Any] = []
-
-        def exchange() -> None:
-            try:
-                outcome.append(
-                    session.request(
-                        request.method,
-                        settings.url(request),
-                        params=settings.params(request),
-                        json=request.body,
-                        data=request.form,  # with files: a multipart upload
-                        files=request.files,
-                        timeout=settings.timeout,
-                        # per request: a session-level CA file loses to REQUESTS_CA_BUNDLE
-                        verify=settings.ca_bundle or True,
-                    )
-                )
-            except BaseException as err:  # raised in the caller's thread below
-                outcome.append(err)
-
-        worker = threading.Thread(target=exchange, name="dashscope-request", daemon=True)
-        worker.start()
-        worker.join(settings.timeout)
-        if not outcome:
-            # Given up on: the thread ends at its next read timeout. Its connection must not go
-            # back into the pool the next request takes from.
+    def _exchange(self, call: ApiCall[T]) -> T:
+        """Send ``call`` and read its answer: the I/O is ``hooks.sync_exchange``'s."""
+        try:
+            status, headers, body = exchange(self.session, self.settings, call.request)
+        except GivenUp as err:
+            # Its connection must not go back into the pool the next request takes from.
             self.__dict__.pop("session", None)
-            raise CompressConnectionError(
-                f"{request.method} {request.path}: no complete answer within {settings.timeout:g} s"
-            )
-        response = outcome[0]
-        if isinstance(response, (ValueError, TypeError, requests.exceptions.InvalidJSONError)):
-            raise protocol.request_not_built(request, response) from None
-        if isinstance(response, requests.RequestException):
-            raise CompressConnectionError(
-                f"{request.method} {request.path}: {type(response).__name__}: {response}",
-                request_sent=not _never_sent(response),
-                retryable=not isinstance(response, requests.exceptions.SSLError),
-            ) from None
-        if isinstance(response, BaseException):
-            raise response
-        self.log.debug("%s %s -> %s", request.method, request.path, response.status_code)
-        return call.parse(protocol.parse_response(response.status_code, response.content, response.headers))
+            raise CompressConnectionError(str(err)) from None
+        self.log.debug("%s %s -> %s", call.request.method, call.request.path, status)
+        body = self.scrubber.body(body)  # an echo of the key reaches no model, log line or error
+        return call.parse(protocol.parse_response(status, body, headers))
 
     def run(self, call: ApiCall[T]) -> T:
         """Send ``call`` with the connection's retry policy and return its parsed output."""
@@ -323,15 +310,3 @@ class JobHookMixin:
 
     def delete_job(self, job_id: str, lang: str | None = None) -> Any:
         return self.run(protocol.delete_resource(self.kind, job_id, lang))
-
-
-def _never_sent(err: requests.RequestException) -> bool:
-    """True when the connection failed before the request left (refused, DNS, connect timeout)."""
-    import requests
-
-    if isinstance(err, requests.ConnectTimeout):
-        return True
-    if isinstance(err, requests.ConnectionError):
-        reason = getattr(err.args[0], "reason", None) if err.args else None
-        return type(reason).__name__ in {"NewConnectionError", "NameResolutionError"}
-    return False

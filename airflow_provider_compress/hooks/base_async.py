@@ -27,6 +27,7 @@ from airflow_provider_compress.hooks.base import (
     LOG_PAGE,
     DashScopeBaseHook,
     env_proxy,
+    scrubber_of,
     settings_of,
 )
 from airflow_provider_compress.models import JobLogs
@@ -44,7 +45,11 @@ class _AsyncClient:
         self.use(settings)
         self.stale = False  # the API rejected the key: read the connection again before the next call
         self.users = 0  # hooks inside ``async with``; the last to leave closes the session
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300))
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300),
+            # the raw bytes: protocol.BodyReader decompresses them, never past the limit
+            auto_decompress=False,
+        )
 
     def use(self, settings: ClientSettings) -> None:
         """Take (new) settings; what every request sends is built here once, not per request."""
@@ -59,6 +64,7 @@ class _AsyncClient:
         # Every request goes to the same host: resolve the proxy once, not per request as
         # aiohttp's trust_env does (in a thread, for each of a thousand triggers' polls).
         self.proxy = settings.proxy or env_proxy(settings.base_url)
+        self.scrubber = scrubber_of(settings)
 
 
 # loop -> connection id -> the client being opened or open on that loop
@@ -113,9 +119,20 @@ class DashScopeAsyncHook(DashScopeBaseHook):
         return _AsyncClient(settings_of(await self.aget_connection(self.dashscope_conn_id)))
 
     async def _send(self, client: _AsyncClient, call: ApiCall[T]) -> T:
+        """One try; every error it raises has the connection's secrets masked."""
+        try:
+            return await self._exchange(client, call)
+        except CompressError as err:
+            client.scrubber.error(err)
+            raise
+
+    async def _exchange(self, client: _AsyncClient, call: ApiCall[T]) -> T:
+        """The body is read as it comes, counted by ``protocol.BodyReader``; the timeout is a
+        total, and an answer not read to its end closes its connection."""
         import aiohttp
 
         request, settings = call.request, client.settings
+        status = 200  # until the answer's is known
         try:
             async with client.session.request(
                 request.method,
@@ -126,8 +143,14 @@ class DashScopeAsyncHook(DashScopeBaseHook):
                 timeout=client.timeout,
                 proxy=client.proxy,
                 ssl=client.ssl,
+                allow_redirects=False,  # a redirect is an error (protocol.parse_response)
             ) as response:
-                body = await response.read()
+                status = response.status
+                reader = protocol.BodyReader(status, response.headers, settings.max_response_bytes)
+                async for chunk in response.content.iter_chunked(protocol.CHUNK):
+                    if not reader.feed(chunk):
+                        break
+                body = client.scrubber.body(reader.body())  # an echo of the key reaches no model or log
         except aiohttp.ClientConnectorError as err:
             raise CompressConnectionError(
                 f"{request.method} {request.path}: {type(err).__name__}: {err}",
@@ -140,7 +163,9 @@ class DashScopeAsyncHook(DashScopeBaseHook):
             raise CompressConnectionError(
                 f"{request.method} {request.path}: {type(err).__name__}: {err}"
             ) from None
-        return call.parse(protocol.parse_response(response.status, body, response.headers))
+        except MemoryError:
+            raise protocol.unreadable(status, "the answer does not fit in memory") from None
+        return call.parse(protocol.parse_response(status, body, response.headers))
 
     async def client_settings(self) -> ClientSettings:
         """The connection's settings, as read for this event loop (never a blocking lookup)."""

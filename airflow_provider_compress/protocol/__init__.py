@@ -8,13 +8,23 @@ send an ``ApiRequest`` and hand the status, headers and body back to ``parse_res
 - ``resources``: the ``ResourceKind`` of each resource (the one source of what its states mean),
   ``Outcome`` and ``describe``;
 - ``endpoints``: ``ApiRequest`` / ``ApiCall`` and a call per endpoint;
-- ``responses``: ``parse_response`` and where paging ends.
+- ``bodies``: ``BodyReader``, an answer's body decompressed and counted as it arrives;
+- ``responses``: ``parse_response`` and where paging ends;
+- ``scrub``: ``Scrubber``, which masks the connection's secrets in what leaves the transports.
 
 Everything is importable from ``airflow_provider_compress.protocol`` itself.
 """
 
 from __future__ import annotations
 
+from airflow_provider_compress.protocol.bodies import (
+    ACCEPT_ENCODING,
+    CHUNK,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    ERROR_BODY_MAX,
+    BodyReader,
+    unreadable,
+)
 from airflow_provider_compress.protocol.endpoints import (
     FILE_SIZE_MAX,
     FILES_PATH,
@@ -52,6 +62,7 @@ from airflow_provider_compress.protocol.resources import (
     describe,
 )
 from airflow_provider_compress.protocol.responses import (
+    MAX_DEPTH,
     MAX_PAGES,
     LogRead,
     Reply,
@@ -72,6 +83,7 @@ from airflow_provider_compress.protocol.retry import (
     retry_delay,
     rides_out,
 )
+from airflow_provider_compress.protocol.scrub import Scrubber
 from airflow_provider_compress.protocol.settings import (
     API_ROOT,
     DEFAULT_BASE_URL,
@@ -82,21 +94,27 @@ from airflow_provider_compress.protocol.settings import (
 )
 
 __all__ = [
+    "ACCEPT_ENCODING",
     "API_ROOT",
+    "CHUNK",
     "COMPRESS",
     "COMPRESS_PATH",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEPLOYMENT",
     "DEPLOYMENT_SETTLED",
+    "ERROR_BODY_MAX",
     "FILES_PATH",
     "FILE_SIZE_MAX",
     "FINE_TUNE",
+    "MAX_DEPTH",
     "MAX_PAGES",
     "MODEL_SOURCES",
     "USER_AGENT",
     "WORKSPACE_HEADER",
     "ApiCall",
     "ApiRequest",
+    "BodyReader",
     "ClientSettings",
     "LogRead",
     "OutageClock",
@@ -104,6 +122,7 @@ __all__ = [
     "Reply",
     "ResourceKind",
     "RetryPolicy",
+    "Scrubber",
     "after_refused_delete",
     "attempts_of",
     "base_url_from",
@@ -135,6 +154,7 @@ __all__ = [
     "rides_out",
     "scale_deployment",
     "stop_resource",
+    "unreadable",
     "update_deployment",
     "upload_file",
 ]

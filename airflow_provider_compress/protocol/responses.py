@@ -1,13 +1,24 @@
-"""Reading the answers: the envelope or the error it stands for, and where paging ends."""
+"""Reading the answers: the envelope or the error it stands for, and where paging ends.
+
+Whatever the body, ``parse_response`` raises nothing but the provider's errors: a body nested
+deeper than any real answer is refused before ``json`` recurses into it, and texts taken from it
+(message, code, request id) are strings of bounded length.
+"""
 
 from __future__ import annotations
 
+import array
 import dataclasses
+import itertools
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow_provider_compress.exceptions import CompressApiError, InvalidResponseError, error_for_status
+from airflow_provider_compress.protocol.bodies import header, unreadable
 
 if TYPE_CHECKING:
     from airflow_provider_compress.models import JobLogs
@@ -16,6 +27,16 @@ if TYPE_CHECKING:
 # A list walk or a log read asks for at most this many pages: a server that never ends its
 # paging (a page number echoed back, a total that is never reached) cannot hold a task forever.
 MAX_PAGES = 1000
+# The API's deepest answers (templates, deployable models) nest 10 levels. Deeper than this is
+# refused before parsing: json recurses once per level (RecursionError), and so would whatever
+# reads the result (an event's serialization in the triggerer).
+MAX_DEPTH = 64
+TEXT_MAX = 1000  # characters kept of a message, code or request id taken from an answer
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included
+# [ and { one level down (1), ] and } one up (0xff, read as -1); every other byte deleted
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[{]}"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,22 +49,31 @@ class Reply:
 
 
 def parse_response(status: int, body: bytes, headers: Mapping[str, str]) -> Reply:
-    """Return the envelope's ``output`` and ``request_id``, or raise the error the answer stands for."""
-    try:
-        payload = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
-        payload = None
+    """Return the envelope's ``output`` and ``request_id``, or raise the error the answer stands for.
+
+    A redirect (3xx) is an error naming where it points: the transports never follow one (its
+    target would get the request without the key, and a 302 turns a POST into a GET). A success
+    whose envelope carries an error ``code`` (a gateway answering 200) is an
+    ``InvalidResponseError`` with that code.
+    """
+    payload, unreadable_because = _load(body)
     envelope = payload if isinstance(payload, dict) else {}
-    request_id = envelope.get("request_id") or _header(headers, "x-request-id")
+    request_id = _text(envelope.get("request_id")) or _text(header(headers, "x-request-id"))
+    if 300 <= status < 400:
+        raise error_for_status(status)(status, None, _redirect(header(headers, "location")), request_id)
     if status >= 400:
-        message = envelope.get("message") or _snippet(body) or None
         raise error_for_status(status)(
             status,
-            envelope.get("code"),
-            message,
+            _text(envelope.get("code")),
+            _text(envelope.get("message")) or _snippet(body) or None,
             request_id,
             retry_after=_retry_after(headers),
         )
+    if unreadable_because:
+        raise unreadable(status, unreadable_because, request_id)
+    if envelope.get("code"):
+        message = _text(envelope.get("message")) or "a success status with an error code"
+        raise InvalidResponseError(status, _text(envelope["code"]), message, request_id)
     # The file API (and, per the fact sheet, older builds of the others) answers in "data".
     key = "output" if "output" in envelope else "data"
     if key not in envelope:
@@ -59,19 +89,65 @@ def is_state_refusal(error: BaseException) -> bool:
     return isinstance(error, CompressApiError) and error.status_code in (400, 409)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
+def _load(body: bytes) -> tuple[Any, str | None]:
+    """The body's JSON (None if it is not JSON), and why it cannot be read at all, if so."""
+    if not body:
+        return None, None
+    too_deep = f"the answer is nested deeper than {MAX_DEPTH} levels"
+    if _depth_over(body, MAX_DEPTH):
+        return None, too_deep
+    try:
+        return json.loads(body), None
+    except ValueError:  # not JSON, not UTF-8
+        return None, None
+    except RecursionError:  # not after the depth check; kept as the last line of defence
+        return None, too_deep
+    except MemoryError:
+        return None, "the answer does not fit in memory"
+
+
+def _depth_over(body: bytes, most: int) -> bool:
+    """Whether the JSON in ``body`` nests deeper than ``most`` levels, counted on the bytes (the
+    brackets outside strings) at C speed: no parse, no recursion."""
+    if body.count(b"[") + body.count(b"{") <= most:
+        return False
+    steps = array.array("b", _STRING.sub(b"", body).translate(_STEPS, _NOT_BRACKETS))
+    return max(itertools.accumulate(steps), default=0) > most
+
+
+def _redirect(location: str | None) -> str:
+    """What a redirect says, naming only where it points: scheme, host and port (a URL's path,
+    query and credentials are left out)."""
+    parts = urlsplit(location or "")
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    if not location:
+        target = "without a Location"
+    elif not parts.hostname:
+        target = "to another path of the same host"
+    else:
+        target = f"to {parts.scheme}://{parts.hostname[:100]}{port}"
+    return f"a redirect {target}, which is never followed: check the connection's Base URL"
+
+
+def _text(value: Any) -> str | None:
+    """A text field of an answer as a bounded string (a server may send any JSON there)."""
+    if value is None or value == "":
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:TEXT_MAX]
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = _header(headers, "retry-after")
+    value = header(headers, "retry-after")
     try:
-        return max(0.0, float(value)) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None  # an HTTP date: fall back to our own backoff
+    # nan or inf: our own backoff; any other value is capped by the policy's max_elapsed
+    return max(0.0, seconds) if seconds is not None and math.isfinite(seconds) else None
 
 
 def _snippet(body: bytes, limit: int = 200) -> str:

@@ -45,12 +45,13 @@ def is_transient(error: BaseException, request: ApiRequest) -> bool:
     """Whether to try ``request`` again after ``error``.
 
     A 429 or a connection that never sent anything cannot have changed state on the server.
-    Other transient failures leave the outcome unknown, so only idempotent requests repeat.
+    Other transient failures leave the outcome unknown, so only idempotent requests repeat; what
+    another try cannot mend (``retryable`` False) is never repeated.
     """
     if isinstance(error, RateLimitError):
         return True
-    if isinstance(error, CompressConnectionError) and not error.retryable:
-        return False
+    if isinstance(error, (CompressConnectionError, InvalidResponseError)) and not error.retryable:
+        return False  # a certificate that does not verify, an answer too large or too deep
     if isinstance(error, CompressConnectionError) and not error.request_sent:
         return True
     if isinstance(error, (ServerError, InvalidResponseError, CompressConnectionError)):

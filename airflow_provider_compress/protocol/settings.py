@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_compress import regions, validation
 from airflow_provider_compress.exceptions import CompressValidationError
+from airflow_provider_compress.protocol.bodies import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES
 from airflow_provider_compress.protocol.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -21,6 +23,7 @@ DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com"
 API_ROOT = "/api/v1"
 USER_AGENT = "airflow-provider-compress"
 WORKSPACE_HEADER = "X-DashScope-WorkSpace"
+HOUR, DAY = 3600.0, 86400.0  # upper bounds of the extras in seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +48,8 @@ class ClientSettings:
     console_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
     # Extra ``region``: the region a host without one of its own serves (a reverse proxy).
     region: str | None = None
+    # The largest answer read (decompressed, and as it came): see protocol.bodies.
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
     @property
     def serving_region(self) -> str:
@@ -60,7 +65,10 @@ class ClientSettings:
         extra: Mapping[str, Any] | None,
         schema: str | None = None,
         port: int | None = None,
+        env_proxy: Callable[[str], str | None] | None = None,
     ) -> ClientSettings:
+        """``env_proxy``: the proxy the environment (HTTP(S)_PROXY, NO_PROXY) sets for a URL, if
+        any; the hooks pass theirs (this core reads no environment)."""
         api_key = _api_key(password)
         extra = {k.removeprefix("extra__dashscope__"): val for k, val in (extra or {}).items()}
         workspace_id = extra.get("workspace_id") or None
@@ -68,22 +76,20 @@ class ClientSettings:
             raise CompressValidationError("extra.workspace_id", "must be printable ASCII", workspace_id)
         base_url = base_url_from(host, schema, port)
         parts = urlsplit(base_url)
-        if (
-            parts.scheme != "https"
-            and not _loopback(parts.hostname)
-            and not _flag(extra, "allow_insecure_http")
-        ):
+        if "@" in parts.netloc:  # never echoed: the value holds a password
             raise CompressValidationError(
                 "host",
-                "http:// to a host that is not this machine would send the API key in clear: "
-                "use https://, or set the extra allow_insecure_http to true on a network you trust",
-                base_url,
+                "must not carry credentials (user:password@): they would be sent to the API and shown "
+                "wherever the URL is; put the API key in the connection's password",
             )
+        proxy = _proxy_url(extra.get("proxy"))
+        if parts.scheme != "https" and not _flag(extra, "allow_insecure_http"):
+            _check_clear_text(base_url, parts.hostname, proxy or (env_proxy and env_proxy(base_url)))
         retry = RetryPolicy(
-            attempts=int(_number(extra, "retry_limit", RetryPolicy.attempts, minimum=1)),
-            initial_delay=_number(extra, "retry_delay", RetryPolicy.initial_delay),
-            max_delay=_number(extra, "retry_max_delay", RetryPolicy.max_delay),
-            max_elapsed=_number(extra, "retry_max_elapsed", RetryPolicy.max_elapsed),
+            attempts=_whole(extra, "retry_limit", RetryPolicy.attempts, minimum=1, maximum=100),
+            initial_delay=_number(extra, "retry_delay", RetryPolicy.initial_delay, maximum=HOUR),
+            max_delay=_number(extra, "retry_max_delay", RetryPolicy.max_delay, maximum=HOUR),
+            max_elapsed=_number(extra, "retry_max_elapsed", RetryPolicy.max_elapsed, maximum=DAY),
         )
         zone = extra.get("service_timezone")
         return cls(
@@ -91,16 +97,19 @@ class ClientSettings:
             base_url=base_url,
             workspace_id=workspace_id,
             lang=extra.get("lang") or None,
-            timeout=_number(extra, "timeout", cls.timeout, minimum=0.001),
+            timeout=_number(extra, "timeout", cls.timeout, minimum=0.001, maximum=HOUR),
             outage_budget=_number(extra, "outage_budget", cls.outage_budget),
             retry=retry,
-            proxy=_proxy_url(extra.get("proxy")),
+            proxy=proxy,
             service_tz=(
                 validation.parse_timezone("extra.service_timezone", zone) if zone else validation.SERVICE_TZ
             ),
             ca_bundle=_ca_bundle(extra.get("ca_bundle")),
             console_urls={k: str(val) for k, val in extra.items() if k.endswith("_console_url") and val},
             region=_region(extra.get("region")),
+            max_response_bytes=_whole(
+                extra, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES, minimum=64 * 1024, maximum=2**30
+            ),
         )
 
     def url(self, request: ApiRequest) -> str:
@@ -117,6 +126,7 @@ class ClientSettings:
         headers = {
             "Authorization": f"Bearer {self.api_key}",
             "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,  # all that protocol.bodies decodes
             "User-Agent": USER_AGENT,
         }
         if self.workspace_id:
@@ -124,17 +134,52 @@ class ClientSettings:
         return headers
 
 
-def _number(extra: Mapping[str, Any], key: str, default: float, minimum: float = 0.0) -> float:
+def _number(
+    extra: Mapping[str, Any], key: str, default: float, minimum: float = 0.0, maximum: float = DAY
+) -> float:
+    """The extra ``key`` as a finite number in ``[minimum, maximum]``; ``default`` when empty."""
     raw = extra.get(key)
     if raw in (None, ""):
         return default
     try:
+        if isinstance(raw, bool):  # JSON true is no number of seconds
+            raise TypeError
         value = float(raw)
     except (TypeError, ValueError):
         raise CompressValidationError(f"extra.{key}", "must be a number", raw) from None
-    if value < minimum:
-        raise CompressValidationError(f"extra.{key}", f"must be >= {minimum:g}", raw)
+    if not math.isfinite(value):
+        raise CompressValidationError(f"extra.{key}", "must be a finite number", raw)
+    if not minimum <= value <= maximum:
+        raise CompressValidationError(
+            f"extra.{key}", f"must be between {minimum:.15g} and {maximum:.15g}", raw
+        )
     return value
+
+
+def _whole(extra: Mapping[str, Any], key: str, default: int, *, minimum: int, maximum: int) -> int:
+    value = float(_number(extra, key, default, minimum, maximum))
+    if not value.is_integer():
+        raise CompressValidationError(f"extra.{key}", "must be a whole number", extra.get(key))
+    return int(value)
+
+
+def _check_clear_text(base_url: str, hostname: str | None, proxy: str | None) -> None:
+    """http:// sends the key in clear: allowed only to this machine, and not through a proxy."""
+    if not _loopback(hostname):
+        raise CompressValidationError(
+            "host",
+            "http:// to a host that is not this machine would send the API key in clear: "
+            "use https://, or set the extra allow_insecure_http to true on a network you trust",
+            base_url,
+        )
+    if proxy:  # never echoed: it may hold a password
+        raise CompressValidationError(
+            "host",
+            "http:// through a proxy (the extra proxy, or HTTP_PROXY / ALL_PROXY without NO_PROXY "
+            "for this host) would send the API key in clear to the proxy: use https://, exempt this "
+            "host in NO_PROXY, or set the extra allow_insecure_http to true",
+            base_url,
+        )
 
 
 def _api_key(password: str | None) -> str:

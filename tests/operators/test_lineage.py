@@ -40,7 +40,6 @@ pytestmark = pytest.mark.skipif(not has_openlineage(), reason="the openlineage e
         ("https://dashscope.aliyuncs.com", {}, "cn-beijing"),
         ("https://ws-1.cn-beijing.maas.aliyuncs.com", {}, "cn-beijing"),
         ("https://gw.example.com/dashscope", {"region": "cn-beijing"}, "cn-beijing"),
-        ("https://user:secret@gw.example.com", {"region": "cn-beijing"}, "cn-beijing"),
         ("http://127.0.0.1:8089", {}, "cn-beijing"),  # no region of its own: the API's default host's
         ("https://dashscope-intl.aliyuncs.com", {}, "ap-southeast-1"),
         ("https://ws-1.ap-southeast-1.maas.aliyuncs.com", {}, "ap-southeast-1"),
