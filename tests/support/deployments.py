@@ -12,6 +12,7 @@ LORA_MODEL = "qwen3-8b-ft-202511132025-0260"  # named as the fact sheet's LoRA e
 
 
 DELETE = "DELETE /api/v1/deployments/{deployed_model}"
+POLL = "GET /api/v1/deployments/{deployed_model}"  # a deployment's read: a trigger's poll
 
 
 UNKNOWN = "HIBERNATING"  # a status no source lists: the service may add more
