@@ -32,6 +32,23 @@ def status_of(emu: EmulatorProcess, deployed_model: str) -> str:
     return emu.state()["deployments"].get(deployed_model, {"status": "gone"})["status"]
 
 
+def billing_clock(emu: EmulatorProcess) -> str:
+    """A deployment billed from now on: its billed seconds, read in the same answer as another
+    deployment's, tell whether the emulator's time went on (the test deletes it)."""
+    clock = deploy()
+    emu.force_deployment_status(clock, "RUNNING")
+    return clock
+
+
+def deployments_later(emu: EmulatorProcess, clock: str) -> dict:
+    """Every deployment, as read once the emulator's time went on since this call."""
+    start = emu.state()["deployments"][clock]["billed_seconds"]
+    deadline = time.monotonic() + 30
+    while (deployments := emu.state()["deployments"])[clock]["billed_seconds"] <= start:
+        assert time.monotonic() < deadline, "the emulator's clock stood still"
+    return deployments
+
+
 def wait_for_deployment(hook: DeploymentHook, deployed_model: str, *statuses: str, timeout: float = 20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -78,13 +78,17 @@ def forwarded(caplog, job_id: str) -> list[str]:
     return [line for record in records for line in record.split("\n")]
 
 
-def fake_task_state(monkeypatch, state) -> None:
-    """What the triggerer answers when a trigger asks for its task's state."""
+def fake_task_state(monkeypatch, state) -> list:
+    """What the triggerer answers when a trigger asks for its task's state; the task instances
+    it was asked about, in order (a list the test reads)."""
+    asked: list = []
 
     async def task_instance_state(ti):
+        asked.append(ti)
         return state
 
     monkeypatch.setattr(task_state, "task_instance_state", task_instance_state)
+    return asked
 
 
 def cancel_requests(emu: EmulatorProcess, job_id: str) -> int:
