@@ -11,7 +11,6 @@ import dataclasses
 import json
 import logging
 import time
-import uuid
 
 import pytest
 
@@ -24,7 +23,7 @@ from airflow_provider_compress.exceptions import (
 )
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.protocol import ClientSettings
-from tests.support import JOBS_PATH, PLAIN_TEMPLATE, SFT_MODEL, Twin
+from tests.support import JOBS_PATH, PLAIN_TEMPLATE, SFT_MODEL, Twin, unique_name
 
 KEY = "sk-HARDEN-0d9c41"
 
@@ -158,8 +157,7 @@ def page(total: int, page_no: int, count: int) -> str:
 
 
 def test_paging_ends_at_the_total_when_every_page_echoes_page_1(transport, monkeypatch, keyed):
-    """A server that echoes page 1 every time: the walk still ends, at ``total`` (it counts the
-    items). More echoing pages are queued than the walk needs."""
+    """Every page echoes page 1: the walk still ends at ``total`` (it counts items), 7 pages unread."""
     connection(monkeypatch, keyed)
     keyed.answer_next(10, page(total=250, page_no=1, count=100), method="GET", path=JOBS_PATH)
     try:
@@ -169,22 +167,15 @@ def test_paging_ends_at_the_total_when_every_page_echoes_page_1(transport, monke
         keyed.reset()
 
 
-def test_paging_advances_from_the_request_not_the_echoed_page(transport, monkeypatch, keyed):
-    """The first page echoes page 7: the walk asks for page 2 next (served by the emulator from
-    the real list), not page 8 (empty there: the walk would end one item in)."""
-    connection(monkeypatch, keyed)
-    name = f"echo-{uuid.uuid4().hex[:8]}"
-    hook = CompressHook()
+def test_paging_advances_from_the_request_not_the_echoed_page(transport, fresh_conn):
+    """Page 1 echoes page 7: the walk asks for page 2 next, not page 8 (empty: the walk would end)."""
+    name = unique_name("echo")
     for n in range(3):
-        hook.create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=f"{name}-{n}")
-    listed = [job.job_id for job in hook.iter_jobs(job_name=name, page_size=1)]
-    assert len(listed) == 3
-    keyed.answer_next(1, page(total=3, page_no=7, count=1), method="GET", path=JOBS_PATH)
-    try:
-        walked = [job.job_id for job in Twin(transport).iter_jobs(job_name=name, page_size=1)]
-    finally:
-        keyed.reset()
-    assert walked == ["quant-x-0", *listed[1:]]
+        CompressHook().create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=f"{name}-{n}")
+    listed = [job.job_id for job in CompressHook().iter_jobs(job_name=name, page_size=1)]
+    fresh_conn.answer_next(1, page(total=3, page_no=7, count=1), method="GET", path=JOBS_PATH)
+    walked = [job.job_id for job in Twin(transport).iter_jobs(job_name=name, page_size=1)]
+    assert len(listed) == 3 and walked == ["quant-x-0", *listed[1:]]  # pages 2 and 3 of the list
 
 
 def test_paging_stops_on_an_empty_page(transport, monkeypatch, keyed):
