@@ -293,7 +293,21 @@ def test_fine_tune_sensor_forwards_the_log_and_never_cancels_on_its_timeout(airf
 
 
 def test_z_the_api_key_is_nowhere_in_logs_or_the_metadata_database(airflow):
-    """After every DAG above ran: no task log, no XCom, no rendered field, no trigger row holds it."""
+    """Last of the module (z), after every DAG the tests above ran and a run of its own that fails
+    deferred (a timeout: trigger row, cancel, the failure's exception): no output, no task or
+    trigger log, no XCom, no rendered field, no trigger row, no file of the Airflow home holds it."""
+    assert airflow.emulator.api_key == AUDIT_KEY
+    output = airflow.dags_test("test_compress_timeout_deferred")
+    assert airflow.states("test_compress_timeout_deferred") == {"compress": "failed"}, output[-3000:]
+    assert "Pausing task as DEFERRED" in output  # the trigger ran, its kwargs stored
+    # `airflow dags test` writes the task and trigger logs to its output
+    assert [out for out in airflow.outputs if AUDIT_KEY in out] == []
+    dump = airflow.dump()
+    runs = airflow.query("SELECT run_id FROM dag_run")
+    assert len(runs) >= 1 and all(run_id in dump for (run_id,) in runs)
+    assert 'CREATE TABLE "trigger"' in dump or "CREATE TABLE trigger" in dump
+    assert AUDIT_KEY not in dump
+    assert (airflow.home / "airflow.db").exists() and files_containing(airflow.home, AUDIT_KEY) == []
 
 
 def test_the_api_key_is_nowhere_in_logs_or_the_metadata_database(airflow):

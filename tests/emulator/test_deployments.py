@@ -13,8 +13,14 @@ from airflow_provider_compress.exceptions import BadRequestError
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.hooks.finetune import FineTuneHook
 from airflow_provider_compress.specs import DeploymentSpec
-from tests.support import new_suffix
-from tests.support.deployments import LORA_MODEL, deploy, wait_for_deployment
+from tests.support import new_suffix, wait_until
+from tests.support.deployments import (
+    LORA_MODEL,
+    billing_clock,
+    deploy,
+    deployments_later,
+    wait_for_deployment,
+)
 
 
 def test_scaling_to_zero_keeps_the_deployment_and_stops_its_billing(conn):
@@ -25,15 +31,15 @@ def test_scaling_to_zero_keeps_the_deployment_and_stops_its_billing(conn):
     assert scaled.status == "UPDATING" and scaled.capacity == 0 and scaled.ready_capacity == 2
     idle = wait_for_deployment(hook, deployed, "RUNNING")
     assert (idle.capacity, idle.ready_capacity) == (0, 0)
+    clock = billing_clock(conn)
     billed = conn.state()["deployments"][deployed]["billed_seconds"]
-    time.sleep(0.5)
-    assert conn.state()["deployments"][deployed]["billed_seconds"] == billed  # no unit serves
+    assert deployments_later(conn, clock)[deployed]["billed_seconds"] == billed  # no unit serves
     hook.scale_deployment(deployed, 1)
     back = wait_for_deployment(hook, deployed, "RUNNING")
     assert (back.capacity, back.ready_capacity) == (1, 1)
-    time.sleep(0.3)
-    assert conn.state()["deployments"][deployed]["billed_seconds"] > billed
-    hook.delete_deployment(deployed)
+    wait_until(lambda: conn.state()["deployments"][deployed]["billed_seconds"] > billed, "billing again")
+    for name in (deployed, clock):
+        hook.delete_deployment(name)
 
 
 def test_a_deployment_can_be_scaled_while_it_is_being_created(slow_conn):

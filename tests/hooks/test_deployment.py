@@ -16,7 +16,7 @@ from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.models import DeploymentStatus, JobStatus
 from tests.support import PLAIN_TEMPLATE, SFT_MODEL, new_suffix, wait_for_status
-from tests.support.deployments import deploy, wait_for_deployment
+from tests.support.deployments import billing_clock, deploy, wait_for_deployment
 
 
 def test_deployment_lifecycle_scale_delete(conn):
@@ -36,10 +36,12 @@ def test_deployment_lifecycle_scale_delete(conn):
     assert scaled.capacity == 4
     assert created.deployed_model in [d.deployed_model for d in hook.iter_deployments()]
     assert hook.find_deployment_by_name("life").deployed_model == created.deployed_model
+    clock = billing_clock(conn)
     assert hook.delete_deployment(created.deployed_model).status == DeploymentStatus.DELETING
-    billed = conn.state()["deployments"].get(created.deployed_model, {}).get("billed_seconds")
-    time.sleep(0.3)
-    assert conn.state()["deployments"].get(created.deployed_model, {}).get("billed_seconds", billed) == billed
+    bills = bills_until_gone(conn, created.deployed_model, clock)
+    assert len({bill for bill, _ in bills}) == 1  # while DELETING its bill stood still,
+    assert bills[-1][1] > bills[0][1]  # while the emulator's time went on
+    hook.delete_deployment(clock)
     wait_gone = time.monotonic() + 10
     while time.monotonic() < wait_gone:
         try:
@@ -49,6 +51,15 @@ def test_deployment_lifecycle_scale_delete(conn):
         time.sleep(0.1)
     else:
         raise AssertionError("the deployment did not go away")
+
+
+def bills_until_gone(emulator, deployed_model: str, clock: str) -> list[tuple[float, float]]:
+    """The deployment's billed seconds, with the clock deployment's, read until it is gone."""
+    bills, deadline = [], time.monotonic() + 30
+    while deployed_model in (deployments := emulator.state()["deployments"]):
+        assert time.monotonic() < deadline, f"{deployed_model} is still there"
+        bills.append((deployments[deployed_model]["billed_seconds"], deployments[clock]["billed_seconds"]))
+    return bills
 
 
 def test_a_compressed_model_outlives_its_deleted_job_record(conn):

@@ -23,7 +23,7 @@ from airflow_provider_compress.exceptions import (
 )
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.protocol import ClientSettings
-from tests.support import JOBS_PATH, PLAIN_TEMPLATE, SFT_MODEL, Twin
+from tests.support import JOBS_PATH, PLAIN_TEMPLATE, SFT_MODEL, Twin, unique_name
 
 KEY = "sk-HARDEN-0d9c41"
 
@@ -156,9 +156,8 @@ def page(total: int, page_no: int, count: int) -> str:
     )
 
 
-def test_paging_advances_from_the_request_not_the_echoed_page(transport, monkeypatch, keyed):
-    """A server that echoes page 1 every time: the walk still ends, at ``total``. More echoing
-    pages are queued than the walk needs: one that read the echoed number would walk on."""
+def test_paging_ends_at_the_total_when_every_page_echoes_page_1(transport, monkeypatch, keyed):
+    """Every page echoes page 1: the walk still ends at ``total`` (it counts items), 7 pages unread."""
     connection(monkeypatch, keyed)
     keyed.answer_next(10, page(total=250, page_no=1, count=100), method="GET", path=JOBS_PATH)
     try:
@@ -166,6 +165,17 @@ def test_paging_advances_from_the_request_not_the_echoed_page(transport, monkeyp
         assert keyed.faults()["queued"] == 7
     finally:
         keyed.reset()
+
+
+def test_paging_advances_from_the_request_not_the_echoed_page(transport, fresh_conn):
+    """Page 1 echoes page 7: the walk asks for page 2 next, not page 8 (empty: the walk would end)."""
+    name = unique_name("echo")
+    for n in range(3):
+        CompressHook().create_job(model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=f"{name}-{n}")
+    listed = [job.job_id for job in CompressHook().iter_jobs(job_name=name, page_size=1)]
+    fresh_conn.answer_next(1, page(total=3, page_no=7, count=1), method="GET", path=JOBS_PATH)
+    walked = [job.job_id for job in Twin(transport).iter_jobs(job_name=name, page_size=1)]
+    assert len(listed) == 3 and walked == ["quant-x-0", *listed[1:]]  # pages 2 and 3 of the list
 
 
 def test_paging_stops_on_an_empty_page(transport, monkeypatch, keyed):

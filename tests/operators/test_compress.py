@@ -20,14 +20,19 @@ from tests.support import (
     API,
     CANCELLED,
     DPO_MODEL,
+    JOB_READ,
     JOBS_PATH,
     PARAM_TEMPLATE,
     PLAIN_TEMPLATE,
     SFT_MODEL,
     UNREADABLE_LOG,
     refusal,
+    served,
     task_context,
+    wait_for_status,
+    wait_until,
 )
+from tests.support.airflow_home import forwarded
 
 
 def test_worker_on_kill_cancels_once(slow_conn):
@@ -52,9 +57,12 @@ def test_a_later_try_restarts_work_that_the_cleared_try_is_stopping(slow_conn):
     run_id = f"manual__{uuid.uuid4().hex}"
     operator = CreateCompressJobOperator(task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE)
     earlier = operator._create_or_reattach(task_context(1, run_id))
+    reads = served(slow_conn, JOB_READ)
     with ThreadPoolExecutor(1) as pool:
         second_try = pool.submit(operator._create_or_reattach, task_context(2, run_id))
-        time.sleep(1.5)  # the old trigger's on_kill comes a moment after the clear
+        # the old trigger's on_kill comes a moment after the clear: once the next try reads the
+        # job again, it is waiting for that stop
+        wait_until(lambda: served(slow_conn, JOB_READ) > reads, "the next try's first read in its grace")
         CompressHook().cancel_job(earlier.job_id)
         restarted = second_try.result(timeout=30)
     assert restarted.job_id != earlier.job_id
@@ -240,3 +248,27 @@ def test_an_event_sent_before_the_rename_still_completes_the_task(conn):
         assert operator.resource_id == job.job_id
     with pytest.raises(AirflowException, match="Unexpected trigger event"):
         compress_operator().execute_complete({}, {"status": "SUCCEEDED"})
+
+
+def test_the_resumed_task_forwards_the_lines_after_the_triggers_last_read(conn, capsys):
+    """The trigger sends its event without reading the job's last lines (tests/triggers/
+    test_compress.py): execute_complete forwards them, from the event's log_offset, each once."""
+    hook = CompressHook()
+    job = hook.create_job(
+        model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=f"rest-{uuid.uuid4().hex[:8]}"
+    )
+    done = wait_for_status(hook.get_job, job.job_id, lambda status: status == "SUCCEEDED")
+    full = conn.full_log(job.job_id)
+    event = {
+        "status": "SUCCEEDED",
+        "resource_id": job.job_id,
+        "resource": done.to_dict(),
+        "log_offset": 4,  # the trigger forwarded lines 1 to 4
+        "message": "reached SUCCEEDED",
+    }
+    assert compress_operator().execute_complete({}, event) == done.quantized_output
+    out = capsys.readouterr().out  # the task logger writes there
+    assert forwarded(out, job.job_id) == list(range(5, len(full) + 1))
+    assert f"[{job.job_id} #{len(full)}] {full[-1]}" in out
+    compress_operator(forward_logs=False).execute_complete({}, event)
+    assert forwarded(capsys.readouterr().out, job.job_id) == []

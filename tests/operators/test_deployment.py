@@ -4,6 +4,8 @@ DeleteDeploymentOperator; DeploymentSensor's deferral. Their runs in Airflow: te
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 
@@ -11,8 +13,10 @@ import pytest
 from airflow.exceptions import TaskDeferred  # 3.1 and 3.3 alike (the SDK has it only since 3.2)
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_compress import _compat
 from airflow_provider_compress.emulator.process import EmulatorProcess
 from airflow_provider_compress.exceptions import CompressValidationError
+from airflow_provider_compress.hooks.compress import close_async_clients
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.operators.deployment import (
     DEFAULT_DEPLOY_TIMEOUT,
@@ -22,8 +26,9 @@ from airflow_provider_compress.operators.deployment import (
 )
 from airflow_provider_compress.sensors.deployment import DeploymentSensor
 from airflow_provider_compress.triggers.deployment import DeploymentTrigger
-from tests.support import SFT_MODEL, new_suffix, refusal, task_context, use_connection
-from tests.support.deployments import LORA_MODEL, UNKNOWN, deletes, deploy, status_of
+from tests.support import SFT_MODEL, new_suffix, refusal, served, task_context, use_connection
+from tests.support.deployments import LORA_MODEL, POLL, UNKNOWN, deletes, deploy, status_of
+from tests.support.triggers import LOGGER, events_of, fake_task_state, only_event, until
 
 
 def test_reattach_compares_the_deployment_plan_capacity_and_spec(slow_conn):
@@ -132,8 +137,11 @@ def test_the_operator_checks_the_spec_against_the_deployable_models_before_creat
 def test_scale_checks_the_deployment_before_asking(conn):
     before = conn.state()["calls"].get("PUT /api/v1/deployments/{deployed_model}/scale", 0)
     deployed = deploy(deploy_spec="MU2", capacity=8)
-    with pytest.raises(CompressValidationError, match=r"multiple of .* base capacity 8"):
-        ScaleDeploymentOperator(task_id="t", deployed_model=deployed, capacity=4).execute(task_context())
+    for capacity in (4, 12):  # below the base, and above it but no multiple
+        with pytest.raises(CompressValidationError, match=r"multiple of .* base capacity 8"):
+            ScaleDeploymentOperator(task_id="t", deployed_model=deployed, capacity=capacity).execute(
+                task_context()
+            )
     lora = DeploymentHook().create_deployment(model_name=LORA_MODEL, plan="lora", name=f"l-{new_suffix()}")
     with pytest.raises(CompressValidationError, match="LoRA"):
         ScaleDeploymentOperator(task_id="t", deployed_model=lora.deployed_model, capacity=2).execute(
@@ -144,20 +152,40 @@ def test_scale_checks_the_deployment_before_asking(conn):
         DeploymentHook().delete_deployment(name)
 
 
-def test_the_sensor_and_the_scale_defer_with_a_deadline_and_never_stop(slow_conn):
-    """They do not own the deployment: their trigger must not delete it on kill or timeout."""
-    deployed = deploy()
-    sensor = DeploymentSensor(
-        task_id="s", deployed_model=deployed, deferrable=True, poke_interval=5, timeout=60
+@pytest.mark.parametrize("task", ["sensor", "scale"])
+async def test_the_sensor_and_the_scale_defer_to_a_trigger_that_never_deletes(monkeypatch, slow_conn, task):
+    """They do not own the deployment: their trigger leaves it when the task is killed (on
+    Airflow 3.3 through on_kill, before through CancelledError) and at the task's deadline."""
+    deployed = deploy()  # PENDING for ten minutes: the wait never ends on its own
+    operator = (
+        DeploymentSensor(task_id="s", deployed_model=deployed, deferrable=True, poke_interval=1, timeout=1)
+        if task == "sensor"
+        else ScaleDeploymentOperator(
+            task_id="c", deployed_model=deployed, capacity=2, deferrable=True, poll_interval=1, timeout=1
+        )
     )
-    scale = ScaleDeploymentOperator(task_id="c", deployed_model=deployed, capacity=2, deferrable=True)
-    for operator in (sensor, scale):
-        with pytest.raises(TaskDeferred) as deferred:
-            operator.execute(task_context())
-        trigger = deferred.value.trigger
-        assert isinstance(trigger, DeploymentTrigger)
-        assert (trigger.cancel_on_kill, trigger.stop_on_timeout) == (False, False)
-        assert trigger.deadline is not None and deferred.value.timeout is not None
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(task_context())
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, DeploymentTrigger)
+    assert trigger.deadline is not None and deferred.value.timeout is not None
+    trigger._log = logging.getLogger(LOGGER)
+    fake_task_state(monkeypatch, "failed")  # killed: the task left the deferred state
+    before = deletes(slow_conn)
+    try:
+        await trigger.on_kill()
+        monkeypatch.setattr(_compat, "TRIGGER_HAS_ON_KILL", False)
+        polls = served(slow_conn, POLL)
+        watching = asyncio.ensure_future(events_of(trigger))
+        await until(lambda: served(slow_conn, POLL) > polls, "the trigger's first poll")
+        watching.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await watching
+        event = await only_event(trigger)  # runs on to the deadline
+    finally:
+        await close_async_clients()
+    assert event["status"] == "timeout" and event["message"].endswith("and it was kept (not deleted)")
+    assert deletes(slow_conn) == before and status_of(slow_conn, deployed) == "PENDING"
     DeploymentHook().delete_deployment(deployed)
 
 

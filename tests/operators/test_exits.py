@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from airflow.exceptions import TaskDeferred  # 3.1 and 3.3 alike (the SDK has it only since 3.2)
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_compress import _compat
@@ -35,6 +36,7 @@ from tests.support import (
     task_context,
     use_connection,
 )
+from tests.support.triggers import event_of
 
 CONSOLE = "https://bailian.console.aliyun.com"  # the emulator's host is no region: the default
 CANCEL = f"POST {JOBS_PATH}/{{job_id}}/cancel"
@@ -312,11 +314,23 @@ def test_an_export_that_cannot_be_watched_says_it_goes_on(monkeypatch, fresh_con
         export.execute(task_context())
 
 
-def test_a_scale_that_fails_fails_the_task_and_deletes_nothing(quick_deploys):
+@pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferred"])
+def test_a_scale_that_fails_fails_the_task_and_deletes_nothing(quick_deploys, deferrable):
     deployed = scaled_deployment(quick_deploys)
-    scale = ScaleDeploymentOperator(task_id="s", deployed_model=deployed, capacity=40, poll_interval=1)
-    with pytest.raises(AirflowException, match=f"deployment {deployed} failed"):  # 32 units in the emulator
-        scale.execute(task_context())
+    scale = ScaleDeploymentOperator(
+        task_id="s", deployed_model=deployed, capacity=40, poll_interval=1, deferrable=deferrable
+    )
+    failed = f"deployment {deployed} failed"  # 32 units in the emulator
+    if deferrable:
+        with pytest.raises(TaskDeferred) as deferred:
+            scale.execute(task_context())
+        resumed = event_of(deferred.value.trigger)
+        assert resumed["status"] == "UPDATING_FAILED"
+        with pytest.raises(AirflowException, match=failed):
+            scale.execute_complete(task_context(), resumed)
+    else:
+        with pytest.raises(AirflowException, match=failed):
+            scale.execute(task_context())
     assert quick_deploys.state()["deployments"][deployed]["status"] == "UPDATING_FAILED"
     DeploymentHook().delete_deployment(deployed)
 

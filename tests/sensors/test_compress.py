@@ -10,6 +10,7 @@ from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.protocol import COMPRESS
 from airflow_provider_compress.sensors.compress import CompressJobSensor
 from tests.support import FAILING_MODEL, PLAIN_TEMPLATE, SFT_MODEL
+from tests.support.airflow_home import forwarded
 from tests.support.files import wait_until
 
 
@@ -38,3 +39,19 @@ def test_the_sensor_fails_with_the_reason_of_a_failed_job_or_of_an_ended_watch(c
         sensor.execute_complete({}, {**event, "message": "ignored"})
     with pytest.raises(AirflowException, match="3 polls in a row failed"):
         sensor.execute_complete({}, {**event, "status": "error", "message": "3 polls in a row failed"})
+
+
+def test_the_resumed_sensor_forwards_the_lines_after_the_triggers_last_read(conn, capsys):
+    done = finished(SFT_MODEL)
+    full = conn.full_log(done.job_id)
+    event = {
+        "status": "SUCCEEDED",
+        "resource_id": done.job_id,
+        "resource": done.to_dict(),
+        "log_offset": 4,  # the trigger forwarded lines 1 to 4
+        "message": "reached SUCCEEDED",
+    }
+    assert CompressJobSensor(task_id="s", job_id=done.job_id).execute_complete({}, event)
+    out = capsys.readouterr().out  # the task logger writes there
+    assert forwarded(out, done.job_id) == list(range(5, len(full) + 1))
+    assert f"[{done.job_id} #{len(full)}] {full[-1]}" in out

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]  # the checkout
 TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")  # how the API writes times
 API = "/api/v1/fine-tunes/compress"
 JOBS_PATH = API + "/jobs"  # a regular expression too, for the emulator's answer_next(path=...)
+JOB_READ = f"GET {JOBS_PATH}/{{job_id}}"  # the route of a job's read, in the emulator's calls
 SFT_MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 DPO_MODEL = "qwen3.5-flash-2026-02-23-ft-202604020000-c3d4"
 FAILING_MODEL = "qwen3.5-flash-2026-02-23-ft-202603150000-fail"
@@ -66,6 +67,21 @@ class RawClient:
 
 def requests_served(emu: EmulatorProcess) -> int:
     return emu.state()["requests"]
+
+
+def served(emu: EmulatorProcess, route: str) -> int:
+    """API requests that reached ``route`` ("GET /api/v1/deployments/{deployed_model}") so far."""
+    return emu.state(jobs=False)["calls"].get(route, 0)
+
+
+def wait_until(check, what: str, timeout: float = 30):
+    """``check()`` until it is true (its result), failing after ``timeout`` seconds with ``what``:
+    a test waits for the condition it needs, never for a time it guesses."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
+        time.sleep(0.05)
+    return result
 
 
 def wait_for_status(get, resource_id: str, done, timeout: float = 20):

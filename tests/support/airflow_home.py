@@ -20,6 +20,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 class Airflow:
     def __init__(self, home: Path, env: dict[str, str], emulator: EmulatorProcess) -> None:
         self.home, self.env, self.emulator = home, env, emulator
+        self.outputs: list[str] = []  # of every run, for the audits that search them
 
     def dags_test(self, dag_id: str, logical_date: str | None = None, env: dict | None = None, **conf) -> str:
         at = [logical_date] if logical_date else []
@@ -30,11 +31,17 @@ class Airflow:
             text=True,
             timeout=300,
         )
-        return done.stdout + done.stderr
+        self.outputs.append(done.stdout + done.stderr)
+        return self.outputs[-1]
 
     def query(self, sql: str, *args) -> list[tuple]:
         with sqlite3.connect(self.home / "airflow.db") as db:
             return db.execute(sql, args).fetchall()
+
+    def dump(self) -> str:
+        """The metadata database as SQL text, every table and row."""
+        with sqlite3.connect(self.home / "airflow.db") as db:
+            return "\n".join(db.iterdump())
 
     def last_run(self, dag_id: str) -> str:
         return self.query("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", dag_id)[0][

@@ -1,5 +1,7 @@
 """A real HTTP forward proxy on 127.0.0.1 for the proxy tests: it takes absolute-form requests
-(``GET http://host:port/path HTTP/1.1``), forwards them and counts what it forwarded, by target.
+(``GET http://host:port/path HTTP/1.1``), forwards them and counts what it forwarded, by target,
+and keeps each request's method and path (a wiretap: every request a client made, also those the
+emulator has no route for).
 
 Each request gets its own upstream connection and ``Connection: close``; clients open a new
 connection for the next one. Optional Basic credentials: without them the answer is 407.
@@ -21,6 +23,7 @@ class ForwardProxy:
     def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         self.credentials = credentials
         self.forwarded: Counter[str] = Counter()  # "127.0.0.1:8089" -> requests forwarded there
+        self.requests: list[str] = []  # "GET /api/v1/deployments/d-1" (no query): what was forwarded
         self.refused = 0  # requests answered 407
         self.url = ""
         self._loop = asyncio.new_event_loop()
@@ -75,6 +78,7 @@ class ForwardProxy:
             parts = urlsplit(target)
             host, port = parts.hostname or "", parts.port or 80
             self.forwarded[f"{host}:{port}"] += 1
+            self.requests.append(f"{method} {parts.path}")
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
             kept = "".join(f"{n}:{v}\r\n" for n, v in headers if n.strip().lower() not in HOP_BY_HOP)

@@ -20,7 +20,7 @@ from airflow_provider_compress.triggers import base as trigger_base
 from airflow_provider_compress.triggers import log_writer
 from airflow_provider_compress.triggers.compress import CompressJobTrigger
 from tests.support import CANCELLED, FAILING_MODEL, JOBS_PATH, SFT_MODEL, UNREADABLE_LOG, use_connection
-from tests.support.triggers import LOGGER, events_of, forwarded, make_trigger, new_job
+from tests.support.triggers import LOGGER, events_of, forwarded, make_trigger, new_job, until
 
 
 async def test_succeeded_event_comes_at_once_after_the_lines_read_before_it(conn, caplog):
@@ -55,19 +55,24 @@ async def test_canceled_event(conn):
 async def test_log_offsets_across_pages(monkeypatch, caplog):
     """A trigger resumed at line 1200 of a running job reads on from there, 1,000 lines a page."""
     caplog.set_level(logging.INFO, logger=LOGGER)
-    with EmulatorProcess(job_seconds=10, log_lines=2500) as emu:
+    # 25,000 lines over the 8 s the job runs: past line 2,300 within a second of its start, and
+    # RUNNING for seconds after that, while the trigger reads
+    with EmulatorProcess(job_seconds=10, log_lines=25_000) as emu:
         use_connection(monkeypatch, emu)
-        created = time.time()
         job_id = new_job()
-        await asyncio.sleep(max(0.0, created + 9.2 - time.time()))  # ~90 % of the lines written
+        await until(lambda: emu.job(job_id)["log_total"] > 2300, "line 2,300 of the job")
         before = emu.state()["job_reads"].get("logs RUNNING", 0)
-        (event,) = await events_of(make_trigger(job_id, log_offset=1200))
+        watching = asyncio.ensure_future(events_of(make_trigger(job_id, log_offset=1200)))
+        # its first read, written to the task log: then the job is cancelled, which ends the watch
+        await until(lambda: len(forwarded(caplog, job_id)) > 1000, "the trigger's first read")
+        CompressHook().cancel_job(job_id)
+        (event,) = await watching
         full = emu.full_log(job_id)
         lines = forwarded(caplog, job_id)
+        assert event["status"] == "CANCELED" and event["log_offset"] > 2200
         assert (
             lines == [f"[{job_id} #{n}] {line}" for n, line in enumerate(full, 1)][1200 : event["log_offset"]]
         )
-        assert event["log_offset"] > 2200
         assert emu.state()["job_reads"].get("logs RUNNING", 0) - before >= 2  # pages of 1,000 lines
 
 

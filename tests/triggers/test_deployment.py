@@ -15,9 +15,10 @@ from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.operators.deployment import DeployModelOperator
 from airflow_provider_compress.triggers import task_state
 from airflow_provider_compress.triggers.deployment import DeploymentDeletionTrigger, DeploymentTrigger
-from tests.support import SFT_MODEL, new_suffix, task_context, use_connection
-from tests.support.deployments import UNKNOWN, deletes, deploy, status_of
-from tests.support.triggers import LOGGER, events_of, fake_task_state, only_event
+from tests.support import SFT_MODEL, new_suffix, served, task_context, use_connection
+from tests.support.deployments import POLL, UNKNOWN, deletes, deploy, status_of
+from tests.support.forward_proxy import ForwardProxy
+from tests.support.triggers import LOGGER, events_of, fake_task_state, only_event, until
 
 DELETES = "DELETE /api/v1/deployments/{deployed_model}"
 
@@ -27,17 +28,19 @@ def deleted(emulator, deployed_model: str) -> bool:
     return emulator.state()["deployments"].get(deployed_model, {}).get("status") in (None, "DELETING")
 
 
-async def test_deployment_trigger_fires_on_running_without_log_requests(conn):
-    deployed = DeploymentHook().create_deployment(
-        model_name=SFT_MODEL, capacity=1, deploy_spec="MU1", suffix=new_suffix()
-    )
-    before = conn.state()["requests"]
-    trigger = DeploymentTrigger("dashscope_default", deployed.deployed_model, poll_interval=1)
-    event = await only_event(trigger)
-    assert event["status"] == "RUNNING" and event["resource"]["deployed_model"] == deployed.deployed_model
-    polls = conn.state()["requests"] - before
-    assert polls <= 2.5 / 0.2  # one GET per poll over the ~2 s deploy: no log reads
-    DeploymentHook().delete_deployment(deployed.deployed_model)
+async def test_deployment_trigger_fires_on_running_without_log_requests(monkeypatch, conn):
+    """Deployments have no log: the trigger's only requests are its polls. Seen through a proxy,
+    which sees every request, also one the emulator has no route for (and so does not count)."""
+    with ForwardProxy() as proxy:
+        use_connection(monkeypatch, conn, proxy=proxy.url)
+        deployed = deploy()
+        created = len(proxy.requests)
+        trigger = DeploymentTrigger("dashscope_default", deployed, poll_interval=1)
+        event = await only_event(trigger)
+        made = proxy.requests[created:]
+        DeploymentHook().delete_deployment(deployed)
+    assert event["status"] == "RUNNING" and event["resource"]["deployed_model"] == deployed
+    assert made and set(made) == {f"GET /api/v1/deployments/{deployed}"}
 
 
 @pytest.mark.parametrize("stop", [True, False])
@@ -101,8 +104,9 @@ async def test_a_killed_deferred_deploy_deletes_its_deployment_unless_kept(
     if kill == "on_kill":
         await trigger.on_kill()
     else:
+        polls = served(slow_conn, POLL)
         watching = asyncio.ensure_future(events_of(trigger))
-        await asyncio.sleep(0.3)
+        await until(lambda: served(slow_conn, POLL) > polls, "the trigger's first poll")  # it watches
         watching.cancel()
         with pytest.raises(asyncio.CancelledError):
             await watching
@@ -181,6 +185,17 @@ async def test_a_delete_that_fails_is_reported_as_not_done(monkeypatch, slow_emu
     assert event["status"] == "timeout" and "could NOT be deleted" in event["message"]
     assert "was accepted" not in event["message"]
     DeploymentHook().delete_deployment(deployed)
+
+
+async def test_the_deletion_trigger_deletes_a_deployment_in_an_unknown_status(slow_conn):
+    """A status the provider does not know is no delete under way: the delete is sent."""
+    deployed = deploy()
+    slow_conn.force_deployment_status(deployed, UNKNOWN)
+    before = deletes(slow_conn)
+    trigger = DeploymentDeletionTrigger("dashscope_default", deployed, 1, wait_until_gone=False)
+    event = await only_event(trigger)
+    assert event["status"] == "deleting"
+    assert deletes(slow_conn) == before + 1 and status_of(slow_conn, deployed) in ("DELETING", "gone")
 
 
 async def test_the_deletion_trigger_sends_a_refused_delete_again_until_it_is_accepted(conn):

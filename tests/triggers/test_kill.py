@@ -5,15 +5,14 @@ never on doubt. The task-state question itself (``triggers.task_state``) is aske
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from airflow_provider_compress import _compat
 from airflow_provider_compress.triggers import task_state
 from airflow_provider_compress.triggers.compress import CompressJobTrigger
-from tests.support import CANCELLED
-from tests.support.triggers import cancel_requests, events_of, fake_task_state, make_trigger, new_job
+from tests.support import CANCELLED, JOB_READ, served
+from tests.support.triggers import cancel_requests, events_of, fake_task_state, make_trigger, new_job, until
 
 
 async def test_on_kill_cancels_once(monkeypatch, slow_conn):
@@ -63,9 +62,11 @@ async def test_on_kill_respects_cancel_on_kill_false(monkeypatch, slow_conn):
     assert slow_conn.job(job_id)["status"] == "PENDING"
 
 
-async def run_then_cancel(trigger: CompressJobTrigger) -> None:
+async def run_then_cancel(emulator, trigger: CompressJobTrigger) -> None:
+    """Cancel the trigger's task once it watches: its first poll was served."""
+    polls = served(emulator, JOB_READ)
     task = asyncio.ensure_future(events_of(trigger))
-    await asyncio.sleep(0.3)
+    await until(lambda: served(emulator, JOB_READ) > polls, "the trigger's first poll")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -79,18 +80,19 @@ async def test_before_3_3_cancelled_error_cancels_only_a_killed_task(
     monkeypatch, slow_conn, state, cancelled
 ):
     monkeypatch.setattr(_compat, "TRIGGER_HAS_ON_KILL", False)
-    fake_task_state(monkeypatch, state)
+    asked = fake_task_state(monkeypatch, state)
     job_id = new_job()
-    await run_then_cancel(make_trigger(job_id))
+    await run_then_cancel(slow_conn, make_trigger(job_id))
+    assert asked == [None]  # the trigger asked its task's state once (this test's trigger has no task)
     assert (slow_conn.job(job_id)["status"] in CANCELLED) is cancelled
 
 
 async def test_from_3_3_cancelled_error_never_cancels(monkeypatch, slow_conn):
     monkeypatch.setattr(_compat, "TRIGGER_HAS_ON_KILL", True)
-    fake_task_state(monkeypatch, "failed")  # on 3.3 the kill arrives through on_kill instead
+    asked = fake_task_state(monkeypatch, "failed")  # on 3.3 the kill arrives through on_kill instead
     job_id = new_job()
-    await run_then_cancel(make_trigger(job_id))
-    assert slow_conn.job(job_id)["status"] == "PENDING"
+    await run_then_cancel(slow_conn, make_trigger(job_id))
+    assert asked == [] and slow_conn.job(job_id)["status"] == "PENDING"
 
 
 async def test_no_task_instance_means_unknown_state():
@@ -107,9 +109,11 @@ async def test_before_3_3_a_second_cancel_does_not_interrupt_the_stop(monkeypatc
     """Airflow 3.1 cancels a dropped trigger again at every loop until it ends: the decision and
     the stop must not be cut short by the second cancel."""
     monkeypatch.setattr(_compat, "TRIGGER_HAS_ON_KILL", False)
+    asked, answer = asyncio.Event(), asyncio.Event()
 
-    async def slowly_failed(ti):
-        await asyncio.sleep(0.5)  # a supervisor busy for a moment
+    async def slowly_failed(ti):  # a supervisor busy until the test lets it answer
+        asked.set()
+        await answer.wait()
         return "failed"
 
     monkeypatch.setattr(task_state, "task_instance_state", slowly_failed)
@@ -119,17 +123,16 @@ async def test_before_3_3_a_second_cancel_does_not_interrupt_the_stop(monkeypatc
     async def run_it():  # as the triggerer runs it: the task itself is cancelled, twice
         return [event async for event in trigger.run()]
 
+    polls = served(slow_conn, JOB_READ)
     task = asyncio.ensure_future(run_it())
-    await asyncio.sleep(0.3)
+    await until(lambda: served(slow_conn, JOB_READ) > polls, "the trigger's first poll")
     task.cancel()
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(asked.wait(), 10)
     task.cancel()  # while the state is being asked
+    answer.set()
     with pytest.raises(asyncio.CancelledError):
         await task
-    deadline = time.monotonic() + 10
-    while slow_conn.job(job_id)["status"] not in CANCELLED and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    assert slow_conn.job(job_id)["status"] in CANCELLED
+    await until(lambda: slow_conn.job(job_id)["status"] in CANCELLED, "the job's cancel", timeout=10)
 
 
 async def test_a_state_question_that_times_out_is_never_cancelled_once_sent(monkeypatch):
@@ -137,11 +140,11 @@ async def test_a_state_question_that_times_out_is_never_cancelled_once_sent(monk
     would hand its answer to the runner's next request, and the runner would die."""
     from airflow.sdk.execution_time import task_runner
 
-    answered = []
+    answered, answer = [], asyncio.Event()
 
     class Comms:  # Airflow's TriggerCommsDecoder, as far as the question goes
         async def asend(self, request):
-            await asyncio.sleep(0.3)
+            await answer.wait()  # a supervisor that answers only once the question timed out
             answered.append(request)
             return None
 
@@ -151,5 +154,6 @@ async def test_a_state_question_that_times_out_is_never_cancelled_once_sent(monk
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Comms(), raising=False)
     monkeypatch.setattr(task_state, "STATE_TIMEOUT", 0.05)
     assert await task_state.task_instance_state(TI()) is task_state.UNKNOWN  # timed out
-    await asyncio.sleep(0.4)
-    assert len(answered) == 1  # the request went on to its answer
+    answer.set()
+    await until(lambda: answered, "the request's answer")  # the request went on to its answer
+    assert len(answered) == 1

@@ -46,6 +46,16 @@ def _until(condition, timeout: float = 10) -> None:
         time.sleep(0.01)
 
 
+def _waiting_for_room(writer: log_writer.LogWriter) -> bool:
+    """Whether the writer's thread is waiting for room in its output (for the record it took)."""
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            if frame.f_code.co_name == "_wait_for_room" and frame.f_locals.get("self") is writer:
+                return True
+            frame = frame.f_back
+    return False
+
+
 def _read_all(sock: socket.socket, size: int) -> bytes:
     data = b""
     sock.settimeout(10)
@@ -63,8 +73,8 @@ def test_a_record_waits_for_room_so_that_the_loops_own_line_finds_it(log_socket)
     record = b"r" * (4 * runner.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
     writer = log_writer.LogWriter(runner.fileno())
     written = writer.submit(runner.sendall, record)
-    time.sleep(0.5)
-    assert not written.done()  # waiting for room
+    _until(lambda: _waiting_for_room(writer))  # it took the record, and does not write it
+    assert not written.done()
     loop_line = threading.Thread(target=os.write, args=(runner.fileno(), b"LINE"), daemon=True)
     loop_line.start()
     loop_line.join(2)
@@ -96,9 +106,8 @@ def test_a_record_waiting_for_room_can_be_withdrawn(log_socket):
     writer = log_writer.LogWriter(runner.fileno())
     record = writer.submit(runner.sendall, b"record")
     after = writer.submit(runner.sendall, b"after")
-    _until(lambda: writer._records.qsize() == 1)  # the writer took the record: waits for room
-    time.sleep(0.2)
-    assert not record.running() and record.cancel()
+    _until(lambda: _waiting_for_room(writer))  # the writer took the record: waits for room
+    assert writer._records.qsize() == 1 and not record.running() and record.cancel()
     assert _read_all(supervisor, len(filler)) == filler
     after.result(timeout=10)
     assert _read_all(supervisor, len(b"after")) == b"after"
