@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import Any
 
 import structlog
 from airflow import __version__ as _airflow_version
@@ -23,6 +24,25 @@ def default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
+def stats() -> Any:
+    """Airflow's metrics facade of this process (statsd, Datadog or OpenTelemetry, as configured;
+    a no-op when metrics are off), with ``incr``, ``gauge`` and ``timing``.
+
+    Up to 3.1 it is ``airflow.stats.Stats`` in every process. From 3.2 the Task SDK keeps its own
+    copy, ``airflow.sdk.observability.stats``, which the task runner configures in workers and the
+    Task SDK's serde (imported by every process that runs tasks or triggers) everywhere else;
+    Airflow core's copy is configured only in the scheduler, the triggerer's parent process and
+    the api-server, so a trigger's or ``airflow dags test``'s emissions through it would be lost.
+    """
+    try:
+        from airflow.sdk.observability import stats as sdk_stats
+    except ImportError:  # before 3.2
+        from airflow.stats import Stats
+
+        return Stats
+    return sdk_stats
+
+
 def log_output_socket() -> int | None:
     """The socket this process's log records go to when a supervisor reads them (a triggerer's
     runner), else None. ``airflow.sdk.log.configure_logging(output=...)`` (3.1 to 3.3) leaves
@@ -40,4 +60,5 @@ __all__ = [
     "BaseHook",
     "default_deferrable",
     "log_output_socket",
+    "stats",
 ]

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, _deprecated, protocol, validation
+from airflow_provider_compress import (
+    _compat,
+    _deprecated,
+    concurrency,
+    costs,
+    metrics,
+    ownership,
+    protocol,
+    validation,
+)
 from airflow_provider_compress.events import ResourceEvent
 from airflow_provider_compress.exceptions import (
     CompressConnectionError,
@@ -22,6 +31,7 @@ from airflow_provider_compress.exceptions import (
     CompressValidationError,
     InvalidResponseError,
     NotFoundError,
+    RateLimitError,
     ServerError,
 )
 from airflow_provider_compress.hooks.base import DashScopeHook
@@ -170,12 +180,14 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
         resource, output = self.resource, None
         if resource is not None and self.kind.outcome(resource.status) is Outcome.SUCCEEDED:
             output = self.kind.output(resource)  # not before: a failed deployment has an id too
-        return lineage.operator_lineage(
+        reported = lineage.operator_lineage(
             self.hook.settings,
             self.lineage_inputs(),
             (self.lineage_output, output) if output else None,
             self.resource_id,
         )
+        reported.run_facets.update(costs.lineage_facets(self.kind, resource) if resource else {})
+        return reported
 
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
         """The extra of the Asset events emitted for this task's ``outlets`` on success."""
@@ -226,13 +238,17 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
             self.log.info(
                 "Reattaching to %s %s (%r, %s)", kind.noun, kind.resource_id(reattach), base, reattach.status
             )
+            metrics.resource_reattached(kind)
             return reattach
         spec = spec.with_name(name)
+        spec = ownership.mark(spec, ti)  # a job's description names its task: docs/operations.md
         self.check_before_create(spec)
         self.log.info("Creating %s %r: %s", kind.noun, name, spec.body())
         self._creating = name  # a kill from now on looks the name up: the create may go through
         try:
             resource = self.hook.create(spec)
+        except RateLimitError as err:  # too many requests or active jobs: use a pool
+            raise concurrency.create_refused(kind, name, err) from err
         except (ServerError, CompressConnectionError, InvalidResponseError) as err:
             # The create may have happened even though no answer came: look before failing.
             found = self.hook.find_named(kind, name)
@@ -243,6 +259,7 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
             )
             resource = found
         self.log.info("Created %s %s", kind.noun, kind.resource_id(resource))
+        metrics.resource_created(kind)
         return resource
 
     def _unless_being_stopped(self, resource: ApiModel) -> ApiModel:
@@ -328,6 +345,8 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
 
     def _finish(self, context: Context, resource: ApiModel) -> Any:
         self.resource = resource
+        metrics.resource_ended(self.kind, resource, self.hook.settings.service_tz)
+        costs.push(context, self.kind, resource)  # a CANCELED job's usage too
         if self.kind.outcome(resource.status) is not Outcome.SUCCEEDED:
             self.on_failed(resource)
             raise AirflowException(protocol.describe(self.kind, resource))
@@ -338,7 +357,7 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
         self._fail_if_made_otherwise(resource, late)
         output = self.kind.output(resource)
         self.log.info("%s", protocol.describe(self.kind, resource))
-        extra = self.asset_extra(resource)
+        extra = {**self.asset_extra(resource), **costs.asset_extra(self.kind, resource)}
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = extra
         return output
@@ -380,6 +399,7 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
             if not self.kind.needs_stop(resource.status):
                 return f"was {resource.status} already"
             self.hook.stop_resource(self.kind, self.resource_id)
+            metrics.resource_stopped(self.kind, why)
             self.log.warning("%s %s (%s) %s: %s", noun, self.resource_id, resource.status, verb, why)
             return f"was {verb}"
         except CompressError as err:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, protocol, validation
+from airflow_provider_compress import _compat, metrics, protocol, validation
 from airflow_provider_compress.events import DeletionEnd, fail_unless_succeeded, log_status, settled_resource
 from airflow_provider_compress.exceptions import (
     CompressApiError,
@@ -302,6 +302,7 @@ class DeleteDeploymentOperator(_DeploymentTask):
             )
             return False
         self.log.info("Deployment %s is being deleted", self.deployed_model)
+        metrics.resource_stopped(DEPLOYMENT, "requested by the task")
         return True
 
     def _timeout_message(self, accepted: bool) -> str:

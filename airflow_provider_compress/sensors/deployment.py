@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_compress import _compat, protocol, validation
+from airflow_provider_compress import _compat, metrics, protocol, validation
 from airflow_provider_compress.events import fail_unless_succeeded, log_status, settled_resource
 from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.models import Deployment
@@ -88,5 +88,6 @@ class DeploymentSensor(BaseSensorOperator):
         return self._done(settled_resource(self.kind, event))
 
     def _done(self, deployment: Deployment) -> str:
+        metrics.resource_ended(self.kind, deployment, self.hook.settings.service_tz)
         fail_unless_succeeded(self.kind, deployment)
         return self.deployed_model

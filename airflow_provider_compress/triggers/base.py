@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_compress import _compat, _deprecated, validation
+from airflow_provider_compress import _compat, _deprecated, metrics, validation
 from airflow_provider_compress.events import WatchEnd, payload
 from airflow_provider_compress.exceptions import (
     CompressConnectionError,
@@ -141,6 +141,7 @@ class DashScopeResourceTrigger(BaseTrigger):
                     resource = await hook.get_resource(self.kind, self.resource_id)
                     failed_polls = 0
                 except TRANSIENT as err:
+                    metrics.poll_failed(self.kind)
                     failed_polls += 1
                     if failed_polls >= MAX_FAILED_POLLS:
                         message = f"{failed_polls} polls in a row failed, last: {err}"
@@ -152,6 +153,7 @@ class DashScopeResourceTrigger(BaseTrigger):
                     await asyncio.sleep(self.poll_interval)
                     continue
                 except CompressError as err:
+                    metrics.poll_failed(self.kind)
                     message = f"cannot watch {self.kind.noun} {self.resource_id}: {err}"
                     yield await self._event(WatchEnd.ERROR, None, message)
                     return
@@ -162,6 +164,7 @@ class DashScopeResourceTrigger(BaseTrigger):
                 if self.kind.is_terminal(status):
                     # At once: the lines after the last read are the resumed operator's to forward
                     # (from the event's log_offset), so the event never waits on the task log.
+                    metrics.event_sent(self.kind, resource, metrics.service_tz_of(hook))
                     yield await self._event(str(status), resource, describe(self.kind, resource))
                     return
                 if status not in self.kind.not_started:
@@ -287,6 +290,7 @@ class DashScopeResourceTrigger(BaseTrigger):
         context = contextvars.copy_context()
         self._pending = log_writer.writer().submit(context.run, self.log.info, "%s", text)
         self._pending_lines = len(lines)
+        metrics.log_lines_when_written(self._pending, self.kind, len(lines))  # not if withdrawn
         return self._pending
 
     async def _stop(self, hook: DashScopeAsyncHook, why: str) -> str | None:
@@ -309,6 +313,7 @@ class DashScopeResourceTrigger(BaseTrigger):
                 )
                 return f"was {resource.status} already"
             await hook.stop_resource(self.kind, self.resource_id)
+            metrics.resource_stopped(self.kind, why)
             self.log.warning("%s %s (%s) %s: %s", noun, self.resource_id, resource.status, verb, why)
             return f"was {verb}"
         except CompressError as err:

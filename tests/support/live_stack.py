@@ -54,6 +54,7 @@ class Stack:
         emulator: EmulatorProcess,
         slow: EmulatorProcess | None = None,
         dags: Path = DAGS,
+        env: dict[str, str] | None = None,
     ) -> None:
         port = free_port()
         self.home, self.db, self.emulator, self.slow = home, db, emulator, slow
@@ -83,6 +84,7 @@ class Stack:
         }
         if slow is not None:
             self.env["AIRFLOW_CONN_DASHSCOPE_SLOW"] = slow.connection_json(lang="en-US", retry_delay=0.2)
+        self.env.update(env or {})  # a module's own settings: users, auth manager, metrics
         self.procs: dict[str, subprocess.Popen] = {}
         self.token = ""
 
@@ -97,9 +99,10 @@ class Stack:
         slow: EmulatorProcess | None = None,
         dags: Path = DAGS,
         dag_ids: tuple[str, ...] = DAG_IDS,
+        env: dict[str, str] | None = None,
     ) -> Iterator[Stack]:
         """The whole stack, started, logged in and with ``dag_ids`` parsed; stopped at the end."""
-        live = cls(home, db, emulator, slow, dags)
+        live = cls(home, db, emulator, slow, dags, env)
         live.airflow("db", "migrate")
         try:
             for component in cls.COMPONENTS:

@@ -1,0 +1,114 @@
+"""The plugin's FastAPI app, served by the api-server under ``/dashscope``: ``api/work`` (JSON, the
+work of every ``dashscope`` connection that is not finished and how it is accounted for) and
+``app.js`` (the page of the UI that shows it). Read-only.
+
+Behind Airflow's own authentication (the UI's session cookie or a bearer token, as Airflow's REST
+API), and per-DAG authorization: a user sees the work of the DAGs the auth manager lets them read;
+work no DAG owns (not started by Airflow, or orphaned without a task instance) only a user who may
+read every DAG sees.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
+# a dependency imported inside create_app (the api-server's, not at import).
+import datetime as dt
+import time
+from importlib import resources
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import Response
+
+from airflow_provider_compress import metrics, ownership, work
+from airflow_provider_compress.ownership import Account, TaskRef, Verdict
+from airflow_provider_compress.plugins.records import DatabaseRecords, dashscope_conn_ids
+
+# XComs read back this far before the oldest unfinished resource was created.
+XCOM_MARGIN = dt.timedelta(days=1)
+
+
+def create_app() -> FastAPI:
+    from airflow.api_fastapi.core_api.security import get_user
+
+    app = FastAPI(title="Model Studio work", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/api/work")
+    def unfinished_work(user: Annotated[Any, Depends(get_user)]) -> dict[str, Any]:  # sync: in a thread
+        return gather(user)
+
+    @app.get("/app.js")
+    def bundle() -> Response:
+        script = resources.files(__package__).joinpath("model_studio.js").read_text()
+        return Response(script, media_type="text/javascript")
+
+    return app
+
+
+def gather(user: Any) -> dict[str, Any]:
+    """Every connection's unfinished work that ``user`` may see, with its verdict."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.utils.session import create_session
+
+    auth = get_auth_manager()
+    readable = set(auth.get_authorized_dag_ids(user=user, method="GET"))
+    every_dag = auth.is_authorized_dag(method="GET", user=user)
+    sections: list[dict[str, Any]] = []
+    with create_session() as session:
+        for conn_id in dashscope_conn_ids(session):
+            try:
+                items = work.unfinished(conn_id)
+            except Exception as err:  # a connection that cannot list: shown, the others still are
+                sections.append({"conn_id": conn_id, "error": f"{type(err).__name__}: {err}", "work": []})
+                continue
+            records = DatabaseRecords(session, _since(items))
+            rows = [
+                row(item, verdict)
+                for item, verdict in zip(items, ownership.account(items, records), strict=True)
+                if (verdict.owner.dag_id in readable if verdict.owner else every_dag)
+            ]
+            sections.append({"conn_id": conn_id, "error": None, "work": rows})
+    return {"connections": sections}
+
+
+def _since(items: list[work.RemoteWork]) -> dt.datetime | None:
+    created = [item.created for item in items if item.created is not None]
+    if len(created) < len(items):
+        return None  # an item of unknown age: read every XCom of the keys
+    return dt.datetime.fromtimestamp(min(created), dt.timezone.utc) - XCOM_MARGIN if created else None
+
+
+def row(item: work.RemoteWork, verdict: Verdict, now: float | None = None) -> dict[str, Any]:
+    usage = item.usage
+    return {
+        "conn_id": item.conn_id,
+        "kind": metrics.label(item.kind),
+        "noun": item.kind.noun,
+        "resource_id": item.resource_id,
+        "name": item.name,
+        "status": item.status,
+        "age_seconds": item.age(now or time.time()),
+        "usage": str(usage) if usage else None,
+        "console_url": item.console_url,
+        "account": str(verdict.account),
+        "orphaned": verdict.account is Account.ORPHANED,
+        "reason": verdict.reason,
+        "proof": verdict.proof,
+        "owner": _owner(verdict.owner),
+    }
+
+
+def _owner(ref: TaskRef | None) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    dag_id, run_id, task_id = (quote(part, safe="") for part in (ref.dag_id, ref.run_id, ref.task_id))
+    url = f"dags/{dag_id}/runs/{run_id}/tasks/{task_id}"
+    if ref.map_index >= 0:
+        url += f"/mapped/{ref.map_index}"
+    return {
+        "dag_id": ref.dag_id,
+        "run_id": ref.run_id,
+        "task_id": ref.task_id,
+        "map_index": ref.map_index,
+        "try_number": ref.try_number,
+        "url": url,
+    }
