@@ -7,7 +7,9 @@ Events are plain JSON, so that any Airflow can store them: the enum values go in
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,9 +20,11 @@ from airflow_provider_compress.protocol import Outcome, ResourceKind, describe
 
 
 class WatchEnd(str, enum.Enum):
-    """An event status that is not the resource's own: the watch ended before it settled."""
+    """An event status that is not the resource's own: the watch ended before it settled
+    (docs/exits.md)."""
 
-    TIMEOUT = "timeout"  # the deadline passed: the work was stopped (or could not be)
+    TIMEOUT = "timeout"  # the operator's timeout passed: the work was stopped (or could not be)
+    EXECUTION_TIMEOUT = "execution_timeout"  # Airflow's execution_timeout passed: likewise
     ERROR = "error"  # the resource could not be watched any more: its state is unknown
 
     def __str__(self) -> str:
@@ -74,8 +78,62 @@ class ResourceEvent:
 
     @property
     def watch_ended(self) -> bool:
-        """Whether the watch ended (timeout, error) before the resource settled."""
-        return self.status in (WatchEnd.TIMEOUT, WatchEnd.ERROR)
+        """Whether the watch ended (a timeout, an error) before the resource settled."""
+        return self.status in set(WatchEnd)
+
+
+def deadline_of(
+    now: float, timeout: float | None, started: float | None, execution_timeout: float | None
+) -> tuple[float | None, WatchEnd]:
+    """When a wait that starts ``now`` must end, and which deadline that is: the earlier of the
+    operator's ``timeout`` (from now) and Airflow's ``execution_timeout`` (from the try's start,
+    epoch seconds ``started``), which Airflow does not enforce while a task is deferred."""
+    ends = []
+    if timeout:
+        ends.append((now + timeout, WatchEnd.TIMEOUT))
+    if execution_timeout is not None:
+        ends.append(((started or now) + execution_timeout, WatchEnd.EXECUTION_TIMEOUT))
+    return min(ends) if ends else (None, WatchEnd.TIMEOUT)
+
+
+def deferral_timeout(deadline: float | None, grace: float) -> datetime.timedelta | None:
+    """The timeout to give ``defer``: the trigger's ``deadline`` plus ``grace``, so that Airflow
+    ends the wait only when no triggerer ran the trigger by its deadline."""
+    if deadline is None:
+        return None
+    return datetime.timedelta(seconds=max(0.0, deadline - time.time()) + grace)
+
+
+def unmet(resource: ApiModel, expect: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fields of ``expect`` that ``resource`` shows with another value, with the values it
+    shows: a deployment RUNNING at another capacity than the one asked is not scaled yet. A field
+    the answer leaves out cannot be checked and counts as shown (the API's fields are optional)."""
+    shown = resource.to_dict()
+    return {
+        field: shown[field]
+        for field, value in (expect or {}).items()
+        if field in shown and not _shows(shown[field], value)
+    }
+
+
+def _shows(shown: Any, expected: Any) -> bool:
+    if isinstance(expected, Mapping) and isinstance(shown, Mapping):  # ptu_capacity: the keys asked
+        return all(key not in shown or _shows(shown[key], value) for key, value in expected.items())
+    return shown == expected
+
+
+# What became of the work a wait stopped, for the task's message (docs/cancel.md): "accepted"
+# only once the API accepted the stop.
+def stop_accepted(kind: ResourceKind) -> str:
+    return f"its {'delete' if kind.stop_by_delete else 'cancel'} was accepted"
+
+
+def stop_not_needed(status: Any) -> str:
+    return "it no longer exists" if status is None else f"it was {status} already"
+
+
+def stop_failed(kind: ResourceKind) -> str:
+    return f"it could NOT be {kind.stop_verb}: it may still be running"
 
 
 def settled_resource(kind: ResourceKind, event: Any) -> Any:

@@ -40,6 +40,20 @@ class CompressConnectionError(CompressError):
         super().__init__(message)
 
 
+class NameTakenError(CompressError):
+    """A create met a resource of the same name that was made with other arguments: it is not
+    adopted (its output would not be what was asked). ``differences`` says how it differs."""
+
+    def __init__(self, noun: str, resource_id: str, name: str, differences: list) -> None:
+        self.resource_id = resource_id
+        self.name = name
+        self.differences = differences
+        super().__init__(
+            f"{noun} {resource_id} named {name!r} exists but was made otherwise: "
+            + "; ".join(str(d) for d in differences)
+        )
+
+
 class CompressApiError(CompressError):
     """The API answered with an error."""
 

@@ -22,6 +22,7 @@ class LogForwarding:
     kind: ClassVar[ResourceKind]
     hook: Any
     log: Any
+    _log_problem_warned = False
 
     def forward_logs_from(self, resource_id: str, offset: int) -> int:
         """Write the resource's log lines from ``offset`` to the task log; return the new offset.
@@ -32,10 +33,17 @@ class LogForwarding:
             return offset
         start = offset
         try:
-            for line in self.hook.iter_resource_logs(self.kind, resource_id, offset=offset):
+            for line in self.hook.iter_resource_logs(self.kind, resource_id, offset, self._log_problem):
                 offset += 1
                 self.log.info("%s", remote_log_line(resource_id, offset, line))
         except CompressError as err:
             self.log.warning("Could not read the log of %s after line %d: %s", resource_id, offset, err)
         metrics.log_lines_forwarded(self.kind, offset - start)
         return offset
+
+    def _log_problem(self, problem: str) -> None:
+        """A log page that broke the paging contract (no line of it repeated or lost unsaid):
+        warned about once per task."""
+        if not self._log_problem_warned:
+            self._log_problem_warned = True
+            self.log.warning("%s (warned once)", problem)

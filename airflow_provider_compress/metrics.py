@@ -147,13 +147,6 @@ def event_sent(kind: ResourceKind, resource: Any, service_tz: dt.tzinfo = SERVIC
         _timing(kind, "event_delay", max(0.0, _now() - ended))
 
 
-def service_tz_of(hook: Any) -> dt.tzinfo:
-    """The service time zone of an async hook's connection (extra ``service_timezone``), once the
-    hook is open; the API's own (+08:00) otherwise."""
-    settings = getattr(getattr(hook, "_held", None), "settings", None)
-    return getattr(settings, "service_tz", SERVICE_TZ)
-
-
 # --- times as the API writes them
 
 

@@ -40,6 +40,16 @@ def fault_error(fault: Fault) -> ApiError:
     return error
 
 
+# An outage's answer: the error the API gives for its status (docs/emulator.md)
+OUTAGE_ERRORS = {401: "InvalidApiKey", 403: "AccessDenied", 404: "NotFound", 429: "Throttling"}
+
+
+def outage_error(status: int) -> ApiError:
+    error = ApiError(OUTAGE_ERRORS.get(status, "InternalError"), detail="outage")
+    error.status = status
+    return error
+
+
 def resolve_lang(request: Request) -> str:
     """Query ``lang`` > Accept-Language > zh-CN; anything unsupported falls back to zh-CN."""
     wanted = request.query_params.get("lang") or request.headers.get("accept-language", "").split(",")[0]
@@ -61,6 +71,8 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             # test queued for the real client.
             if not emu.authorized(request.headers.get("authorization", "")):
                 raise ApiError("InvalidApiKey")
+            if emu.misbehaviour.in_outage(emu.clock()):
+                raise outage_error(emu.misbehaviour.outage_status)
             fault = emu.faults.draw(request.method, request.url.path)
             if fault and fault.kind == "reset":
                 return ResetResponse()
@@ -271,6 +283,21 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             return JSONResponse(emu.set_timing(**{k: spec[k] for k in names if k in spec}))
         except ValueError as err:
             return JSONResponse({"error": str(err)}, status_code=400)
+
+    @admin.post("/misbehave")
+    async def misbehave(request: Request) -> Response:
+        """A server that answers wrongly or not for a while (``misbehaviour``): ``outage_seconds``
+        and ``outage_status``, ``log_offsets``, ``capacity_lag``, ``sticky_deletes``."""
+        spec = await request.json()
+        try:
+            emu.misbehaviour.configure(emu.clock(), spec if isinstance(spec, dict) else {})
+        except (TypeError, ValueError) as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
+        return JSONResponse(emu.misbehaviour.summary(emu.clock()))
+
+    @admin.get("/misbehave")
+    async def show_misbehaviour() -> Response:
+        return JSONResponse(emu.misbehaviour.summary(emu.clock()))
 
     @admin.post("/deployments/{deployed_model}/status")
     async def force_status(deployed_model: str, request: Request) -> Response:

@@ -106,14 +106,15 @@ def paging(q: dict[str, str]) -> tuple[int, int]:
     return page_no, page_size
 
 
-def log_page(lines: list[str], q: dict[str, str]) -> dict[str, Any]:
+def log_window(q: dict[str, str]) -> tuple[int, int]:
+    """The ``offset`` and ``line`` of a log request, checked."""
     offset = parse_int(q.get("offset"), 0, "InvalidParameter")
     line = parse_int(q.get("line"), 100, "InvalidParameter")
     if offset < 0:
         raise ApiError("InvalidParameter", detail="offset must be >= 0")
     if not 1 <= line <= 1000:
         raise ApiError("InvalidParameter", detail="line must be between 1 and 1000")
-    return {"total": len(lines), "logs": lines[offset : offset + line]}
+    return offset, line
 
 
 def job_body(body: Any) -> dict[str, Any]:

@@ -41,8 +41,13 @@ class Deployment:
     new_limits: dict[str, Any] | None = None
     update_will_fail: bool = False
     delete_after: float | None = None
+    capacity_lag: float = 0.0  # seconds a landed scale still shows the old capacity (misbehaviour)
+    shown_capacity: int | None = None  # the old capacity, shown until shown_until
+    shown_until: float = 0.0
 
     def advance(self, now: float) -> None:
+        if self.shown_capacity is not None and now >= self.shown_until:
+            self.shown_capacity = None
         if self.status == "PENDING" and now >= self.created + 0.3 * self.duration:
             self.status, self.modified = "DEPLOYING", self.created + 0.3 * self.duration
         if self.status == "DEPLOYING" and now >= self.created + self.duration:
@@ -63,6 +68,8 @@ class Deployment:
     def _take_changes(self, at: float) -> None:
         """A change asked for lands; billing runs while any unit serves (MU bills units x hours)."""
         if self.new_capacity is not None:
+            if self.capacity_lag > 0 and self.new_capacity != self.capacity:
+                self.shown_capacity, self.shown_until = self.capacity, at + self.capacity_lag
             self.capacity, self.new_capacity = self.new_capacity, None
         self.limits.update(self.new_limits or {})
         self.new_limits = None
@@ -106,10 +113,11 @@ class Deployment:
         iso = "%Y-%m-%dT%H:%M:%S"
         serving = self.status in ("RUNNING", "UPDATING", "UPDATING_FAILED")
         # LoRA deployments show no capacities (the fact sheet's LoRA examples, A.0)
+        landed = self.capacity if self.shown_capacity is None else self.shown_capacity
         capacities = {
             "base_capacity": self.base_capacity,
-            "capacity": self.new_capacity if self.new_capacity is not None else self.capacity,
-            "ready_capacity": self.capacity if serving else 0,
+            "capacity": self.new_capacity if self.new_capacity is not None else landed,
+            "ready_capacity": landed if serving else 0,
         }
         return {
             "deployed_model": self.deployed_model,

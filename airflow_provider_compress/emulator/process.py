@@ -146,6 +146,14 @@ class EmulatorProcess:
         answer.raise_for_status()
         return answer.json()
 
+    def misbehave(self, **spec: Any) -> dict[str, Any]:
+        """From now on, a server that answers wrongly or not for a while: ``outage_seconds`` (and
+        ``outage_status``), ``log_offsets`` ("ignore", "step_back", "shrink", "honest"),
+        ``capacity_lag`` (seconds, "inf": never), ``sticky_deletes``. ``reset`` ends them."""
+        answer = self.admin("POST", "/misbehave", json=spec)
+        answer.raise_for_status()
+        return answer.json()
+
     def force_deployment_status(self, deployed_model: str, status: str) -> dict[str, Any]:
         """Put a deployment in ``status``, one the provider may not know: it stays there until a
         scale, update or delete changes it."""

@@ -21,6 +21,7 @@ from typing import Any
 from airflow_provider_compress.emulator import catalog, checks, deployments, machines, uploads
 from airflow_provider_compress.emulator.errors import ApiError
 from airflow_provider_compress.emulator.faults import KINDS, FaultPlan
+from airflow_provider_compress.emulator.misbehaviour import Misbehaviour
 
 FINE_TUNE_INPUTS = ("training_file_ids", "training_datasets", "validation_file_ids", "validation_datasets")
 
@@ -76,6 +77,7 @@ class Emulator:
         self.files: dict[str, uploads.UploadedFile] = {}
         self.faults.queue.clear()
         self.faults.injected.clear()
+        self.misbehaviour = Misbehaviour()
         self.requests = 0
         self.last_request_id: str | None = None  # of the last API answer: tests match it
         # what was actually created, to prove there are no duplicates
@@ -319,7 +321,7 @@ class Emulator:
     def job_logs(self, job_id: str, q: dict[str, str]) -> dict[str, Any]:
         job = self._job(job_id)
         self.job_reads[f"logs {job.status}"] += 1
-        return checks.log_page(job.lines, q)
+        return self.misbehaviour.log_page(job.lines, *checks.log_window(q))
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)
@@ -430,7 +432,7 @@ class Emulator:
         return {"total": len(jobs), "page_no": page_no, "page_size": page_size, "jobs": page}
 
     def fine_tune_logs(self, job_id: str, q: dict[str, str]) -> dict[str, Any]:
-        return checks.log_page(self.get_fine_tune(job_id).lines, q)
+        return self.misbehaviour.log_page(self.get_fine_tune(job_id).lines, *checks.log_window(q))
 
     def cancel_fine_tune(self, job_id: str) -> dict[str, Any]:
         job = self.get_fine_tune(job_id)
@@ -726,6 +728,7 @@ class Emulator:
         self._changeable(deployment)
         fails = self._units_in_use(besides=deployed_model) + capacity > self.config.deploy_capacity
         deployment.change(self.clock(), 0.3 * deployment.duration, capacity=capacity, limits={}, fails=fails)
+        deployment.capacity_lag = self.misbehaviour.capacity_lag
         return deployment
 
     def update_deployment(self, deployed_model: str, body: Any) -> deployments.Deployment:
@@ -748,6 +751,8 @@ class Emulator:
         now = self.clock()
         if deployment.status in self.config.delete_refused_in:
             raise ApiError("UnsupportedOperation", detail=f"{deployed_model} is {deployment.status}")
+        if self.misbehaviour.sticky_deletes:  # answered as accepted; nothing happens
+            return deployment
         if deployment.status != "DELETING":
             deployment.stop_billing(now)
             deployment.status, deployment.modified = "DELETING", now

@@ -8,7 +8,7 @@ the async transport (``hooks.base_async``) differs only in its I/O.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -19,7 +19,10 @@ from airflow_provider_compress.exceptions import (
     BadRequestError,
     CompressConnectionError,
     CompressError,
+    InvalidResponseError,
+    NameTakenError,
     NotFoundError,
+    ServerError,
 )
 from airflow_provider_compress.models import JobLogs
 from airflow_provider_compress.protocol import ApiCall, ClientSettings, ResourceKind
@@ -196,8 +199,29 @@ class DashScopeHook(DashScopeBaseHook):
     # --- any resource kind
 
     def create(self, spec: CreateSpec) -> Any:
-        """Create the resource ``spec`` describes (what the operators call)."""
-        return self.run(spec.call())
+        """Create the resource ``spec`` describes (what the operators call).
+
+        A create whose answer was lost (5xx, reset, timeout, garbage), or a retried named create
+        refused as a duplicate, may have happened all the same: the resource of that name is then
+        adopted if it was made as ``spec`` asks, and refused (``NameTakenError``, naming each
+        difference) if not.
+        """
+        kind, name = spec.kind, spec.resource_name
+        try:
+            return self.run(spec.call())
+        except (ServerError, CompressConnectionError, InvalidResponseError, BadRequestError) as err:
+            refused = isinstance(err, BadRequestError)  # as a duplicate only when a try was lost
+            if name is None or (refused and (not spec.retry_safe or protocol.attempts_of(err) < 2)):
+                raise
+            found = self.find_named(kind, name)
+            if found is None:
+                raise
+            resource_id = kind.resource_id(found)
+            found = self.get_resource(kind, resource_id)  # the list leaves fields out
+            if differences := spec.differences(found):
+                raise NameTakenError(kind.noun, resource_id, name, differences) from None
+            self.log.warning("Create of %r answered %s, but it exists: %s", name, err, resource_id)
+            return found
 
     def get_resource(self, kind: ResourceKind, resource_id: str) -> Any:
         return self.run(protocol.get_resource(kind, resource_id))
@@ -222,17 +246,26 @@ class DashScopeHook(DashScopeBaseHook):
         """The resource named exactly ``name``, or None."""
         return kind.named_exactly(self.iter_resources(kind, **kind.name_query(name)), name)
 
-    def iter_resource_logs(self, kind: ResourceKind, resource_id: str, offset: int = 0) -> Iterator[str]:
+    def iter_resource_logs(
+        self,
+        kind: ResourceKind,
+        resource_id: str,
+        offset: int = 0,
+        on_problem: Callable[[str], None] | None = None,
+    ) -> Iterator[str]:
         """Log lines from ``offset`` to the end of the log as it is now, 1000 per request (at most
-        ``protocol.MAX_PAGES`` requests: the rest is read next time)."""
-        next_offset = offset
+        ``protocol.MAX_PAGES`` requests: the rest is read next time). A page that breaks the
+        paging contract (``protocol.read_log_page``) is told to ``on_problem`` (default: a warning)."""
+        report = on_problem or self.log.warning
         for _ in range(protocol.MAX_PAGES):
-            chunk: JobLogs = self.run(protocol.resource_logs(kind, resource_id, next_offset, LOG_PAGE))
-            yield from chunk.logs
-            following = protocol.next_log_offset(next_offset, chunk)
-            if following is None:
+            chunk: JobLogs = self.run(protocol.resource_logs(kind, resource_id, offset, LOG_PAGE))
+            read = protocol.read_log_page(offset, LOG_PAGE, chunk)
+            if read.problem:
+                report(f"The log of {kind.noun} {resource_id} did not page as asked: {read.problem}")
+            yield from read.lines
+            if read.next_offset is None:
                 return
-            next_offset = following
+            offset = read.next_offset
 
     def stop_resource(self, kind: ResourceKind, resource_id: str) -> bool:
         """Cancel a job / delete a deployment; True once it is stopping or gone.

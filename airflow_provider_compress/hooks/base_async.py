@@ -11,7 +11,7 @@ import asyncio
 import ssl
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_compress import metrics, protocol
@@ -142,6 +142,10 @@ class DashScopeAsyncHook(DashScopeBaseHook):
             ) from None
         return call.parse(protocol.parse_response(response.status, body, response.headers))
 
+    async def client_settings(self) -> ClientSettings:
+        """The connection's settings, as read for this event loop (never a blocking lookup)."""
+        return (await self._client()).settings
+
     async def run(self, call: ApiCall[T]) -> T:
         """Send ``call`` with the connection's retry policy (``protocol.retry_delay``)."""
         client = await self._client()
@@ -199,17 +203,24 @@ class DashScopeAsyncHook(DashScopeBaseHook):
             await resources.aclose()  # the pages after the match are not asked for
 
     async def iter_resource_logs(
-        self, kind: ResourceKind, resource_id: str, offset: int = 0
+        self,
+        kind: ResourceKind,
+        resource_id: str,
+        offset: int = 0,
+        on_problem: Callable[[str], None] | None = None,
     ) -> AsyncIterator[str]:
-        next_offset = offset
+        """The async twin of DashScopeHook.iter_resource_logs."""
+        report = on_problem or self.log.warning
         for _ in range(protocol.MAX_PAGES):
-            chunk: JobLogs = await self.run(protocol.resource_logs(kind, resource_id, next_offset, LOG_PAGE))
-            for line in chunk.logs:
+            chunk: JobLogs = await self.run(protocol.resource_logs(kind, resource_id, offset, LOG_PAGE))
+            read = protocol.read_log_page(offset, LOG_PAGE, chunk)
+            if read.problem:
+                report(f"The log of {kind.noun} {resource_id} did not page as asked: {read.problem}")
+            for line in read.lines:
                 yield line
-            following = protocol.next_log_offset(next_offset, chunk)
-            if following is None:
+            if read.next_offset is None:
                 return
-            next_offset = following
+            offset = read.next_offset
 
     async def stop_resource(self, kind: ResourceKind, resource_id: str) -> bool:
         """The async twin of DashScopeHook.stop_resource."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_compress import protocol
-from airflow_provider_compress.exceptions import BadRequestError
 from airflow_provider_compress.hooks.base import DashScopeBaseHook, DashScopeHook, JobHookMixin
 from airflow_provider_compress.hooks.base_async import (
     AsyncJobHookMixin,
@@ -57,22 +56,11 @@ class CompressHook(JobHookMixin, DashScopeHook):
         return self.create(CompressJobSpec.of(spec, fields))
 
     def create(self, spec: CompressJobSpec) -> Job:  # type: ignore[override]
-        call = spec.call()
         template = self.get_template(spec.model, spec.template_id)
         # Unknown model or template: leave it to the API, whose error says which (LoRA, base model...).
         if template is not None:
             check_hyper_parameters(template, spec.hyper_parameters)
-        try:
-            return self.run(call)
-        except BadRequestError as err:
-            # A retried named create that the API refuses most likely met the job its lost first
-            # try created (names are unique): return that job instead of failing.
-            if spec.job_name is None or protocol.attempts_of(err) < 2:
-                raise
-            job = self.find_job_by_name(spec.job_name)
-            if job is None:
-                raise
-            return job
+        return super().create(spec)
 
     def list_jobs(self, **filters: Any) -> JobPage:
         """One page of jobs; filters as in the API (``status``, ``model``, ``template_id``,

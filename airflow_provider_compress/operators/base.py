@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
@@ -19,20 +19,18 @@ from airflow_provider_compress import (
     _deprecated,
     concurrency,
     costs,
+    events,
     metrics,
     ownership,
     protocol,
     validation,
 )
-from airflow_provider_compress.events import ResourceEvent
+from airflow_provider_compress.events import ResourceEvent, WatchEnd
 from airflow_provider_compress.exceptions import (
-    CompressConnectionError,
     CompressError,
     CompressValidationError,
-    InvalidResponseError,
     NotFoundError,
     RateLimitError,
-    ServerError,
 )
 from airflow_provider_compress.hooks.base import DashScopeHook
 from airflow_provider_compress.links.console import ConsoleLink
@@ -57,6 +55,9 @@ HookT = TypeVar("HookT", bound=DashScopeHook)
 # How long a later try waits before adopting work an earlier try left running (docs/cancel.md):
 # time for the trigger of a cleared try to stop it (a triggerer notices a clear within seconds).
 EARLIER_TRY_GRACE = 10.0
+# Airflow's own deferral timeout comes this long after the trigger's deadline: only when no
+# triggerer ran the trigger at its deadline does Airflow end the wait (``resume_execution``).
+DEFERRAL_GRACE = 60.0
 
 
 class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
@@ -205,8 +206,8 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
         self.on_created(context, resource)
         if not self.wait_for_completion:
             return self.resource_id
-        deadline = time.time() + self.timeout if self.timeout else None
         if self.deferrable and not self.kind.is_terminal(resource.status):
+            deadline, reason = self._deadline(context)
             self.defer(
                 trigger=self.trigger_class()(
                     dashscope_conn_id=self.dashscope_conn_id,
@@ -216,10 +217,24 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
                     forward_logs=self.forward_logs,
                     cancel_on_kill=self.cancel_on_kill,
                     stop_on_timeout=self.stop_on_timeout,
+                    deadline_reason=reason,
                 ),
                 method_name="execute_complete",
+                timeout=events.deferral_timeout(deadline, DEFERRAL_GRACE),
             )
-        return self._finish(context, self._wait(self.resource_id, deadline))
+        # In the worker Airflow enforces execution_timeout itself (and calls on_kill).
+        deadline = time.time() + self.timeout if self.timeout else None
+        return self._finish(context, self._wait(context, self.resource_id, deadline))
+
+    def _deadline(self, context: Context) -> tuple[float | None, WatchEnd]:
+        """The trigger's deadline: the operator's timeout, or Airflow's execution_timeout counted
+        from the try's start, whichever comes first (Airflow does not enforce the latter while a
+        task is deferred)."""
+        started = getattr(context.get("ti"), "start_date", None)
+        execution_timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
+        return events.deadline_of(
+            time.time(), self.timeout, started.timestamp() if started else None, execution_timeout
+        )
 
     def _create_or_reattach(self, context: Context) -> ApiModel:
         kind, ti = self.kind, context["ti"]
@@ -246,18 +261,9 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
         self.log.info("Creating %s %r: %s", kind.noun, name, spec.body())
         self._creating = name  # a kill from now on looks the name up: the create may go through
         try:
-            resource = self.hook.create(spec)
+            resource = self.hook.create(spec)  # a lost answer: the hook adopts what it made, if it did
         except RateLimitError as err:  # too many requests or active jobs: use a pool
             raise concurrency.create_refused(kind, name, err) from err
-        except (ServerError, CompressConnectionError, InvalidResponseError) as err:
-            # The create may have happened even though no answer came: look before failing.
-            found = self.hook.find_named(kind, name)
-            if found is None:
-                raise
-            self.log.warning(
-                "Create of %r answered %s, but it exists: %s", name, err, kind.resource_id(found)
-            )
-            resource = found
         self.log.info("Created %s %s", kind.noun, kind.resource_id(resource))
         metrics.resource_created(kind)
         return resource
@@ -303,28 +309,43 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
             "and clear the task"
         )
 
-    def _wait(self, resource_id: str, deadline: float | None) -> ApiModel:
-        offset, status = 0, None
+    def _wait(self, context: Context, resource_id: str, deadline: float | None) -> ApiModel:
+        offset, status, resource = 0, None, None
+        outage = protocol.OutageClock(self.hook.settings.outage_budget)
         while True:
-            resource = self.hook.get_resource(self.kind, resource_id)
-            if resource.status != status:
-                status = resource.status
-                if not self.kind.is_known(status):
-                    self.log.warning(self.kind.unknown_status_message(resource_id, status))
-                else:
-                    self.log.info("%s %s is %s", self.kind.noun, resource_id, status)
-            if self.forward_logs and status not in self.kind.not_started:
-                offset = self.forward_logs_from(resource_id, offset)
-            if self.kind.is_terminal(status):
-                return resource
+            try:
+                resource = self.hook.get_resource(self.kind, resource_id)
+                outage.recovered()
+            except CompressError as err:
+                metrics.poll_failed(self.kind)
+                if not protocol.rides_out(err) or outage.failed(time.monotonic()):
+                    self._give_up(
+                        context, f"{self.kind.noun} {resource_id} could not be watched: {err}", resource
+                    )
+                self.log.warning(
+                    "Poll of %s %s failed (for %.0f s of the %g s outage_budget): %s",
+                    self.kind.noun,
+                    resource_id,
+                    outage.lasted(time.monotonic()),
+                    outage.budget,
+                    err,
+                )
+            else:
+                if resource.status != status:
+                    status = resource.status
+                    events.log_status(self.log, self.kind, resource)
+                if self.forward_logs and status not in self.kind.not_started:
+                    offset = self.forward_logs_from(resource_id, offset)
+                if self.kind.is_terminal(status):
+                    return resource
             if deadline is not None and time.time() >= deadline:
-                verb = self.kind.stop_verb
                 if not self.stop_on_timeout:
-                    outcome = f"was kept (not {verb})"
+                    outcome = f"it was kept (not {self.kind.stop_verb})"
                 else:
-                    outcome = self._stop("the timeout passed") or f"could NOT be {verb}"
+                    outcome = self._stop("the operator's timeout passed") or events.stop_failed(self.kind)
                 raise AirflowException(
-                    f"{self.kind.noun} {resource_id} did not finish within {self.timeout:g} s and {outcome}"
+                    f"{self.kind.noun} {resource_id} did not finish within the operator's timeout "
+                    f"({self.timeout:g} s) and {outcome}"
                 )
             time.sleep(
                 self.poll_interval
@@ -339,11 +360,67 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
         self.resource_id = read.resource_id
         if self.forward_logs:  # lines written after the trigger's last read; none repeated
             self.forward_logs_from(read.resource_id, read.log_offset)
+        last = self.kind.model.from_api(read.resource) if read.resource is not None else None
+        if read.status == WatchEnd.ERROR:
+            self._give_up(context, read.message, last)
+        if read.status == WatchEnd.EXECUTION_TIMEOUT:
+            raise _compat.AirflowTaskTimeout(read.message)  # as Airflow's own: retries apply
         if read.watch_ended:
             raise AirflowException(read.message)
-        return self._finish(context, self.kind.model.from_api(read.resource))
+        return self._finish(context, last)
 
-    def _finish(self, context: Context, resource: ApiModel) -> Any:
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context):
+        """Airflow resumes a deferred task only to fail it when its trigger failed, or when no
+        triggerer ran the trigger by its deadline (``DEFERRAL_GRACE``): the work is then stopped
+        or left for a retry as on any other exit (docs/exits.md) before Airflow's error is raised."""
+        if next_method == _compat.TRIGGER_FAILED:
+            self.resource_id = context["ti"].xcom_pull(task_ids=context["ti"].task_id, key=self.kind.id_field)
+            if self.resource_id and _compat.trigger_timed_out(next_kwargs):
+                stopped = self._stop("the deferral timed out") if self.stop_on_timeout else None
+                raise _compat.AirflowTaskTimeout(
+                    f"{self.kind.noun} {self.resource_id}: no triggerer watched it by its deadline; "
+                    + (stopped or f"it was kept (not {self.kind.stop_verb})")
+                )
+            if self.resource_id:
+                self._give_up(
+                    context, f"the trigger watching {self.kind.noun} {self.resource_id} failed", None
+                )
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def _give_up(self, context: Context, message: str, last: ApiModel | None) -> NoReturn:
+        """The wait ended in error: the resource could not be watched (an outage past the
+        connection's ``outage_budget``, a 401 or 403, answers it cannot read). With tries left the
+        work is left running for the retry, which reattaches to it; on the last try it is stopped
+        as far as the API allows. The message names the resource, its last known status and its
+        console page."""
+        assert self.resource_id is not None
+        kind = self.kind
+        status = getattr(last, "status", None) or "not read"
+        page = self._console_url()
+        where = f" (last known status: {status}" + (f"; console: {page})" if page else ")")
+        if _compat.task_will_retry(context.get("ti")):
+            outcome = "it is left running: the task's retry will reattach to it"
+        elif not self.stop_on_timeout:
+            outcome = f"it was kept (not {kind.stop_verb}), as asked"
+        else:
+            stopped = self._stop("the wait ended in error on the task's last try")
+            outcome = "on the task's last try, " + (stopped or events.stop_failed(kind))
+        raise AirflowException(f"{message}{where}; {outcome}")
+
+    def _console_url(self) -> str | None:
+        for link in self.operator_extra_links:
+            if isinstance(link, ConsoleLink) and self.resource_id:
+                try:
+                    return link.url(self.hook.settings, self.resource_id)
+                except Exception:  # a bad override pattern: the link says so at on_created
+                    return None
+        return None
+
+    def _finish(self, context: Context, resource: ApiModel | None) -> Any:
+        if resource is None:
+            raise AirflowException(
+                f"{self.kind.noun} {self.resource_id}: the trigger's event carried no resource"
+            )
         self.resource = resource
         metrics.resource_ended(self.kind, resource, self.hook.settings.service_tz)
         costs.push(context, self.kind, resource)  # a CANCELED job's usage too
@@ -356,6 +433,12 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
         late = [d for d in spec.differences(resource) if d.field in spec.late_fields]
         self._fail_if_made_otherwise(resource, late)
         output = self.kind.output(resource)
+        if not output:  # nothing for the next task to use: a success nobody could verify
+            raise AirflowException(
+                f"{self.kind.noun} {self.resource_id} is {resource.status} but its answer names no "
+                f"{self.kind.output_field}: nothing to hand on. Look at it in the console; a retry "
+                "reattaches to it (if_exists='create_new' makes a new one)"
+            )
         self.log.info("%s", protocol.describe(self.kind, resource))
         extra = {**self.asset_extra(resource), **costs.asset_extra(self.kind, resource)}
         for outlet in self.outlets:
@@ -386,22 +469,23 @@ class DashScopeResourceOperator(LogForwarding, BaseOperator, Generic[HookT]):
         other is stopped, whatever its status (one the provider does not know included); errors
         are logged.
 
-        Returns what became of the work: "was cancelled" / "was deleted" only once the API
-        accepted the stop; None when it could not be stopped.
+        Returns what became of the work, for the task's message (``events.stop_accepted`` only
+        once the API accepted the stop); None when it could not be stopped.
         """
         assert self.resource_id is not None
-        noun, verb = self.kind.noun, self.kind.stop_verb
+        noun = self.kind.noun
         try:
             try:
                 resource = self.hook.get_resource(self.kind, self.resource_id)
             except NotFoundError:
-                return "no longer exists"
+                return events.stop_not_needed(None)
             if not self.kind.needs_stop(resource.status):
-                return f"was {resource.status} already"
+                return events.stop_not_needed(resource.status)
             self.hook.stop_resource(self.kind, self.resource_id)
             metrics.resource_stopped(self.kind, why)
-            self.log.warning("%s %s (%s) %s: %s", noun, self.resource_id, resource.status, verb, why)
-            return f"was {verb}"
+            outcome = events.stop_accepted(self.kind)
+            self.log.warning("%s %s (%s): %s (%s)", noun, self.resource_id, resource.status, outcome, why)
+            return outcome
         except CompressError as err:
             self.log.error(
                 "Could not stop %s %s (%s): %s; it may still be running", noun, self.resource_id, why, err

@@ -7,17 +7,22 @@ import them from.
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, metrics, protocol, validation
-from airflow_provider_compress.events import DeletionEnd, fail_unless_succeeded, log_status, settled_resource
+from airflow_provider_compress import _compat, events, metrics, protocol, validation
+from airflow_provider_compress.events import (
+    DeletionEnd,
+    ResourceEvent,
+    WatchEnd,
+    fail_unless_succeeded,
+    log_status,
+)
 from airflow_provider_compress.exceptions import (
     CompressApiError,
     CompressError,
@@ -194,6 +199,23 @@ class _DeploymentTask(BaseOperator):
     def hook(self) -> DeploymentHook:
         return DeploymentHook(dashscope_conn_id=self.dashscope_conn_id)
 
+    def _deadline(self, context: Context) -> tuple[float, WatchEnd]:
+        """The end of the wait: ``timeout`` from now, or Airflow's ``execution_timeout`` from the
+        try's start if that comes first (Airflow does not enforce it while a task is deferred)."""
+        started = getattr(context.get("ti"), "start_date", None)
+        execution_timeout = self.execution_timeout.total_seconds() if self.execution_timeout else None
+        deadline, reason = events.deadline_of(
+            time.time(), self.timeout, started.timestamp() if started else None, execution_timeout
+        )
+        assert deadline is not None  # a timeout is always set
+        return deadline, reason
+
+    def _timed_out(self, reason: str, message: str) -> NoReturn:
+        """Fail as the deadline that passed: Airflow's execution_timeout as Airflow's own."""
+        if reason == WatchEnd.EXECUTION_TIMEOUT:
+            raise _compat.AirflowTaskTimeout(message)
+        raise AirflowException(message)
+
 
 class DeleteDeploymentOperator(_DeploymentTask):
     """Delete a deployment (stops billing; not reversible); optionally wait until it is gone.
@@ -206,7 +228,9 @@ class DeleteDeploymentOperator(_DeploymentTask):
 
     :param deployed_model: the deployment (templated).
     :param dashscope_conn_id: the Airflow connection of type ``dashscope``.
-    :param wait_for_deletion: also wait until the deployment is gone (GET answers 404).
+    :param wait_for_deletion: wait until the deployment is gone (GET answers 404), so that the
+        task succeeds only once billing is known to have stopped (default); False: succeed once
+        the API accepted the delete.
     :param deferrable: wait (for a refused delete to pass, or for the deployment to go) in the
         triggerer instead of a worker slot.
     :param poll_interval: seconds between tries and polls.
@@ -218,7 +242,7 @@ class DeleteDeploymentOperator(_DeploymentTask):
         *,
         deployed_model: str,
         dashscope_conn_id: str = DeploymentHook.default_conn_name,
-        wait_for_deletion: bool = False,
+        wait_for_deletion: bool = True,
         deferrable: bool | None = None,
         poll_interval: float = 10,
         timeout: float = 600,
@@ -235,7 +259,7 @@ class DeleteDeploymentOperator(_DeploymentTask):
         self.wait_for_deletion = wait_for_deletion
 
     def execute(self, context: Context) -> None:
-        deadline = time.time() + self.timeout
+        deadline, reason = self._deadline(context)
         accepted = self._try_delete()
         if accepted is None or (accepted and not self.wait_for_deletion):
             return
@@ -249,12 +273,14 @@ class DeleteDeploymentOperator(_DeploymentTask):
                     poll_interval=self.poll_interval,
                     deadline=deadline,
                     wait_until_gone=self.wait_for_deletion,
+                    deadline_reason=reason,
                 ),
                 method_name="execute_complete",
+                timeout=events.deferral_timeout(deadline, 60.0),
             )
         while True:
             if time.time() >= deadline:
-                raise AirflowException(self._timeout_message(accepted))
+                self._timed_out(reason, self._timeout_message(accepted))
             time.sleep(max(0.0, min(self.poll_interval, deadline - time.time())))
             if not accepted:
                 accepted = self._try_delete()
@@ -308,26 +334,30 @@ class DeleteDeploymentOperator(_DeploymentTask):
     def _timeout_message(self, accepted: bool) -> str:
         if accepted:
             return (
-                f"Deployment {self.deployed_model} still exists after {self.timeout:g} s "
-                "(its delete was accepted)"
+                f"Deployment {self.deployed_model} still exists by the task's deadline (its delete "
+                "was accepted): it may still be billing"
             )
         return (
-            f"The API still refused to delete deployment {self.deployed_model} after {self.timeout:g} s: "
+            f"The API still refused to delete deployment {self.deployed_model} by the task's deadline: "
             "it may still be billing"
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         if not isinstance(event, dict) or "status" not in event:
             raise AirflowException(f"Unexpected trigger event: {event!r}")
+        if event["status"] in (WatchEnd.TIMEOUT, WatchEnd.EXECUTION_TIMEOUT):
+            self._timed_out(event["status"], str(event.get("message")))
         if event["status"] not in (DeletionEnd.DELETED, DeletionEnd.DELETING):
             raise AirflowException(str(event.get("message")))
         self.log.info("%s", event.get("message"))
 
 
 class ScaleDeploymentOperator(_DeploymentTask):
-    """Scale a deployment, then wait until it is RUNNING again (UPDATING, then RUNNING), in the
-    worker or deferred; UPDATING_FAILED (or FAILED, STOPPED, ...) fails the task. Returns the
-    ``deployed_model``.
+    """Scale a deployment, then wait until it is RUNNING again (UPDATING, then RUNNING) at the
+    capacity asked (``capacity`` and ``ready_capacity``, or the ``ptu_capacity`` asked, where the
+    answer shows them), in the worker or deferred; UPDATING_FAILED (or FAILED, STOPPED, ...) fails
+    the task, and so does a deployment still RUNNING at another capacity when the wait ends,
+    naming what it shows. Returns the ``deployed_model``.
 
     Checked against the deployment before the request: a LoRA deployment is scaled in the console
     only; ``capacity`` must be a multiple of its ``base_capacity``; ``ptu_capacity`` is for plan
@@ -342,7 +372,7 @@ class ScaleDeploymentOperator(_DeploymentTask):
     :param wait_for_completion: False: return right after the request.
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param poll_interval: seconds between polls.
-    :param timeout: seconds to wait for RUNNING.
+    :param timeout: seconds to wait for RUNNING at the capacity asked.
     """
 
     template_fields: Sequence[str] = ("deployed_model", "capacity", "ptu_capacity")
@@ -385,7 +415,9 @@ class ScaleDeploymentOperator(_DeploymentTask):
         )
         if not self.wait_for_completion:
             return self.deployed_model
-        if self.deferrable and not DEPLOYMENT.is_terminal(scaled.status):
+        deadline, reason = self._deadline(context)
+        expect = self._expect(capacity)
+        if self.deferrable and not self._settled(scaled, expect):
             from airflow_provider_compress.triggers.deployment import DeploymentTrigger
 
             self.defer(
@@ -395,24 +427,56 @@ class ScaleDeploymentOperator(_DeploymentTask):
                     poll_interval=self.poll_interval,
                     forward_logs=False,
                     cancel_on_kill=False,  # the deployment is not this task's to stop
+                    stop_on_timeout=False,
+                    deadline=deadline,
+                    deadline_reason=reason,
+                    expect=expect,
                 ),
                 method_name="execute_complete",
-                timeout=datetime.timedelta(seconds=self.timeout),
+                timeout=events.deferral_timeout(deadline, 60.0),
             )
-        deadline = time.monotonic() + self.timeout
         deployment, status = scaled, None
-        while not DEPLOYMENT.is_terminal(deployment.status):
+        outage = protocol.OutageClock(self.hook.settings.outage_budget)
+        while not self._settled(deployment, expect):
             if deployment.status != status:
                 status = deployment.status
                 log_status(self.log, DEPLOYMENT, deployment)
-            if time.monotonic() >= deadline:
-                raise AirflowException(
-                    f"Deployment {self.deployed_model} was not RUNNING within {self.timeout:g} s (it is "
-                    f"{deployment.status}); the scale goes on"
-                )
-            time.sleep(self.poll_interval)
-            deployment = self.hook.get_deployment(self.deployed_model)
+            if time.time() >= deadline:
+                self._timed_out(reason, self._unscaled_message(deployment, expect))
+            time.sleep(max(0.0, min(self.poll_interval, deadline - time.time())))
+            try:
+                deployment = self.hook.get_deployment(self.deployed_model)
+                outage.recovered()
+            except CompressError as err:
+                if not protocol.rides_out(err) or outage.failed(time.monotonic()):
+                    raise AirflowException(
+                        f"Deployment {self.deployed_model} could not be watched: {err} (last known "
+                        f"status: {deployment.status}); the scale goes on, the task does not own it"
+                    ) from None
+                self.log.warning("Poll of deployment %s failed: %s", self.deployed_model, err)
         return self._done(deployment)
+
+    @staticmethod
+    def _settled(deployment: Deployment, expect: dict[str, Any]) -> bool:
+        """Ended: RUNNING at the capacity asked, or in a state a wait ends in (a failure)."""
+        if DEPLOYMENT.outcome(deployment.status) is not protocol.Outcome.SUCCEEDED:
+            return DEPLOYMENT.is_terminal(deployment.status)
+        return not events.unmet(deployment, expect)
+
+    def _expect(self, capacity: int | None) -> dict[str, Any]:
+        """What the deployment must show once scaled: the capacity asked, ready to serve."""
+        if capacity is not None:
+            return {"capacity": capacity, "ready_capacity": capacity}
+        return {"ptu_capacity": dict(self.ptu_capacity or {})}
+
+    def _unscaled_message(self, deployment: Deployment, expect: dict[str, Any]) -> str:
+        shown = ", ".join(f"{field} {value}" for field, value in events.unmet(deployment, expect).items())
+        return (
+            f"Deployment {self.deployed_model} did not reach the capacity asked ({expect}) by the task's "
+            f"deadline: it is {deployment.status}"
+            + (f" with {shown}" if shown else "")
+            + "; the scale goes on"
+        )
 
     def _check(self, deployment: Deployment, capacity: int | None) -> None:
         plan, base = deployment.plan, deployment.base_capacity
@@ -434,7 +498,14 @@ class ScaleDeploymentOperator(_DeploymentTask):
             )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        return self._done(settled_resource(DEPLOYMENT, event))
+        read = ResourceEvent.read(event)
+        if read is None:
+            raise AirflowException(f"Unexpected trigger event: {event!r}")
+        if read.status in (WatchEnd.TIMEOUT, WatchEnd.EXECUTION_TIMEOUT):
+            self._timed_out(read.status, f"{read.message}; the scale goes on")
+        if read.watch_ended:
+            raise AirflowException(f"{read.message}; the scale goes on, the task does not own it")
+        return self._done(Deployment.from_api(read.resource))
 
     def _done(self, deployment: Deployment) -> str:
         fail_unless_succeeded(DEPLOYMENT, deployment)

@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_compress import protocol, validation
+from airflow_provider_compress.exceptions import CompressError
 from airflow_provider_compress.hooks.finetune import FineTuneHook
 from airflow_provider_compress.links.console import FineTuneJobLink
 from airflow_provider_compress.operators.base import DashScopeResourceOperator
@@ -153,21 +154,37 @@ class ExportCheckpointOperator(BaseOperator):
 
     def execute(self, context: Context) -> str:
         deadline, asked = time.monotonic() + self.timeout, False
+        outage = protocol.OutageClock(self.hook.settings.outage_budget)
+        status = "not read"
         while True:
-            found = self._checkpoint()
-            if found.status == "SUCCEEDED" and found.model_name:
-                self.log.info("%s of %s is model %s", self.checkpoint, self.job_id, found.model_name)
-                return found.model_name
-            if found.status in ("FAILED", "UNSUPPORTED"):
-                raise AirflowException(f"Export of {self.checkpoint} of {self.job_id} ended {found.status}")
-            if found.status == "PENDING" and not asked:  # saved, not exported yet
-                self.hook.export_checkpoint(self.job_id, self.checkpoint, self.model_name or None)
-                self.log.info("Export of %s of %s requested", self.checkpoint, self.job_id)
-                asked = True
+            try:
+                found = self._checkpoint()
+                outage.recovered()
+            except CompressError as err:
+                # An export cannot be stopped: an error ends only the wait (a retry waits again).
+                if not protocol.rides_out(err) or outage.failed(time.monotonic()):
+                    raise AirflowException(
+                        f"The export of {self.checkpoint} of {self.job_id} could not be watched: {err} "
+                        f"(last known status: {status}); it goes on, a retry waits for it again"
+                    ) from None
+                self.log.warning("Reading the checkpoints of %s failed: %s", self.job_id, err)
+            else:
+                status = str(found.status)
+                if found.status == "SUCCEEDED" and found.model_name:
+                    self.log.info("%s of %s is model %s", self.checkpoint, self.job_id, found.model_name)
+                    return found.model_name
+                if found.status in ("FAILED", "UNSUPPORTED"):
+                    raise AirflowException(
+                        f"Export of {self.checkpoint} of {self.job_id} ended {found.status}"
+                    )
+                if found.status == "PENDING" and not asked:  # saved, not exported yet
+                    self.hook.export_checkpoint(self.job_id, self.checkpoint, self.model_name or None)
+                    self.log.info("Export of %s of %s requested", self.checkpoint, self.job_id)
+                    asked = True
             if time.monotonic() >= deadline:
                 raise AirflowException(
                     f"{self.checkpoint} of {self.job_id} was not exported within {self.timeout:g} s "
-                    f"(it is {found.status})"
+                    f"(it is {status}); the export goes on"
                 )
             time.sleep(self.poll_interval)
 

@@ -52,14 +52,16 @@ from airflow_provider_compress.protocol.resources import (
 )
 from airflow_provider_compress.protocol.responses import (
     MAX_PAGES,
+    LogRead,
     Reply,
     endless_list,
     is_state_refusal,
-    next_log_offset,
     next_page_no,
     parse_response,
+    read_log_page,
 )
 from airflow_provider_compress.protocol.retry import (
+    OutageClock,
     RetryPolicy,
     attempts_of,
     is_transient,
@@ -67,6 +69,7 @@ from airflow_provider_compress.protocol.retry import (
     note_attempts,
     retry_arguments,
     retry_delay,
+    rides_out,
 )
 from airflow_provider_compress.protocol.settings import (
     API_ROOT,
@@ -95,6 +98,8 @@ __all__ = [
     "ApiCall",
     "ApiRequest",
     "ClientSettings",
+    "LogRead",
+    "OutageClock",
     "Outcome",
     "Reply",
     "ResourceKind",
@@ -119,14 +124,15 @@ __all__ = [
     "list_resources",
     "list_templates",
     "log_retry",
-    "next_log_offset",
     "next_page_no",
     "note_attempts",
     "parse_response",
+    "read_log_page",
     "request_not_built",
     "resource_logs",
     "retry_arguments",
     "retry_delay",
+    "rides_out",
     "scale_deployment",
     "stop_resource",
     "update_deployment",

@@ -80,12 +80,12 @@ class ResourceKind:
         return status not in self.ended and status not in self.stopping
 
     def is_known(self, status: object) -> bool:
-        return status is None or status in self.statuses
+        """A documented state; an answer without a status is not one (it is polled on, warned)."""
+        return status in self.statuses
 
     def unknown_status_message(self, resource_id: str, status: object) -> str:
-        return (
-            f"{self.noun} {resource_id} is in status {status!r}, which the provider does not know: polling on"
-        )
+        shown = "has no status" if status is None else f"is in status {status!r}"
+        return f"{self.noun} {resource_id} {shown}, which the provider does not know: polling on"
 
     @property
     def stop_verb(self) -> str:

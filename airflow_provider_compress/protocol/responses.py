@@ -98,9 +98,40 @@ def endless_list(kind: ResourceKind, pages: int) -> InvalidResponseError:
     )
 
 
-def next_log_offset(offset: int, logs: JobLogs) -> int | None:
-    """The offset to read from after this chunk, or None at the end of the log so far."""
-    following = offset + len(logs.logs)
-    if not logs.logs or following >= logs.total:
-        return None
-    return following
+@dataclasses.dataclass(frozen=True)
+class LogRead:
+    """What a log page adds: the lines from the offset asked, where to read next (None at the end
+    of the log so far), and how the answer broke the paging contract, if it did."""
+
+    lines: list[str]
+    next_offset: int | None
+    problem: str | None = None
+
+
+def read_log_page(offset: int, asked: int, logs: JobLogs) -> LogRead:
+    """The new lines of a log page read from ``offset`` (``asked`` lines asked for), checked
+    against the log's ``total``, so that a server that ignores the offset, starts before it or
+    shrinks its log never makes a line repeat or vanish unsaid.
+
+    More lines than the log has after ``offset`` means the page did not start there: when it
+    reached the end of the log (a short page, or the whole log) its last lines are the new ones;
+    otherwise it cannot be placed and nothing of it is taken. A page without ``total`` is
+    trusted, and is the last one read.
+    """
+    lines = logs.logs
+    if "total" not in logs.to_dict():
+        return LogRead(lines, None)
+    total = logs.total
+    if total < offset:
+        return LogRead([], None, f"the log has {total} lines, fewer than the {offset} read before: it shrank")
+    new = total - offset
+    if len(lines) <= new:
+        following = offset + len(lines)
+        return LogRead(lines, following if lines and following < total else None)
+    if len(lines) < asked or len(lines) == total:
+        return LogRead(
+            lines[len(lines) - new :] if new else [],
+            None,
+            f"a page asked from line {offset} did not start there: its last {new} lines were taken",
+        )
+    return LogRead([], None, f"a page asked from line {offset} did not start there and cannot be placed")

@@ -113,6 +113,38 @@ def retry_arguments(policy: RetryPolicy, request: ApiRequest, log: logging.Logge
     }
 
 
+def rides_out(error: BaseException) -> bool:
+    """Whether a wait rides ``error`` out (for the connection's outage budget) rather than ending:
+    the service, or the way to it, is down, overloaded or answering garbage, which says nothing
+    of the resource. A 401, a 403 or a certificate that does not verify end the wait at once."""
+    if isinstance(error, CompressConnectionError):
+        return error.retryable
+    return isinstance(error, (ServerError, RateLimitError, InvalidResponseError))
+
+
+@dataclasses.dataclass
+class OutageClock:
+    """Failed polls in a row, ridden out until they have lasted ``budget`` seconds (not a count:
+    a slow and a fast poll interval tolerate the same outage)."""
+
+    budget: float
+    since: float | None = None  # time of the first failure in a row
+    failures: int = 0
+
+    def failed(self, now: float) -> bool:
+        """Count a failure at ``now``; True once the failures in a row have lasted the budget."""
+        if self.since is None:
+            self.since = now
+        self.failures += 1
+        return now - self.since >= self.budget
+
+    def recovered(self) -> None:
+        self.since, self.failures = None, 0
+
+    def lasted(self, now: float) -> float:
+        return 0.0 if self.since is None else now - self.since
+
+
 def note_attempts(error: CompressError, attempts: int) -> None:
     """Record on the raised error how many tries were made (a create uses it to recover)."""
     error.attempts = attempts

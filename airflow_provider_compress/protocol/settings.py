@@ -33,6 +33,8 @@ class ClientSettings:
     workspace_id: str | None = None
     lang: str | None = None
     timeout: float = 30.0
+    # How long a wait rides out failed polls in a row (an outage) before it ends (docs/exits.md).
+    outage_budget: float = 900.0
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     # Forward proxy for this connection only; wins over HTTP(S)_PROXY and NO_PROXY. May hold
     # credentials, so it is kept out of repr (and the hooks mask its password in logs).
@@ -84,6 +86,7 @@ class ClientSettings:
             workspace_id=workspace_id,
             lang=extra.get("lang") or None,
             timeout=_number(extra, "timeout", cls.timeout, minimum=0.001),
+            outage_budget=_number(extra, "outage_budget", cls.outage_budget),
             retry=retry,
             proxy=_proxy_url(extra.get("proxy")),
             service_tz=(

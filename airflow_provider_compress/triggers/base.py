@@ -18,20 +18,13 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_compress import _compat, _deprecated, metrics, validation
+from airflow_provider_compress import _compat, _deprecated, events, metrics, protocol, validation
 from airflow_provider_compress.events import WatchEnd, payload
-from airflow_provider_compress.exceptions import (
-    CompressConnectionError,
-    CompressError,
-    InvalidResponseError,
-    NotFoundError,
-    RateLimitError,
-    ServerError,
-)
+from airflow_provider_compress.exceptions import CompressError, NotFoundError
 from airflow_provider_compress.hooks.base_async import DashScopeAsyncHook
 from airflow_provider_compress.log_forwarding import remote_log_line
 from airflow_provider_compress.models import ApiModel
-from airflow_provider_compress.protocol import ResourceKind, describe
+from airflow_provider_compress.protocol import Outcome, ResourceKind, describe
 from airflow_provider_compress.triggers import log_writer, task_state
 
 
@@ -46,14 +39,10 @@ def _freeze_inherited_heap() -> None:
         gc.freeze()
 
 
-# Failed polls in a row (each after the hook's own retries) that end the watch: the ones before
-# it are tolerated.
-MAX_FAILED_POLLS = 5
 LOG_BATCH = 1000  # lines written as one record at most (a page of the API's)
 # Seconds between two reads of a job's log (polls that are further apart read it every time):
 # a thousand jobs read every second would hand the triggerer more records than it can route.
 LOG_INTERVAL = 5.0
-TRANSIENT = (ServerError, RateLimitError, CompressConnectionError, InvalidResponseError)
 
 
 class DashScopeResourceTrigger(BaseTrigger):
@@ -63,12 +52,17 @@ class DashScopeResourceTrigger(BaseTrigger):
     :param resource_id: the job or deployment to watch.
     :param poll_interval: seconds between polls.
     :param log_offset: log lines already forwarded; forwarding continues from here.
-    :param deadline: epoch seconds after which the work is stopped and a ``timeout`` event sent.
+    :param deadline: epoch seconds after which the work is stopped and a ``timeout`` (or
+        ``execution_timeout``, after ``deadline_reason``) event sent.
     :param forward_logs: write the resource's new log lines to the task log as they appear.
     :param cancel_on_kill: stop the work (cancel a job, delete a deployment) when a user kills
         the deferred task.
     :param stop_on_timeout: stop the work when the deadline passes (else it is left as it is:
         ``DeployModelOperator(keep_deployment=True)``).
+    :param deadline_reason: which deadline ``deadline`` is: ``timeout`` (the operator's) or
+        ``execution_timeout`` (Airflow's, which Airflow does not enforce while a task is deferred).
+    :param expect: fields the resource must show, besides a successful status, for the wait to
+        succeed (a scale: ``{"capacity": 4}``); it is polled on until they do.
     :param job_id: the former name of ``resource_id``, which triggers serialized by an earlier
         version of the provider still carry (deprecated).
     """
@@ -86,6 +80,8 @@ class DashScopeResourceTrigger(BaseTrigger):
         forward_logs: bool = True,
         cancel_on_kill: bool = True,
         stop_on_timeout: bool = True,
+        deadline_reason: str = WatchEnd.TIMEOUT,
+        expect: dict[str, Any] | None = None,
         *,
         job_id: str | None = None,
     ) -> None:
@@ -101,6 +97,9 @@ class DashScopeResourceTrigger(BaseTrigger):
         self.forward_logs = forward_logs
         self.cancel_on_kill = cancel_on_kill
         self.stop_on_timeout = stop_on_timeout
+        self.deadline_reason = str(WatchEnd(deadline_reason))
+        self.expect = dict(expect) if expect else None
+        self._log_problem_warned = False
         self._next_log_read = 0.0  # time.monotonic() of the next log read
         self._pending: Future[Any] | None = None  # the last record handed to the log writer
         self._pending_lines = 0
@@ -117,6 +116,8 @@ class DashScopeResourceTrigger(BaseTrigger):
                 "forward_logs": self.forward_logs,
                 "cancel_on_kill": self.cancel_on_kill,
                 "stop_on_timeout": self.stop_on_timeout,
+                "deadline_reason": self.deadline_reason,
+                "expect": self.expect,
             },
         )
 
@@ -132,53 +133,39 @@ class DashScopeResourceTrigger(BaseTrigger):
                 yield event
 
     async def _watch(self, hook: DashScopeAsyncHook) -> AsyncIterator[TriggerEvent]:
-        failed_polls = polls = 0
-        unknown: set[Any] = set()  # statuses warned about
+        outage = protocol.OutageClock((await hook.client_settings()).outage_budget)
+        resource: ApiModel | None = None  # as last read
+        polls, warned = 0, set[Any]()  # statuses and unmet expectations warned about
         try:
             while True:
                 polls += 1
                 try:
                     resource = await hook.get_resource(self.kind, self.resource_id)
-                    failed_polls = 0
-                except TRANSIENT as err:
-                    metrics.poll_failed(self.kind)
-                    failed_polls += 1
-                    if failed_polls >= MAX_FAILED_POLLS:
-                        message = f"{failed_polls} polls in a row failed, last: {err}"
-                        yield await self._event(WatchEnd.ERROR, None, message)
-                        return
-                    self.log.warning(
-                        "Poll %d of %s failed, trying again: %s", failed_polls, self.resource_id, err
-                    )
-                    await asyncio.sleep(self.poll_interval)
-                    continue
+                    outage.recovered()
                 except CompressError as err:
                     metrics.poll_failed(self.kind)
-                    message = f"cannot watch {self.kind.noun} {self.resource_id}: {err}"
-                    yield await self._event(WatchEnd.ERROR, None, message)
-                    return
-                status = resource.status
-                if not self.kind.is_known(status) and status not in unknown:
-                    unknown.add(status)
-                    self.log.warning(self.kind.unknown_status_message(self.resource_id, status))
-                if self.kind.is_terminal(status):
-                    # At once: the lines after the last read are the resumed operator's to forward
-                    # (from the event's log_offset), so the event never waits on the task log.
-                    metrics.event_sent(self.kind, resource, metrics.service_tz_of(hook))
-                    yield await self._event(str(status), resource, describe(self.kind, resource))
-                    return
-                if status not in self.kind.not_started:
-                    await self._forward_logs(hook)
+                    if not protocol.rides_out(err) or outage.failed(time.monotonic()):
+                        yield await self._event(WatchEnd.ERROR, resource, self._error_message(err, outage))
+                        return
+                    self.log.warning(
+                        "Poll of %s %s failed (for %.0f s of the %g s outage_budget): %s",
+                        self.kind.noun,
+                        self.resource_id,
+                        outage.lasted(time.monotonic()),
+                        outage.budget,
+                        err,
+                    )
+                else:
+                    if self._settled(resource, warned):
+                        # At once: the lines after the last read are the resumed operator's to
+                        # forward (from the event's log_offset), so the event never waits on the log.
+                        metrics.event_sent(self.kind, resource, (await hook.client_settings()).service_tz)
+                        yield await self._event(str(resource.status), resource, describe(self.kind, resource))
+                        return
+                    if resource.status not in self.kind.not_started:
+                        await self._forward_logs(hook)
                 if self.deadline is not None and time.time() >= self.deadline:
-                    verb = self.kind.stop_verb
-                    if not self.stop_on_timeout:
-                        outcome = f"was kept (not {verb})"
-                    else:
-                        outcome = await self._stop(hook, "the operator's timeout passed") or (
-                            f"could NOT be {verb}: it may still be running"
-                        )
-                    message = f"{self.kind.noun} {self.resource_id} did not finish in time and {outcome}"
-                    yield await self._event(WatchEnd.TIMEOUT, resource, message)
+                    yield await self._deadline_event(hook, resource)
                     return
                 await asyncio.sleep(self._next_sleep(polls))
         except asyncio.CancelledError:
@@ -189,6 +176,64 @@ class DashScopeResourceTrigger(BaseTrigger):
                 # until it has ended; the decision and the stop must survive that.
                 await asyncio.shield(self._stop_if_killed())
             raise
+
+    def _settled(self, resource: ApiModel, warned: set[Any]) -> bool:
+        """Whether the wait ends with ``resource`` as read: it ended, or it succeeded and shows
+        what ``expect`` asks. Warns once per unknown status and per unmet expectation."""
+        status = resource.status
+        if not self.kind.is_known(status) and ("status", status) not in warned:
+            warned.add(("status", status))
+            self.log.warning(self.kind.unknown_status_message(self.resource_id, status))
+        outcome = self.kind.outcome(status)
+        if outcome is not Outcome.SUCCEEDED:
+            return outcome is not None
+        missing = events.unmet(resource, self.expect)
+        if missing and ("expect", str(missing)) not in warned:
+            warned.add(("expect", str(missing)))
+            self.log.info(
+                "%s %s is %s with %s; waiting for %s",
+                self.kind.noun,
+                self.resource_id,
+                status,
+                missing,
+                {field: self.expect[field] for field in missing} if self.expect else {},
+            )
+        return not missing
+
+    def _error_message(self, err: CompressError, outage: protocol.OutageClock) -> str:
+        failing = f"{self.kind.noun} {self.resource_id} could not be watched"
+        if outage.failures > 1:
+            failing += (
+                f": its polls failed for {outage.lasted(time.monotonic()):.0f} s in a row, past the "
+                f"connection's outage_budget of {outage.budget:g} s"
+            )
+        return f"{failing}; last error: {err}"
+
+    async def _deadline_event(self, hook: DashScopeAsyncHook, resource: ApiModel | None) -> TriggerEvent:
+        """The deadline passed: stop the work (unless told to keep it), and say so."""
+        reason = WatchEnd(self.deadline_reason)
+        why = (
+            "Airflow's execution_timeout"
+            if reason is WatchEnd.EXECUTION_TIMEOUT
+            else "the operator's timeout"
+        )
+        if not self.stop_on_timeout:
+            outcome = f"it was kept (not {self.kind.stop_verb})"
+        else:
+            outcome = await self._stop(hook, f"{why} passed") or events.stop_failed(self.kind)
+        shown = f" (it is {resource.status}{self._unmet_text(resource)})" if resource is not None else ""
+        message = f"{self.kind.noun} {self.resource_id} did not finish within {why}{shown} and {outcome}"
+        return await self._event(reason, resource, message)
+
+    def _unmet_text(self, resource: ApiModel) -> str:
+        missing = events.unmet(resource, self.expect)
+        return (
+            "".join(
+                f", {field} {value}, not the {self.expect[field]} asked" for field, value in missing.items()
+            )
+            if self.expect
+            else ""
+        )
 
     async def on_kill(self) -> None:
         """Airflow >= 3.3: the triggerer dropped this trigger, because a user killed the deferred
@@ -260,7 +305,10 @@ class DashScopeResourceTrigger(BaseTrigger):
         self._next_log_read = now + LOG_INTERVAL
         lines: list[str] = []
         try:
-            async for line in hook.iter_resource_logs(self.kind, self.resource_id, offset=self.log_offset):
+            lines_read = hook.iter_resource_logs(
+                self.kind, self.resource_id, offset=self.log_offset, on_problem=self._log_problem
+            )
+            async for line in lines_read:
                 lines.append(line)
                 if len(lines) == LOG_BATCH:  # a backlog: a page at a time, so memory stays bounded
                     await asyncio.wrap_future(self._write_lines(lines))
@@ -274,6 +322,13 @@ class DashScopeResourceTrigger(BaseTrigger):
             )
         if lines:
             self._write_lines(lines)  # not awaited: the next poll comes on time
+
+    def _log_problem(self, problem: str) -> None:
+        """A log page that broke the paging contract (no line of it repeated or lost unsaid):
+        warned about once per watch."""
+        if not self._log_problem_warned:
+            self._log_problem_warned = True
+            self.log.warning("%s (warned once)", problem)
 
     def _write_lines(self, lines: list[str]) -> Future[Any]:
         """Hand the lines to the log writer thread (``log_writer``), to be written to the task log
@@ -297,25 +352,28 @@ class DashScopeResourceTrigger(BaseTrigger):
         """Stop the work unless it is over or already stopping, whatever else its status (one
         the provider does not know included); never raises (best effort, idempotent).
 
-        Returns what became of the work, for the task's message: "was cancelled" / "was deleted"
-        only once the API accepted the stop; None when it could not be stopped.
+        Returns what became of the work, for the task's message (``events.stop_accepted`` only
+        once the API accepted the stop); None when it could not be stopped.
         """
-        noun, verb = self.kind.noun, self.kind.stop_verb
+        noun = self.kind.noun
         try:
             try:
                 resource = await hook.get_resource(self.kind, self.resource_id)
             except NotFoundError:
                 self.log.info("Not stopping %s %s (%s): it no longer exists", noun, self.resource_id, why)
-                return "no longer exists"
+                return events.stop_not_needed(None)
             if not self.kind.needs_stop(resource.status):
                 self.log.info(
                     "Not stopping %s %s (%s): it is %s", noun, self.resource_id, why, resource.status
                 )
-                return f"was {resource.status} already"
+                return events.stop_not_needed(resource.status)
             await hook.stop_resource(self.kind, self.resource_id)
             metrics.resource_stopped(self.kind, why)
-            self.log.warning("%s %s (%s) %s: %s", noun, self.resource_id, resource.status, verb, why)
-            return f"was {verb}"
+            outcome = events.stop_accepted(self.kind)
+            self.log.warning(
+                "%s %s (%s): %s, because %s", noun, self.resource_id, resource.status, outcome, why
+            )
+            return outcome
         except CompressError as err:
             self.log.error(
                 "Could not stop %s %s (%s): %s; it may still be running", noun, self.resource_id, why, err

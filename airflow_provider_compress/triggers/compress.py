@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.compress import CompressAsyncHook
-from airflow_provider_compress.triggers.base import MAX_FAILED_POLLS, DashScopeResourceTrigger
+from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
-__all__ = ["MAX_FAILED_POLLS", "CompressJobTrigger"]
+__all__ = ["CompressJobTrigger"]
 
 
 class CompressJobTrigger(DashScopeResourceTrigger):

@@ -15,7 +15,7 @@ from airflow_provider_compress import metrics, protocol, validation
 from airflow_provider_compress.events import DeletionEnd, WatchEnd
 from airflow_provider_compress.exceptions import CompressApiError, CompressError, NotFoundError
 from airflow_provider_compress.hooks.deployment import DeploymentAsyncHook
-from airflow_provider_compress.triggers.base import MAX_FAILED_POLLS, TRANSIENT, DashScopeResourceTrigger
+from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
 class DeploymentTrigger(DashScopeResourceTrigger):
@@ -38,6 +38,8 @@ class DeploymentDeletionTrigger(BaseTrigger):
     :param poll_interval: seconds between tries and polls.
     :param deadline: epoch seconds after which it gives up.
     :param wait_until_gone: after the delete is accepted, wait until GET answers 404.
+    :param deadline_reason: which deadline ``deadline`` is (``timeout`` or ``execution_timeout``),
+        the status of the event sent when it passes.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class DeploymentDeletionTrigger(BaseTrigger):
         poll_interval: float = 10.0,
         deadline: float | None = None,
         wait_until_gone: bool = True,
+        deadline_reason: str = WatchEnd.TIMEOUT,
     ) -> None:
         super().__init__()
         validation.check_resource_id("deployed_model", deployed_model)
@@ -56,6 +59,7 @@ class DeploymentDeletionTrigger(BaseTrigger):
         self.poll_interval = poll_interval
         self.deadline = deadline
         self.wait_until_gone = wait_until_gone
+        self.deadline_reason = str(WatchEnd(deadline_reason))
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -66,6 +70,7 @@ class DeploymentDeletionTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "wait_until_gone": self.wait_until_gone,
+                "deadline_reason": self.deadline_reason,
             },
         )
 
@@ -74,33 +79,35 @@ class DeploymentDeletionTrigger(BaseTrigger):
             yield await self._delete(hook)
 
     async def _delete(self, hook: DeploymentAsyncHook) -> TriggerEvent:
-        name, accepted, failures = self.deployed_model, False, 0
+        name, accepted = self.deployed_model, False
+        outage = protocol.OutageClock((await hook.client_settings()).outage_budget)
         while True:
             try:
                 status = (await hook.get_deployment(name)).status
                 if not accepted:
                     accepted = status in protocol.DEPLOYMENT.stopping or await self._try(hook)
-                failures = 0
+                outage.recovered()
             except NotFoundError:
                 return self._event(DeletionEnd.DELETED, f"Deployment {name} is gone")
-            except TRANSIENT as err:
-                failures += 1
-                if failures >= MAX_FAILED_POLLS:
-                    return self._event(WatchEnd.ERROR, f"{failures} requests in a row failed, last: {err}")
-                self.log.warning(
-                    "Request %d about deployment %s failed, trying again: %s", failures, name, err
-                )
             except CompressError as err:
-                return self._event(WatchEnd.ERROR, f"Could not delete deployment {name}: {err}")
+                if not protocol.rides_out(err) or outage.failed(time.monotonic()):
+                    return self._event(
+                        WatchEnd.ERROR,
+                        f"Could not delete deployment {name} ({'accepted' if accepted else 'not accepted'}; "
+                        f"requests failing for {outage.lasted(time.monotonic()):.0f} s): {err}; "
+                        "it may still be billing",
+                    )
+                self.log.warning("A request about deployment %s failed, trying again: %s", name, err)
             if accepted and not self.wait_until_gone:
                 return self._event(DeletionEnd.DELETING, f"Deployment {name} is being deleted")
             if self.deadline is not None and time.time() >= self.deadline:
                 if accepted:
                     return self._event(
-                        WatchEnd.TIMEOUT, f"Deployment {name} still exists (its delete was accepted)"
+                        self.deadline_reason,
+                        f"Deployment {name} still exists (its delete was accepted): it may still be billing",
                     )
                 return self._event(
-                    WatchEnd.TIMEOUT,
+                    self.deadline_reason,
                     f"The API still refused to delete deployment {name}: it may still be billing",
                 )
             await asyncio.sleep(self.poll_interval)

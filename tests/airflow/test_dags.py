@@ -87,7 +87,7 @@ def test_timeout_cancels_the_job_and_fails(airflow, mode):
     assert airflow.states(dag_id) == {"compress": "failed"}
     job_id = airflow.xcom(dag_id, "compress", "job_id")
     assert airflow.emulator.job(job_id)["status"] in ("CANCELING", "CANCELED")
-    assert "and was cancelled" in output and "could NOT" not in output
+    assert "and its cancel was accepted" in output and "could NOT" not in output
 
 
 def test_sensor_in_every_mode_then_delete(airflow):
@@ -225,7 +225,7 @@ def test_deploy_timeout_deletes_the_deployment(airflow, mode):
     output = airflow.dags_test(dag_id)
     assert airflow.states(dag_id) == {"deploy": "failed"}
     deployed = airflow.xcom(dag_id, "deploy", "deployed_model")
-    assert "and was deleted" in output and "could NOT" not in output
+    assert "and its delete was accepted" in output and "could NOT" not in output
     assert airflow.emulator.state()["deployments"].get(deployed, {}).get("status") in (None, "DELETING")
 
 
@@ -250,9 +250,9 @@ def test_keep_deployment_keeps_a_failed_or_timed_out_deployment(airflow, monkeyp
                 assert status == "FAILED" and f"deployment {deployed} failed" in output
             else:
                 assert status in ("PENDING", "DEPLOYING", "RUNNING")
-                kept_message = rf"deployment {deployed} did not finish .*and was kept \(not deleted\)"
+                kept_message = rf"deployment {deployed} did not finish .*and it was kept \(not deleted\)"
                 assert re.search(kept_message, output)
-        assert "was deleted" not in output and "Could not stop" not in output
+        assert "delete was accepted" not in output and "Could not stop" not in output
     finally:
         for deployed in kept.values():
             if deployed:

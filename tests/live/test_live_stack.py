@@ -18,29 +18,14 @@ import pytest
 import requests
 
 from airflow_provider_compress._compat import AIRFLOW_VERSION
-from airflow_provider_compress.emulator.process import EmulatorProcess
 from tests.support import ROOT, files_containing
-from tests.support.live_stack import Stack, wait_until
-from tests.support.postgres import PostgresCluster
+from tests.support.live_stack import AUDIT_KEY, Stack, wait_until
 
 pytestmark = pytest.mark.live
-AUDIT_KEY = "sk-LIVE-AUDIT-7c1e9f3a"  # recognisable, so that any leak is found by a plain search
 NEWEST_ONLY = pytest.mark.skipif(
     AIRFLOW_VERSION < (3, 3),
     reason="runs on the newest Airflow only; the kill, restart and takeover tests run on every version",
 )
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    home = tmp_path_factory.mktemp("live-airflow")
-    with (
-        PostgresCluster() as db,
-        EmulatorProcess(api_key=AUDIT_KEY, job_seconds=25, log_lines=10, cancel_seconds=1) as emulator,
-        EmulatorProcess(api_key=AUDIT_KEY, job_seconds=60, log_lines=30, cancel_seconds=1) as slow,
-        Stack.up(home, db, emulator, slow=slow) as live,
-    ):
-        yield live
 
 
 def job_of(stack: Stack, dag_id: str, run_id: str) -> str:

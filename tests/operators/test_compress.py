@@ -188,7 +188,7 @@ def test_a_worker_wait_succeeds_when_the_log_cannot_be_read(fresh_conn, capsys):
     operator = CreateCompressJobOperator(
         task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE, poll_interval=1
     )
-    assert operator._wait(job.job_id, None).status == "SUCCEEDED"
+    assert operator._wait({}, job.job_id, None).status == "SUCCEEDED"
     assert "Could not read the log of" in capsys.readouterr().out  # the task logger writes there
 
 
@@ -200,7 +200,7 @@ def test_a_worker_wait_warns_once_about_an_unknown_status(fresh_conn, capsys):
     operator = CreateCompressJobOperator(
         task_id="t", model=SFT_MODEL, template_id=PLAIN_TEMPLATE, poll_interval=1, forward_logs=False
     )
-    assert operator._wait(job.job_id, None).status == "SUCCEEDED"
+    assert operator._wait({}, job.job_id, None).status == "SUCCEEDED"
     out = capsys.readouterr().out  # the task logger writes there
     warned = [
         line for line in out.splitlines() if "'PAUSED_FOR_AUDIT', which the provider does not know" in line

@@ -59,7 +59,7 @@ def test_a_deletion_that_does_not_end_in_time_fails_the_task_like_its_siblings(m
             timeout=1.5,
         )
         with pytest.raises(
-            AirflowException, match=f"Deployment {made.deployed_model} still exists after 1.5 s"
+            AirflowException, match=f"Deployment {made.deployed_model} still exists by the task's deadline"
         ):
             operator.execute({})
         assert emu.state()["deployments"][made.deployed_model]["status"] == "DELETING"
@@ -90,8 +90,8 @@ def test_the_worker_deadline_and_on_kill_delete_an_unknown_status(slow_conn):
     slow_conn.force_deployment_status(operator.resource_id, UNKNOWN)
     before = deletes(slow_conn)
     operator.timeout = 1.5
-    with pytest.raises(AirflowException, match=r"did not finish within 1\.5 s and was deleted$"):
-        operator._wait(operator.resource_id, time.time() + 1.5)
+    with pytest.raises(AirflowException, match=r"did not finish within the operator's timeout \(1\.5 s\) and its delete was accepted$"):
+        operator._wait({}, operator.resource_id, time.time() + 1.5)
     assert deletes(slow_conn) == before + 1
     operator.resource_id = deploy()
     slow_conn.force_deployment_status(operator.resource_id, UNKNOWN)
@@ -143,7 +143,7 @@ def test_scale_checks_the_deployment_before_asking(conn):
         DeploymentHook().delete_deployment(name)
 
 
-def test_the_sensor_and_the_scale_defer_without_a_deadline_and_never_stop(slow_conn):
+def test_the_sensor_and_the_scale_defer_with_a_deadline_and_never_stop(slow_conn):
     """They do not own the deployment: their trigger must not delete it on kill or timeout."""
     deployed = deploy()
     sensor = DeploymentSensor(
@@ -154,8 +154,9 @@ def test_the_sensor_and_the_scale_defer_without_a_deadline_and_never_stop(slow_c
         with pytest.raises(TaskDeferred) as deferred:
             operator.execute(task_context())
         trigger = deferred.value.trigger
-        assert isinstance(trigger, DeploymentTrigger) and trigger.cancel_on_kill is False
-        assert trigger.deadline is None and deferred.value.timeout is not None
+        assert isinstance(trigger, DeploymentTrigger)
+        assert (trigger.cancel_on_kill, trigger.stop_on_timeout) == (False, False)
+        assert trigger.deadline is not None and deferred.value.timeout is not None
     DeploymentHook().delete_deployment(deployed)
 
 

@@ -29,7 +29,9 @@ DAG_IDS = (
     "live_asset_consumer",
     "live_takeover",
     "live_takeover_deploy",
+    "exit_execution_timeout_deferred",
 )
+AUDIT_KEY = "sk-LIVE-AUDIT-7c1e9f3a"  # recognisable, so that any leak is found by a plain search
 
 
 def free_port() -> int:

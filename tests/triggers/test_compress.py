@@ -18,7 +18,7 @@ from airflow_provider_compress.emulator.process import EmulatorProcess
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.triggers import base as trigger_base
 from airflow_provider_compress.triggers import log_writer
-from airflow_provider_compress.triggers.compress import MAX_FAILED_POLLS, CompressJobTrigger
+from airflow_provider_compress.triggers.compress import CompressJobTrigger
 from tests.support import CANCELLED, FAILING_MODEL, JOBS_PATH, SFT_MODEL, UNREADABLE_LOG, use_connection
 from tests.support.triggers import LOGGER, events_of, forwarded, make_trigger, new_job
 
@@ -71,20 +71,23 @@ async def test_log_offsets_across_pages(monkeypatch, caplog):
         assert emu.state()["job_reads"].get("logs RUNNING", 0) - before >= 2  # pages of 1,000 lines
 
 
-async def test_transient_failures_are_survived(monkeypatch, emulator):
-    use_connection(monkeypatch, emulator, retry_limit=1)  # each injected failure costs one poll
+async def test_an_outage_within_the_budget_is_ridden_out(monkeypatch, fresh_conn):
+    use_connection(monkeypatch, fresh_conn, retry_limit=1, outage_budget=60)
     job_id = new_job()
-    emulator.fail_next(MAX_FAILED_POLLS - 1, status=503)
+    fresh_conn.misbehave(outage_seconds=3)  # every request answers 503 for 3 s
     (event,) = await events_of(make_trigger(job_id))
     assert event["status"] == "SUCCEEDED"
+    assert fresh_conn.faults()["injected"] == {}  # the outage, not queued faults, failed the polls
 
 
-async def test_too_many_failed_polls_end_with_an_error_event(monkeypatch, emulator):
-    use_connection(monkeypatch, emulator, retry_limit=1)
+async def test_an_outage_past_the_budget_ends_with_an_error_event_naming_the_job(monkeypatch, fresh_conn):
+    use_connection(monkeypatch, fresh_conn, retry_limit=1, outage_budget=2)
     job_id = new_job()
-    emulator.fail_next(MAX_FAILED_POLLS, status=502)
+    fresh_conn.misbehave(outage_seconds=600, outage_status=502)
     (event,) = await events_of(make_trigger(job_id))
     assert event["status"] == "error" and "502" in event["message"]
+    assert job_id in event["message"] and "outage_budget of 2 s" in event["message"]
+    assert fresh_conn.job(job_id)["status"] not in CANCELLED  # the trigger stops nothing on error
 
 
 async def test_unknown_job_is_an_error_event_at_once(conn):
@@ -244,5 +247,5 @@ async def test_a_job_in_an_unknown_status_is_cancelled(slow_conn):
     trigger = CompressJobTrigger("dashscope_default", job.job_id, 1)
     trigger._log = logging.getLogger(LOGGER)
     async with trigger._hook() as hook:
-        assert await trigger._stop(hook, "a test") == "was cancelled"
+        assert await trigger._stop(hook, "a test") == "its cancel was accepted"
     assert slow_conn.job(job.job_id)["status"] in ("CANCELING", "CANCELED")

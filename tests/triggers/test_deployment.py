@@ -50,10 +50,10 @@ async def test_deployment_trigger_deadline_deletes_unless_told_not_to(slow_conn,
     )
     event = await only_event(trigger)
     if stop:
-        assert event["status"] == "timeout" and event["message"].endswith("and was deleted")
+        assert event["status"] == "timeout" and event["message"].endswith("and its delete was accepted")
         assert deleted(slow_conn, deployed.deployed_model)
     else:
-        assert event["status"] == "timeout" and event["message"].endswith("and was kept (not deleted)")
+        assert event["status"] == "timeout" and event["message"].endswith("and it was kept (not deleted)")
         assert not deleted(slow_conn, deployed.deployed_model)
         DeploymentHook().delete_deployment(deployed.deployed_model)
 
@@ -142,7 +142,7 @@ async def test_the_deadline_deletes_a_deployment_in_a_status_the_provider_may_no
     trigger = DeploymentTrigger("dashscope_default", deployed, 1, deadline=time.time() + 2.5)
     event = await only_event(trigger)
     assert event["status"] == "timeout" and event["message"].endswith(
-        "did not finish in time and was deleted"
+        "and its delete was accepted"
     )
     assert deletes(slow_conn) == before + 1
     assert status_of(slow_conn, deployed) in ("DELETING", "gone")
@@ -170,7 +170,7 @@ async def test_a_deployment_already_being_deleted_is_not_said_to_be_deleted(slow
     trigger = DeploymentTrigger("dashscope_default", deployed, 1)
     trigger._log = logging.getLogger(LOGGER)
     async with trigger._hook() as hook:
-        assert await trigger._stop(hook, "a test") in ("was DELETING already", "no longer exists")
+        assert await trigger._stop(hook, "a test") in ("it was DELETING already", "it no longer exists")
     assert deletes(slow_conn) == before
 
 
@@ -181,7 +181,7 @@ async def test_a_delete_that_fails_is_reported_as_not_done(monkeypatch, slow_emu
     trigger = DeploymentTrigger("dashscope_default", deployed, 1, deadline=time.time())
     event = await only_event(trigger)
     assert event["status"] == "timeout" and "could NOT be deleted" in event["message"]
-    assert "was deleted" not in event["message"]
+    assert "was accepted" not in event["message"]
     DeploymentHook().delete_deployment(deployed)
 
 

@@ -26,7 +26,9 @@ def test_serialize_round_trip(trigger_class):
 
 def test_serialize_round_trip_is_plain_json_without_secrets(monkeypatch, emulator):
     use_connection(monkeypatch, emulator)
-    trigger = CompressJobTrigger("dashscope_default", "quant-1", 5.0, 12, 1.7e9, False, True)
+    trigger = CompressJobTrigger(
+        "dashscope_default", "quant-1", 5.0, 12, 1.7e9, False, True, True, "execution_timeout", {"capacity": 4}
+    )
     path, kwargs = trigger.serialize()
     module, _, name = path.rpartition(".")
     rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
@@ -42,6 +44,8 @@ def test_serialize_round_trip_is_plain_json_without_secrets(monkeypatch, emulato
         "forward_logs",
         "cancel_on_kill",
         "stop_on_timeout",
+        "deadline_reason",
+        "expect",
     }
     serde = pytest.importorskip("airflow.sdk.serde")  # Airflow >= 3.2 stores trigger kwargs with serde
     assert serde.deserialize(serde.serialize(kwargs)) == kwargs
