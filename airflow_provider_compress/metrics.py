@@ -31,6 +31,7 @@ STOP_REASONS = (
     ("request", "requested"),
     ("timeout", "timeout"),
     ("kill", "kill"),
+    ("error", "error"),
     ("fail", "failed"),
 )
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
@@ -100,15 +101,16 @@ def log_lines_forwarded(kind: ResourceKind, lines: int) -> None:
         _count(kind, "log_lines", lines)
 
 
-def log_lines_when_written(record: Future[Any], kind: ResourceKind, lines: int) -> None:
-    """Count ``lines`` once the log writer has written ``record``; not when it was withdrawn (the
-    resumed operator forwards those lines, and counts them)."""
+def log_lines_when_written(record: Future[Any], kind: ResourceKind, lines: int) -> Future[Any]:
+    """Count ``lines`` once the log writer has written ``record`` (returned); not when it was
+    withdrawn (the resumed operator forwards those lines, and counts them)."""
 
     def written(done: Future[Any]) -> None:
         if not done.cancelled() and done.exception() is None:
             log_lines_forwarded(kind, lines)
 
     record.add_done_callback(written)
+    return record
 
 
 def poll_failed(kind: ResourceKind) -> None:

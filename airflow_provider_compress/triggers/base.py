@@ -345,8 +345,7 @@ class DashScopeResourceTrigger(BaseTrigger):
         context = contextvars.copy_context()
         self._pending = log_writer.writer().submit(context.run, self.log.info, "%s", text)
         self._pending_lines = len(lines)
-        metrics.log_lines_when_written(self._pending, self.kind, len(lines))  # not if withdrawn
-        return self._pending
+        return metrics.log_lines_when_written(self._pending, self.kind, len(lines))  # not if withdrawn
 
     async def _stop(self, hook: DashScopeAsyncHook, why: str) -> str | None:
         """Stop the work unless it is over or already stopping, whatever else its status (one
