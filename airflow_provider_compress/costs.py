@@ -42,9 +42,11 @@ def usage(kind: ResourceKind, resource: Any) -> Usage | None:
 
 
 def push(context: Any, kind: ResourceKind, resource: Any) -> None:
-    """Push the resource's usage to the task's XCom (``{"usage": 3600, "unit": "GPU seconds"}``)."""
-    if (found := usage(kind, resource)) is not None:
-        context["ti"].xcom_push(key=XCOM_KEY, value=found.to_dict())
+    """Push the resource's usage to the task's XCom (``{"usage": 3600, "unit": "GPU seconds"}``);
+    nothing without a task instance (an operator's methods called outside a task)."""
+    ti = context.get("ti")
+    if ti is not None and (found := usage(kind, resource)) is not None:
+        ti.xcom_push(key=XCOM_KEY, value=found.to_dict())
 
 
 def asset_extra(kind: ResourceKind, resource: Any) -> dict[str, Any]:
