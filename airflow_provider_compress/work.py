@@ -15,9 +15,12 @@ from airflow_provider_compress import costs, metrics
 from airflow_provider_compress.hooks.base import DashScopeHook
 from airflow_provider_compress.links.console import CompressJobLink, DeploymentLink, FineTuneJobLink
 from airflow_provider_compress.models import JobStatus
+from airflow_provider_compress.ownership import Account, Verdict
 from airflow_provider_compress.protocol import COMPRESS, DEPLOYMENT, FINE_TUNE, ResourceKind
 
 KINDS = (FINE_TUNE, COMPRESS, DEPLOYMENT)
+# XComs are read back this far before the oldest unfinished resource was created.
+XCOM_MARGIN = dt.timedelta(days=1)
 # Jobs listed by these statuses (the compression list filters by status; the fine-tune list is
 # asked the same, and filtered here too, since that filter is not documented).
 UNFINISHED = (JobStatus.PENDING, JobStatus.QUEUING, JobStatus.RUNNING, JobStatus.CANCELING)
@@ -64,6 +67,27 @@ class RemoteWork:
     def usage(self) -> costs.Usage | None:
         return costs.usage(self.kind, self.resource)
 
+    def report(self, verdict: Verdict, now: float | None = None) -> dict[str, Any]:
+        """This work and its verdict as plain JSON: a row of the view, an entry of the orphan
+        operator's report."""
+        usage, owner = self.usage, verdict.owner
+        return {
+            "conn_id": self.conn_id,
+            "kind": metrics.label(self.kind),
+            "noun": self.kind.noun,
+            "resource_id": self.resource_id,
+            "name": self.name,
+            "status": self.status,
+            "age_seconds": self.age(now),
+            "usage": usage.to_dict() if usage else None,
+            "console_url": self.console_url,
+            "account": str(verdict.account),
+            "orphaned": verdict.account is Account.ORPHANED,
+            "reason": verdict.reason,
+            "proof": verdict.proof,
+            "owner": None if owner is None else dataclasses.asdict(owner),
+        }
+
 
 def unfinished(conn_id: str, kinds: Iterable[ResourceKind] = KINDS) -> list[RemoteWork]:
     """What of ``kinds`` is not finished on the connection's account, the oldest first."""
@@ -77,6 +101,15 @@ def unfinished(conn_id: str, kinds: Iterable[ResourceKind] = KINDS) -> list[Remo
                 RemoteWork(conn_id, kind, resource, hook.settings.service_tz, _link(hook, kind, resource))
             )
     return sorted(found, key=lambda w: (w.created or 0.0, w.resource_id))
+
+
+def since(work: list[RemoteWork]) -> dt.datetime | None:
+    """Where to start reading XComs for ``work``: ``XCOM_MARGIN`` before its oldest create (None,
+    all of them, when the age of some is unknown)."""
+    created = [item.created for item in work]
+    if not created or any(c is None for c in created):
+        return None
+    return dt.datetime.fromtimestamp(min(c for c in created if c is not None), dt.timezone.utc) - XCOM_MARGIN
 
 
 def _listed(hook: DashScopeHook, kind: ResourceKind) -> list[Any]:

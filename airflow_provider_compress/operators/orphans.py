@@ -3,7 +3,6 @@ accounts for any more, report it with its cost, and (``dry_run=False``) stop it.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,14 +13,12 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_provider_compress import metrics, ownership, work
 from airflow_provider_compress.exceptions import CompressError
 from airflow_provider_compress.hooks.base import DashScopeHook
-from airflow_provider_compress.ownership import Account, Verdict
+from airflow_provider_compress.ownership import Account
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 KINDS = {metrics.label(kind): kind for kind in work.KINDS}
-# XComs read back this far before the oldest unfinished resource was created.
-XCOM_MARGIN = dt.timedelta(days=1)
 
 
 class StopOrphanedWorkOperator(BaseOperator):
@@ -80,7 +77,7 @@ class StopOrphanedWorkOperator(BaseOperator):
         now, report, failed = time.time(), [], []
         for conn_id in conn_ids:
             items = [w for w in work.unfinished(conn_id, kinds) if (w.age(now) or 0) >= float(self.min_age)]
-            records = AirflowApiRecords(self.airflow_conn_id, _since(items))
+            records = AirflowApiRecords(self.airflow_conn_id, work.since(items))
             orphans = [
                 (item, verdict)
                 for item, verdict in zip(items, ownership.account(items, records), strict=True)
@@ -96,7 +93,7 @@ class StopOrphanedWorkOperator(BaseOperator):
                 " (dry run: nothing is stopped)" if dry_run else "",
             )
             for item, verdict in orphans:
-                entry = _entry(item, verdict, now)
+                entry = item.report(verdict, now)
                 if not dry_run:
                     entry["stopped"] = self._stop(item)
                     if not entry["stopped"]:
@@ -125,37 +122,6 @@ def _flag(value: bool | str) -> bool:
     if isinstance(value, str):
         return value.strip().lower() not in ("false", "0", "no", "")
     return bool(value)
-
-
-def _since(items: list[work.RemoteWork]) -> dt.datetime | None:
-    created = [item.created for item in items]
-    if not created or None in created:
-        return None
-    return dt.datetime.fromtimestamp(min(c for c in created if c is not None), dt.timezone.utc) - XCOM_MARGIN
-
-
-def _entry(item: work.RemoteWork, verdict: Verdict, now: float) -> dict[str, Any]:
-    usage, owner = item.usage, verdict.owner
-    return {
-        "conn_id": item.conn_id,
-        "kind": metrics.label(item.kind),
-        "resource_id": item.resource_id,
-        "name": item.name,
-        "status": item.status,
-        "age_seconds": item.age(now),
-        "usage": usage.to_dict() if usage else None,
-        "reason": verdict.reason,
-        "proof": verdict.proof,
-        "owner": None
-        if owner is None
-        else {
-            "dag_id": owner.dag_id,
-            "run_id": owner.run_id,
-            "task_id": owner.task_id,
-            "map_index": owner.map_index,
-        },
-        "console_url": item.console_url,
-    }
 
 
 def _line(entry: dict[str, Any]) -> str:

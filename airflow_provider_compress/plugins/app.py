@@ -10,8 +10,6 @@ read every DAG sees.
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # a dependency imported inside create_app (the api-server's, not at import).
-import datetime as dt
-import time
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -19,12 +17,9 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 
-from airflow_provider_compress import metrics, ownership, work
-from airflow_provider_compress.ownership import Account, TaskRef, Verdict
+from airflow_provider_compress import ownership, work
+from airflow_provider_compress.ownership import Verdict
 from airflow_provider_compress.plugins.records import DatabaseRecords, dashscope_conn_ids
-
-# XComs read back this far before the oldest unfinished resource was created.
-XCOM_MARGIN = dt.timedelta(days=1)
 
 
 def create_app() -> FastAPI:
@@ -60,7 +55,7 @@ def gather(user: Any) -> dict[str, Any]:
             except Exception as err:  # a connection that cannot list: shown, the others still are
                 sections.append({"conn_id": conn_id, "error": f"{type(err).__name__}: {err}", "work": []})
                 continue
-            records = DatabaseRecords(session, _since(items))
+            records = DatabaseRecords(session, work.since(items))
             rows = [
                 row(item, verdict)
                 for item, verdict in zip(items, ownership.account(items, records), strict=True)
@@ -70,45 +65,13 @@ def gather(user: Any) -> dict[str, Any]:
     return {"connections": sections}
 
 
-def _since(items: list[work.RemoteWork]) -> dt.datetime | None:
-    created = [item.created for item in items if item.created is not None]
-    if len(created) < len(items):
-        return None  # an item of unknown age: read every XCom of the keys
-    return dt.datetime.fromtimestamp(min(created), dt.timezone.utc) - XCOM_MARGIN if created else None
-
-
-def row(item: work.RemoteWork, verdict: Verdict, now: float | None = None) -> dict[str, Any]:
-    usage = item.usage
-    return {
-        "conn_id": item.conn_id,
-        "kind": metrics.label(item.kind),
-        "noun": item.kind.noun,
-        "resource_id": item.resource_id,
-        "name": item.name,
-        "status": item.status,
-        "age_seconds": item.age(now or time.time()),
-        "usage": str(usage) if usage else None,
-        "console_url": item.console_url,
-        "account": str(verdict.account),
-        "orphaned": verdict.account is Account.ORPHANED,
-        "reason": verdict.reason,
-        "proof": verdict.proof,
-        "owner": _owner(verdict.owner),
-    }
-
-
-def _owner(ref: TaskRef | None) -> dict[str, Any] | None:
-    if ref is None:
-        return None
-    dag_id, run_id, task_id = (quote(part, safe="") for part in (ref.dag_id, ref.run_id, ref.task_id))
-    url = f"dags/{dag_id}/runs/{run_id}/tasks/{task_id}"
-    if ref.map_index >= 0:
-        url += f"/mapped/{ref.map_index}"
-    return {
-        "dag_id": ref.dag_id,
-        "run_id": ref.run_id,
-        "task_id": ref.task_id,
-        "map_index": ref.map_index,
-        "try_number": ref.try_number,
-        "url": url,
-    }
+def row(item: work.RemoteWork, verdict: Verdict) -> dict[str, Any]:
+    """A row of the page: the report of ``item``, with its owner's page in the grid."""
+    found = item.report(verdict)
+    if verdict.owner is not None:
+        ref = verdict.owner
+        dag_id, run_id, task_id = (quote(part, safe="") for part in (ref.dag_id, ref.run_id, ref.task_id))
+        found["owner"]["url"] = f"dags/{dag_id}/runs/{run_id}/tasks/{task_id}" + (
+            f"/mapped/{ref.map_index}" if ref.map_index >= 0 else ""
+        )
+    return found

@@ -57,7 +57,7 @@
         ),
         h("td", { style: cell }, row.status),
         h("td", { style: cell }, age(row.age_seconds)),
-        h("td", { style: cell }, row.usage || "-"),
+        h("td", { style: cell }, row.usage ? `${row.usage.usage.toLocaleString()} ${row.usage.unit}` : "-"),
         h("td", { style: cell }, owner(row)),
         h("td", { style: cell }, account(row)),
       ),

@@ -133,7 +133,7 @@ def test_the_api_lists_each_unfinished_job_with_its_owner_or_orphaned(stack, wor
     assert owned["owner"]["dag_id"] == "ops_owned" and owned["owner"]["task_id"] == "compress"
     run_in_url = quote(ids["owned_run"], safe="")
     assert owned["owner"]["url"] == f"dags/ops_owned/runs/{run_in_url}/tasks/compress"  # its grid page
-    assert owned["usage"].endswith("GPU seconds") and owned["console_url"].endswith(ids["owned"])
+    assert owned["usage"]["unit"] == "GPU seconds" and owned["console_url"].endswith(ids["owned"])
     assert orphan["account"] == "orphaned" and orphan["owner"]["dag_id"] == "ops_orphan_maker"
     assert "nothing waits for it" in orphan["reason"]
     assert rows[ids["deployment"]]["account"] == "kept"
