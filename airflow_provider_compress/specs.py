@@ -54,11 +54,6 @@ class CreateSpec:
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
 
-    @property
-    def resource_name(self) -> str | None:
-        """The resource's name (``job_name``, or a deployment's ``name``), if given."""
-        return getattr(self, self.kind.name_field)
-
     def with_name(self: S, name: str | None) -> S:
         """This spec with the resource name ``name`` (``job_name``, or a deployment's ``name``)."""
         return dataclasses.replace(self, **{self.kind.name_field: name})  # type: ignore[type-var]

@@ -206,7 +206,8 @@ class DashScopeHook(DashScopeBaseHook):
         adopted if it was made as ``spec`` asks, and refused (``NameTakenError``, naming each
         difference) if not.
         """
-        kind, name = spec.kind, spec.resource_name
+        kind = spec.kind
+        name = getattr(spec, kind.name_field)
         try:
             return self.run(spec.call())
         except (ServerError, CompressConnectionError, InvalidResponseError, BadRequestError) as err:

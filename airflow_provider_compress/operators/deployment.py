@@ -470,12 +470,11 @@ class ScaleDeploymentOperator(_DeploymentTask):
         return {"ptu_capacity": dict(self.ptu_capacity or {})}
 
     def _unscaled_message(self, deployment: Deployment, expect: dict[str, Any]) -> str:
-        shown = ", ".join(f"{field} {value}" for field, value in events.unmet(deployment, expect).items())
+        unmet = events.unmet(deployment, expect)
+        shown = "".join(f", {field} {value} (asked: {expect[field]})" for field, value in unmet.items())
         return (
-            f"Deployment {self.deployed_model} did not reach the capacity asked ({expect}) by the task's "
-            f"deadline: it is {deployment.status}"
-            + (f" with {shown}" if shown else "")
-            + "; the scale goes on"
+            f"Deployment {self.deployed_model} was not scaled by the task's deadline: it is "
+            f"{deployment.status}{shown}; the scale goes on"
         )
 
     def _check(self, deployment: Deployment, capacity: int | None) -> None:

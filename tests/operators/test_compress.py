@@ -73,6 +73,20 @@ def test_a_later_try_adopts_work_that_nobody_stops(monkeypatch, slow_conn):
     assert time.monotonic() - started >= 1.5 and slow_conn.state()["creates"] == creates
 
 
+@pytest.mark.parametrize(("arguments", "said"), [({}, True), ({"forward_logs": False}, False)])
+def test_a_try_that_reattaches_says_the_jobs_lines_come_again_from_1(conn, capsys, arguments, said):
+    """A retry forwards the job's log from #1 again: the lines the earlier try forwarded (a lost
+    worker's, before it was lost) are in both tries' logs, and the retry's log says so first."""
+    run_id = f"manual__{uuid.uuid4().hex}"
+    operator = compress_operator(**arguments)
+    operator._create_or_reattach(task_context(1, run_id))
+    assert "forwarded again" not in capsys.readouterr().out  # a try that creates
+    operator._create_or_reattach(task_context(2, run_id))
+    out = capsys.readouterr().out  # the task logger writes there
+    assert "Reattaching to compression job" in out
+    assert ("Its log is forwarded again from #1" in out) is said
+
+
 def compress_operator(**arguments) -> CreateCompressJobOperator:
     return CreateCompressJobOperator(
         task_id="t", **{"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE, **arguments}

@@ -90,7 +90,8 @@ def test_the_worker_deadline_and_on_kill_delete_an_unknown_status(slow_conn):
     slow_conn.force_deployment_status(operator.resource_id, UNKNOWN)
     before = deletes(slow_conn)
     operator.timeout = 1.5
-    with pytest.raises(AirflowException, match=r"did not finish within the operator's timeout \(1\.5 s\) and its delete was accepted$"):
+    deleted = r"did not finish within the operator's timeout \(1\.5 s\) and its delete was accepted$"
+    with pytest.raises(AirflowException, match=deleted):
         operator._wait({}, operator.resource_id, time.time() + 1.5)
     assert deletes(slow_conn) == before + 1
     operator.resource_id = deploy()

@@ -5,6 +5,7 @@ Airflow home."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import inspect
 import json
 import os
@@ -205,11 +206,25 @@ def settings_for(host: str, **extra) -> ClientSettings:
 # --- operators without a DAG run
 
 
-def task_context(try_number: int = 1, run_id: str | None = None) -> dict:
-    """What an operator's create or reattach reads of a task instance, for try ``try_number``."""
+def task_context(
+    try_number: int = 1, run_id: str | None = None, max_tries: int = 0, started: float | None = None
+) -> dict:
+    """What an operator reads of a task instance, for try ``try_number`` of ``max_tries + 1``,
+    started at epoch ``started`` (now by default); its XCom pushes are kept and pulled back."""
     run_id = run_id or f"manual__{uuid.uuid4().hex}"
-    ti = SimpleNamespace(dag_id="parts", run_id=run_id, task_id="t", map_index=-1, try_number=try_number)
-    ti.xcom_push = lambda key, value: None
+    start_date = datetime.datetime.fromtimestamp(started or time.time(), datetime.timezone.utc)
+    ti = SimpleNamespace(
+        dag_id="parts",
+        run_id=run_id,
+        task_id="t",
+        map_index=-1,
+        try_number=try_number,
+        max_tries=max_tries,
+        start_date=start_date,
+        pushed={},
+    )
+    ti.xcom_push = lambda key, value: ti.pushed.__setitem__(key, value)
+    ti.xcom_pull = lambda task_ids=None, key="return_value", **kw: ti.pushed.get(key)
     return {"ti": ti}
 
 

@@ -1,26 +1,31 @@
 """A live Airflow stack for the live and browser tests: api-server, scheduler (LocalExecutor),
-dag-processor and two triggerers on 127.0.0.1, on PostgreSQL, driven through the REST API."""
+dag-processor and two triggerers on 127.0.0.1, on PostgreSQL, driven through the REST API. With a
+Celery broker (tests/support/redis.py): the CeleryExecutor, one triggerer and two Celery workers."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
 import requests
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
+from tests.support import ROOT
 from tests.support.postgres import PostgresCluster
+from tests.support.redis import RedisServer
 
-DAGS = Path(__file__).resolve().parents[1] / "live_dags"
+DAGS = ROOT / "tests" / "live_dags"
 DAG_IDS = (
     "live_deferred",
     "live_worker",
@@ -30,6 +35,11 @@ DAG_IDS = (
     "live_takeover",
     "live_takeover_deploy",
     "exit_execution_timeout_deferred",
+    "exit_execution_timeout_worker",
+    "exit_dagrun_timeout_deferred",
+    "exit_dagrun_timeout_worker",
+    "exit_execution_timeout_deploy",
+    "exit_execution_timeout_sensor",
 )
 AUDIT_KEY = "sk-LIVE-AUDIT-7c1e9f3a"  # recognisable, so that any leak is found by a plain search
 
@@ -40,14 +50,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+WORKER_NAME = "COMPRESS_LIVE_WORKER"  # a Celery worker's name, in its environment
+
+
+def worker_hostname() -> str:
+    """``[core] hostname_callable`` of the Celery workers: the worker's name, as if each ran on a
+    host of its own, so that a task instance's ``hostname`` tells which worker ran it."""
+    return os.environ[WORKER_NAME]
+
+
 class Stack:
     """The Airflow components as process groups, so that stopping one stops its children too.
 
     Two triggerers, as in an HA deployment: ``triggerer`` and ``triggerer-2``. They heartbeat every
     second and one takes the other's triggers over after 8 s without a heartbeat.
+
+    With a ``celery_broker``: the CeleryExecutor, one triggerer and two Celery workers
+    ``worker-1`` and ``worker-2`` (their Celery nodes ``celery@worker-1``, ``celery@worker-2``),
+    Celery's results in the metadata database.
     """
 
     COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "triggerer-2")
+    # The workers first: they boot while the triggerer registers.
+    CELERY_COMPONENTS = ("api-server", "scheduler", "dag-processor", "worker-1", "worker-2", "triggerer")
 
     def __init__(
         self,
@@ -56,10 +81,12 @@ class Stack:
         emulator: EmulatorProcess,
         slow: EmulatorProcess | None = None,
         dags: Path = DAGS,
+        celery_broker: RedisServer | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
         port = free_port()
         self.home, self.db, self.emulator, self.slow = home, db, emulator, slow
+        self.components = self.CELERY_COMPONENTS if celery_broker else self.COMPONENTS
         self.url = f"http://127.0.0.1:{port}"
         self.triggerer_ids: dict[str, int] = {}  # triggerer name -> its job id
         self.env = {
@@ -86,8 +113,21 @@ class Stack:
         }
         if slow is not None:
             self.env["AIRFLOW_CONN_DASHSCOPE_SLOW"] = slow.connection_json(lang="en-US", retry_delay=0.2)
+        if celery_broker is not None:
+            self.env |= {
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CELERY__BROKER_URL": celery_broker.url,
+                # psycopg2, as Airflow's own: "db+postgresql://" would ask for psycopg 3
+                "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + db.url,
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+                # Workers present the scheduler's tokens to the api-server: one secret for all. (On
+                # 3.1 the airflow.cfg written with the Celery provider installed leaves it empty,
+                # and each process would make its own.)
+                "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(16),
+            }
         self.env.update(env or {})  # a module's own settings: users, auth manager, metrics
         self.procs: dict[str, subprocess.Popen] = {}
+        self.log_starts: dict[str, int] = {}  # where the current start of a component's log begins
         self.token = ""
 
     @classmethod
@@ -101,14 +141,17 @@ class Stack:
         slow: EmulatorProcess | None = None,
         dags: Path = DAGS,
         dag_ids: tuple[str, ...] = DAG_IDS,
+        celery_broker: RedisServer | None = None,
         env: dict[str, str] | None = None,
     ) -> Iterator[Stack]:
         """The whole stack, started, logged in and with ``dag_ids`` parsed; stopped at the end."""
-        live = cls(home, db, emulator, slow, dags, env)
+        live = cls(home, db, emulator, slow, dags, celery_broker, env)
         live.airflow("db", "migrate")
         try:
-            for component in cls.COMPONENTS:
-                live.start(component)
+            for component in live.components:
+                live.start(component, wait=False)
+            for component in live.components:
+                live.wait_ready(component)
             wait_until(
                 lambda: requests.get(f"{live.url}/api/v2/monitor/health", timeout=5).ok, 120, "the api-server"
             )
@@ -124,24 +167,48 @@ class Stack:
             [sys.executable, "-m", "airflow", *args], env=self.env, check=True, capture_output=True
         )
 
-    def start(self, name: str) -> None:
-        """Start a component (``triggerer-2``: a second triggerer) in a process group of its own."""
-        command, env = name.split("-2")[0], dict(self.env)
-        if command == "triggerer":
+    def start(self, name: str, wait: bool = True) -> None:
+        """Start a component (``triggerer-2``: a second triggerer; ``worker-1``: a Celery worker) in a
+        process group of its own; return when it is ready (a worker: unless ``wait`` is false)."""
+        env, log_path = dict(self.env), self.log_path(name)
+        self.log_starts[name] = log_path.stat().st_size if log_path.exists() else 0
+        command = [name.split("-2")[0]]
+        if command == ["triggerer"]:
             env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
             known = set(self.running_triggerers())
-        log = open(self.home / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
+        if name.startswith("worker-"):
+            # The api-server reads the task logs from the shared AIRFLOW_HOME: no log server.
+            command = ["celery", "worker", "--celery-hostname", name, "--skip-serve-logs"]
+            command += ["--pid", str(self.home / f"{name}.pid")]
+            env |= {
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.{worker_hostname.__name__}",
+                WORKER_NAME: name,
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+            }
+        log = open(log_path, "a")  # noqa: SIM115 - closed with the process
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", command],
+            [sys.executable, "-m", "airflow", *command],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
-        if command == "triggerer":  # its job row tells which triggerer owns a trigger
+        if command == ["triggerer"]:  # its job row tells which triggerer owns a trigger
             new = wait_until(lambda: set(self.running_triggerers()) - known, 120, f"{name}'s job")
             self.triggerer_ids[name] = max(new)
+        if wait:
+            self.wait_ready(name)
+
+    def wait_ready(self, name: str) -> None:
+        """Until a Celery worker takes tasks (other components are ready once started)."""
+        if name.startswith("worker-"):  # Celery logs "celery@worker-1 ready." (after its earlier starts')
+            ready, since = f"@{name} ready.".encode(), self.log_starts[name]
+            wait_until(lambda: ready in self.log_path(name).read_bytes()[since:], 120, f"{name} to be ready")
+
+    def log_path(self, name: str) -> Path:
+        """The component's output (both streams), kept across its restarts."""
+        return self.home / f"{name}.log"
 
     def running_triggerers(self) -> list[int]:
         rows = self.db.query("SELECT id FROM job WHERE job_type = 'TriggererJob' AND state = 'running'")
@@ -163,14 +230,25 @@ class Stack:
         os.killpg(self.procs[name].pid, sig)
 
     def stop(self, component: str, sig: int = signal.SIGTERM, wait: float = 30) -> None:
+        """Send ``sig`` to the component's process group; SIGKILL after ``wait`` s whatever is left of
+        it, and of the processes under it that live in groups of their own (on Airflow 3.3 a task
+        process gets one)."""
+        import psutil
+
         proc = self.procs.pop(component)
         self.triggerer_ids.pop(component, None)
+        family: list[psutil.Process] = []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            family = psutil.Process(proc.pid).children(recursive=True)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(wait)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group (executor workers)
+        for process in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
         proc.wait()
 
     def kill_busy_workers(self) -> list[int]:
@@ -190,8 +268,9 @@ class Stack:
         return [p.pid for p in doomed]
 
     def stop_all(self) -> None:
-        for component in list(self.procs):
-            self.stop(component)
+        """Stop every component, side by side: each takes seconds (a triggerer about ten)."""
+        with ThreadPoolExecutor(max(1, len(self.procs))) as pool:
+            list(pool.map(self.stop, list(self.procs)))
 
     # --- REST
     def login(self) -> bool:
@@ -222,10 +301,21 @@ class Stack:
         path = f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
         return self.api("GET", path).json()["value"]
 
-    def task_log(self, dag_id: str, run_id: str, try_number: int, task_id: str = "compress") -> str:
+    def task_log_records(self, dag_id: str, run_id: str, try_number: int, task_id: str = "compress") -> list:
+        """The records of a task's log, as the REST API serves them (dicts: event, error_detail...)."""
         path = f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/logs/{try_number}"
         content = self.api("GET", path, headers={"Accept": "application/json"}).json()["content"]
-        return "\n".join(str(event.get("event", "")) for event in content if isinstance(event, dict))
+        return [record for record in content if isinstance(record, dict)]
+
+    def task_log(self, dag_id: str, run_id: str, try_number: int, task_id: str = "compress") -> str:
+        records = self.task_log_records(dag_id, run_id, try_number, task_id)
+        return "\n".join(str(record.get("event", "")) for record in records)
+
+    def task_error(self, dag_id: str, run_id: str, try_number: int, task_id: str = "compress") -> str:
+        """The exception the task failed with, "type: message" ("" if none is in its log)."""
+        records = self.task_log_records(dag_id, run_id, try_number, task_id)
+        details = [d for r in records for d in r.get("error_detail") or [] if isinstance(d, dict)]
+        return f"{details[0].get('exc_type')}: {details[0].get('exc_value')}" if details else ""
 
 
 def wait_until(check, timeout: float, what: str, every: float = 0.5):

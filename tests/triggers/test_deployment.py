@@ -141,9 +141,7 @@ async def test_the_deadline_deletes_a_deployment_in_a_status_the_provider_may_no
     before = deletes(slow_conn)
     trigger = DeploymentTrigger("dashscope_default", deployed, 1, deadline=time.time() + 2.5)
     event = await only_event(trigger)
-    assert event["status"] == "timeout" and event["message"].endswith(
-        "and its delete was accepted"
-    )
+    assert event["status"] == "timeout" and event["message"].endswith("and its delete was accepted")
     assert deletes(slow_conn) == before + 1
     assert status_of(slow_conn, deployed) in ("DELETING", "gone")
     warned = [r for r in caplog.records if "which the provider does not know" in r.getMessage()]

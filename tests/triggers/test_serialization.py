@@ -26,8 +26,9 @@ def test_serialize_round_trip(trigger_class):
 
 def test_serialize_round_trip_is_plain_json_without_secrets(monkeypatch, emulator):
     use_connection(monkeypatch, emulator)
+    flags = (False, True, True)  # forward_logs, cancel_on_kill, stop_on_timeout
     trigger = CompressJobTrigger(
-        "dashscope_default", "quant-1", 5.0, 12, 1.7e9, False, True, True, "execution_timeout", {"capacity": 4}
+        "dashscope_default", "quant-1", 5.0, 12, 1.7e9, *flags, "execution_timeout", {"capacity": 4}
     )
     path, kwargs = trigger.serialize()
     module, _, name = path.rpartition(".")
