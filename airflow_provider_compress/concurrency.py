@@ -12,6 +12,9 @@ without a slot, and shows them waiting in the UI. Why: docs/operations.md#concur
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_compress import metrics
@@ -19,6 +22,15 @@ from airflow_provider_compress.exceptions import RateLimitError
 from airflow_provider_compress.protocol import ResourceKind, attempts_of
 
 POOL_DOCS = "docs/operations.md#concurrency"
+
+
+@contextlib.contextmanager
+def refusals(kind: ResourceKind, name: str | None) -> Iterator[None]:
+    """Around a create: a 429 that outlasted the hook's retries fails the task with the advice."""
+    try:
+        yield
+    except RateLimitError as err:
+        raise create_refused(kind, name, err) from err
 
 
 def create_refused(kind: ResourceKind, name: str | None, err: RateLimitError) -> AirflowException:

@@ -26,7 +26,7 @@ from airflow_provider_compress import (
     validation,
 )
 from airflow_provider_compress.events import ResourceEvent, WatchEnd
-from airflow_provider_compress.exceptions import CompressError, CompressValidationError, RateLimitError
+from airflow_provider_compress.exceptions import CompressError, CompressValidationError
 from airflow_provider_compress.hooks.base import DashScopeHook
 from airflow_provider_compress.links.console import ConsoleLink
 from airflow_provider_compress.log_forwarding import LogForwarding
@@ -260,10 +260,8 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
         self.check_before_create(spec)
         self.log.info("Creating %s %r: %s", kind.noun, name, spec.body())
         self._creating = name  # a kill from now on looks the name up: the create may go through
-        try:
+        with concurrency.refusals(kind, name):  # 429 after the retries: too many jobs, use a pool
             resource = self.hook.create(spec)  # a lost answer: the hook adopts what it made, if it did
-        except RateLimitError as err:  # too many requests or active jobs: use a pool
-            raise concurrency.create_refused(kind, name, err) from err
         self.log.info("Created %s %s", kind.noun, kind.resource_id(resource))
         metrics.resource_created(kind)
         return resource

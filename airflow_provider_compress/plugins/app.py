@@ -5,7 +5,8 @@ work of every ``dashscope`` connection that is not finished and how it is accoun
 Behind Airflow's own authentication (the UI's session cookie or a bearer token, as Airflow's REST
 API), and per-DAG authorization: a user sees the work of the DAGs the auth manager lets them read;
 work no DAG owns (not started by Airflow, or orphaned without a task instance) only a user who may
-read every DAG sees.
+read every DAG sees (so does the work of a DAG deleted since, which the auth manager no longer
+lists).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
@@ -45,8 +46,8 @@ def gather(user: Any) -> dict[str, Any]:
     from airflow.utils.session import create_session
 
     auth = get_auth_manager()
-    readable = set(auth.get_authorized_dag_ids(user=user, method="GET"))
     every_dag = auth.is_authorized_dag(method="GET", user=user)
+    readable = set() if every_dag else set(auth.get_authorized_dag_ids(user=user, method="GET"))
     sections: list[dict[str, Any]] = []
     with create_session() as session:
         for conn_id in dashscope_conn_ids(session):
@@ -59,7 +60,7 @@ def gather(user: Any) -> dict[str, Any]:
             rows = [
                 row(item, verdict)
                 for item, verdict in zip(items, ownership.account(items, records), strict=True)
-                if (verdict.owner.dag_id in readable if verdict.owner else every_dag)
+                if every_dag or (verdict.owner is not None and verdict.owner.dag_id in readable)
             ]
             sections.append({"conn_id": conn_id, "error": None, "work": rows})
     return {"connections": sections}

@@ -29,7 +29,24 @@ from tests.support.statsd import StatsdListener
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 ORPHANS = "example_orphaned_work"
+DOOMED = "ops_doomed"  # a DAG deleted, file and all, after its task made a job
+DOOMED_DAG = f"""
+import datetime
+
+from airflow.sdk import DAG
+
+from airflow_provider_compress.operators.compress import CreateCompressJobOperator
+
+with DAG("{DOOMED}", schedule=None, start_date=datetime.datetime(2026, 1, 1), catchup=False):
+    CreateCompressJobOperator(
+        task_id="start",
+        model="qwen3.5-flash-2026-02-23-ft-202604010000-a1b2",
+        template_id="quant-flash-nvfp4-mlp-nomtp",
+        wait_for_completion=False,
+    )
+"""
 DAG_IDS = (
+    DOOMED,
     "ops_owned",
     "ops_orphan_maker",
     "ops_serving",
@@ -48,6 +65,7 @@ def dags(tmp_path_factory):
     folder = tmp_path_factory.mktemp("operations-dags")
     for source in (ROOT / "tests/operations_dags/operations_dags.py", ROOT / f"example_dags/{ORPHANS}.py"):
         (folder / source.name).symlink_to(source)
+    (folder / f"{DOOMED}.py").write_text(DOOMED_DAG)
     return folder
 
 
@@ -157,6 +175,18 @@ def test_a_user_without_access_to_a_dag_does_not_see_its_jobs(stack, work):
     assert requests.get(f"{stack.url}/dashscope/api/work", timeout=30).status_code == 401
 
 
+def test_the_work_of_a_deleted_dag_is_orphaned_and_shown_to_who_may_read_every_dag(stack, dags):
+    run_id = start(stack, DOOMED)
+    wait_until(lambda: run_state(stack, DOOMED, run_id) == "success", 120, DOOMED)
+    job_id = stack.xcom(DOOMED, run_id, "job_id", task_id="start")
+    (dags / f"{DOOMED}.py").unlink()
+    stack.api("DELETE", f"/dags/{DOOMED}")  # its runs, task instances and XComs with it
+    orphan = listed(stack, "admin")[job_id]
+    assert orphan["account"] == "orphaned" and orphan["proof"] == "description"
+    assert orphan["owner"]["dag_id"] == DOOMED and "no longer exists" in orphan["reason"]
+    assert job_id not in listed(stack, "outsider")  # no DAG of theirs any more
+
+
 def test_the_model_studio_page_shows_the_owner_and_the_orphan(stack, work, tmp_path_factory):
     ids = work["default"]
     with chromium(stack) as browser:
@@ -217,6 +247,12 @@ def test_the_triggerer_and_the_worker_emit_the_providers_metrics(stack, work):
     wait_until(lambda: statsd.timings(event), 60, "the triggerer's event")
     wait_until(lambda: statsd.counts("airflow.dashscope.compress.log_lines"), 60, "forwarded lines")
     counts = statsd.counts("airflow.dashscope.")
-    assert counts["airflow.dashscope.compress.created"] == 4  # two owned, two orphans
-    assert counts["airflow.dashscope.deployment.created"] == 1
+    by_tasks = [  # every job but those made by hand
+        job
+        for emulator in (stack.emulator, stack.slow)
+        for job in emulator.state()["jobs"].values()
+        if job["job_name"] != "made-in-the-console"
+    ]
+    assert counts["airflow.dashscope.compress.created"] == len(by_tasks) >= 4  # two owned, two orphans
+    assert counts["airflow.dashscope.deployment.created"] == len(stack.emulator.state()["deployments"]) == 1
     assert counts["airflow.dashscope.deployment.ended.RUNNING"] == 1
