@@ -85,6 +85,11 @@ def stack(tmp_path_factory, dags):
             "AIRFLOW__CORE__AUTH_MANAGER": "tests.support.auth_manager.DagRestrictedAuthManager",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,outsider:viewer",
             "TESTS_HIDDEN_DAGS": "ops_owned",
+            # No takeover between the two triggerers when one starves for a few seconds on a busy
+            # machine: this module is not about takeovers, and its work must stay as its tasks left
+            # it (seen on 3.3.2: the old owner of a deploy trigger, reading the task's state after
+            # the new owner had finished the task, took "success" for a kill and deleted it).
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "120",
             **statsd.airflow_env(),
         }
         with Stack.up(home, db, emulator, slow=elsewhere, dags=dags, dag_ids=DAG_IDS, env=env) as live:
