@@ -15,8 +15,9 @@ from typing import Any
 from airflow_provider_compress import __version__
 
 PACKAGE_NAME = "airflow-provider-compress"
-# Also the Documentation project URL in pyproject.toml, from which Airflow shows the link.
-DOCS_URL = "https://pypi.org/project/airflow-provider-compress/"
+# The docs site (mkdocs.yml's site_url); also the Documentation project URL in pyproject.toml,
+# from which Airflow shows the link.
+DOCS_URL = "https://airflow-provider-compress.readthedocs.io/en/latest/"
 HOOK_CLASS = "airflow_provider_compress.hooks.compress.CompressHook"
 
 
@@ -71,6 +72,12 @@ CONN_FIELDS: dict[str, Any] = {
     "service_timezone": {
         "label": "Service time zone",
         "description": "Zone the API reads time filters in, e.g. +08:00 (default) or Asia/Shanghai.",
+        "schema": {"type": ["string", "null"]},
+    },
+    "region": {
+        "label": "Region",
+        "description": "The region this host serves, e.g. cn-beijing, for a reverse proxy: the "
+        "console of the links and the lineage namespace. Empty: the host's region (else cn-beijing).",
         "schema": {"type": ["string", "null"]},
     },
     "finetune_console_url": _console_url("Fine-tune job", "job_id"),
@@ -147,6 +154,15 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_compress.triggers.finetune",
                     "airflow_provider_compress.triggers.deployment",
                 ],
+            }
+        ],
+        # An Asset dashscope://<region>/<name> is the lineage dataset <name> of that region.
+        "asset-uris": [
+            {
+                "schemes": ["dashscope"],
+                "handler": "airflow_provider_compress.assets.sanitize_uri",
+                "factory": "airflow_provider_compress.assets.create_asset",
+                "to_openlineage_converter": "airflow_provider_compress.assets.convert_asset_to_openlineage",
             }
         ],
         "extra-links": [

@@ -19,8 +19,9 @@ from airflow_provider_compress.operators.deployment import DeployModelOperator, 
 from airflow_provider_compress.operators.files import UploadFileOperator
 from airflow_provider_compress.operators.finetune import CreateFineTuneJobOperator
 
-# Deploy DAGs can be scheduled on this asset (see example_deploy_on_asset.py).
-COMPRESSED_MODELS = Asset("dashscope://compressed-models")
+# Deploy DAGs can be scheduled on this asset (see example_deploy_on_asset.py): the models of the
+# region cn-beijing, an Asset of the provider's dashscope:// scheme (dashscope://<region>/<dataset>).
+COMPRESSED_MODELS = Asset(name="compressed_models", uri="dashscope://cn-beijing/models")
 DATA = Path(__file__).parent / "data"
 
 with DAG(
@@ -31,6 +32,7 @@ with DAG(
     tags=["example", "dashscope"],
     params={
         "base_model": Param("qwen3.5-flash-2026-02-23", type="string"),
+        "epochs": Param(1, type="integer", minimum=1),
         "training_data": Param(str(DATA / "train.jsonl"), type="string"),
         "calibration_data": Param(str(DATA / "calibration.jsonl"), type="string"),
         "template_id": Param("quant-flash-nvfp4-mlp-nomtp", type="string"),
@@ -53,6 +55,8 @@ with DAG(
         model="{{ params.base_model }}",
         training_file_ids=[training_data.output],
         training_type="sft",
+        # a .json file next to the DAG file, rendered with Jinja, then read as JSON
+        hyper_parameters="data/finetune_hyper_parameters.json",
         deferrable=True,
         poll_interval=5,
     )

@@ -40,21 +40,24 @@ class FileHook(DashScopeHook):
     ) -> UploadedFile:
         """Upload ``source`` (a path, or the bytes themselves with ``name``) and return the file.
 
+        Checked before any request (the look-up of an uploaded copy included): a file on this
+        machine, not empty, at most 300 MB; a name for bytes; a purpose. The upload is never
+        repeated blindly: after an answer that was lost (5xx, reset, timeout) the file is looked
+        up by name and content, and only a file not found fails. A file the API refuses (too
+        large, too many files) raises ``FileUploadError``.
+
         :param name: the file's name in Model Studio; default the path's base name.
         :param purpose: ``fine-tune`` (training and calibration data), ``file-extract`` or ``batch``.
         :param reuse_existing: return a file of the same name and content (MD5) that is already
             uploaded instead of uploading a copy.
-
-        The upload is never repeated blindly: after an answer that was lost (5xx, reset,
-        timeout) the file is looked up by name and content, and only a file not found fails.
-        A file the API refuses (too large, too many files) raises ``FileUploadError``.
         """
         name, content = read_source(source, name)
+        # Checked before any request, the lookup of an uploaded copy included.
+        call = protocol.upload_file(name, content, purpose, description)
         md5 = hashlib.md5(content).hexdigest()
         if reuse_existing and (found := self.find_file(name, md5)) is not None:
             self.log.info("File %r with this content is uploaded already: %s", name, found.file_id)
             return found
-        call = protocol.upload_file(name, content, purpose, description)  # checked before sending
         try:
             answer = self.run(call)
         except (ServerError, CompressConnectionError, InvalidResponseError) as err:

@@ -28,7 +28,7 @@ from airflow_provider_compress import (
 from airflow_provider_compress.events import ResourceEvent, WatchEnd
 from airflow_provider_compress.exceptions import CompressError, CompressValidationError
 from airflow_provider_compress.hooks.base import DashScopeHook
-from airflow_provider_compress.links.console import ConsoleLink
+from airflow_provider_compress.links.console import persist_links
 from airflow_provider_compress.log_forwarding import LogForwarding
 from airflow_provider_compress.models import ApiModel
 from airflow_provider_compress.operators.exits import WorkExits
@@ -155,15 +155,7 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
 
     def on_created(self, context: Context, resource: ApiModel) -> None:
         """After the resource exists (created or reattached): store the URLs of its console links."""
-        for link in self.operator_extra_links:
-            if not isinstance(link, ConsoleLink):
-                continue
-            try:
-                link.persist(context, self.hook.settings, self.kind.resource_id(resource))
-            except Exception as err:  # any pattern error ({job_id.x}, {0}, {): never the task's failure
-                self.log.warning(
-                    "No %r link: the extra %s is not a valid pattern (%r)", link.name, link.override, err
-                )
+        persist_links(self, context, self.hook.settings, self.kind.resource_id(resource))
 
     def lineage_inputs(self) -> list[tuple[str, str]]:
         """What the resource reads, as (collection, name) for ``lineage.dataset``."""
@@ -182,6 +174,7 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
             self.lineage_inputs(),
             (self.lineage_output, output) if output else None,
             self.resource_id,
+            links=self.operator_extra_links,
         )
         reported.run_facets.update(costs.lineage_facets(self.kind, resource) if resource else {})
         return reported

@@ -13,10 +13,11 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_provider_compress import metrics, protocol, validation
 from airflow_provider_compress.exceptions import NotFoundError
 from airflow_provider_compress.hooks.compress import CompressHook
-from airflow_provider_compress.links.console import CompressJobLink
+from airflow_provider_compress.links.console import CompressJobLink, LinkedResource
 from airflow_provider_compress.models import ApiModel, JobStatus
 from airflow_provider_compress.operators.base import DashScopeResourceOperator
 from airflow_provider_compress.operators.naming import derive_job_name, latest_generation, plan_create
+from airflow_provider_compress.operators.templates import JsonTemplates
 from airflow_provider_compress.specs import CompressJobSpec
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 
-class CreateCompressJobOperator(DashScopeResourceOperator[CompressHook]):
+class CreateCompressJobOperator(JsonTemplates, DashScopeResourceOperator[CompressHook]):
     """Create a compression job and, by default, wait for it, forwarding its log to the task log.
 
     Returns the compressed model id (``quantized_output``) when it waited, the job id otherwise; the
@@ -42,7 +43,8 @@ class CreateCompressJobOperator(DashScopeResourceOperator[CompressHook]):
     of ``CompressJobSpec``, which checks them before any request; the waiting, kill, timeout and
     reattach parameters are those of ``DashScopeResourceOperator``. A job found by name that was
     made with other arguments (model, template, suffix, calibration files, the hyper-parameters this
-    task sets) is not reattached.
+    task sets) is not reattached. ``hyper_parameters`` and ``custom_calibration_file_ids`` may
+    name a ``.json`` file instead, a template read as JSON (``template_ext``).
 
     :param model: custom fine-tuned model to compress.
     :param template_id: compression template (see ``CompressHook.list_templates``).
@@ -61,6 +63,7 @@ class CreateCompressJobOperator(DashScopeResourceOperator[CompressHook]):
     template_fields: Sequence[str] = CompressJobSpec.field_names()
     template_fields_renderers: ClassVar[dict[str, str]] = {"hyper_parameters": "json"}
     operator_extra_links = (CompressJobLink(),)
+    json_fields = ("hyper_parameters", "custom_calibration_file_ids")
 
     def __init__(
         self,
@@ -69,7 +72,7 @@ class CreateCompressJobOperator(DashScopeResourceOperator[CompressHook]):
         template_id: str,
         job_name: str | None = None,
         job_description: str | None = None,
-        hyper_parameters: Mapping[str, Any] | None = None,
+        hyper_parameters: Mapping[str, Any] | str | None = None,
         custom_calibration_file_ids: Iterable[str] | None = None,
         output_model_suffix: str | None = None,
         **kwargs: Any,
@@ -92,15 +95,28 @@ class CreateCompressJobOperator(DashScopeResourceOperator[CompressHook]):
         return {**super().asset_extra(resource), "template_id": resource.template_id}
 
     def lineage_inputs(self) -> list[tuple[str, str]]:
-        return [("models", self.model)]
+        """The model, then the calibration files (the job's log names them too)."""
+        from airflow_provider_compress.lineage import data_refs
+
+        return [("models", self.model), *data_refs(self.custom_calibration_file_ids, None)]
 
 
-class _CompressJobTask(BaseOperator):
+class _CompressJobTask(LinkedResource, BaseOperator):
     dashscope_conn_id: str
+    job_id: str
+    operator_extra_links = (CompressJobLink(),)
+    id_param = "job_id"
 
     @cached_property
     def hook(self) -> CompressHook:
         return CompressHook(dashscope_conn_id=self.dashscope_conn_id)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for Airflow's OpenLineage provider (the ``openlineage`` extra): the job's id
+        only; a cancel or a delete changes no dataset (the compressed model stays)."""
+        from airflow_provider_compress import lineage
+
+        return lineage.operator_lineage(self.hook.settings, [], None, self.job_id)
 
 
 class CancelCompressJobOperator(_CompressJobTask):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
@@ -30,9 +30,10 @@ from airflow_provider_compress.exceptions import (
     NotFoundError,
 )
 from airflow_provider_compress.hooks.deployment import DeploymentHook
-from airflow_provider_compress.links.console import DeploymentLink
+from airflow_provider_compress.links.console import DeploymentLink, LinkedResource
 from airflow_provider_compress.models import ApiModel, Deployment, DeploymentStatus
 from airflow_provider_compress.operators.base import DashScopeResourceOperator
+from airflow_provider_compress.operators.templates import JsonTemplates
 from airflow_provider_compress.protocol import DEPLOYMENT
 from airflow_provider_compress.specs import CreateSpec, DeploymentSpec
 
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 DEFAULT_DEPLOY_TIMEOUT = 3600.0
 
 
-class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
+class DeployModelOperator(JsonTemplates, DashScopeResourceOperator[DeploymentHook]):
     """Deploy a model (e.g. the compress operator's return value) and wait until it is RUNNING.
 
     Returns the ``deployed_model`` (the id to call inference with), pushed to XCom as soon as the
@@ -62,6 +63,13 @@ class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
     ``GET /deployments/models`` lists for the model; a mismatch fails the task naming the field
     and the allowed values. A model the list does not show is left to the create.
 
+    The deployment's fields (all templated) are those of ``DeploymentSpec``, which checks them
+    before any request; the waiting, timeout and reattach parameters are those of
+    ``DashScopeResourceOperator`` (``forward_logs`` is off: deployments have no log). A deployment
+    found by name that serves another model or has another ``plan``, ``capacity`` or
+    ``deploy_spec`` is not reattached: the task fails first. ``ptu_capacity`` and ``extra`` may
+    name a ``.json`` file instead, a template read as JSON (``template_ext``).
+
     :param model_name: the model to deploy.
     :param name: display name, the key for reattaching; derived when absent.
     :param plan: ``mu`` (model units; full-parameter and compressed models; the default), ``ptu``,
@@ -76,20 +84,16 @@ class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
         given here too must have the same value.
     :param keep_deployment: never delete the deployment on kill, timeout or failure (the task
         still fails; the deployment is left as it is, and billed once it runs).
-
-    The deployment's fields (all templated) are those of ``DeploymentSpec``, which checks them
-    before any request; the waiting, timeout and reattach parameters are those of
-    ``DashScopeResourceOperator`` (``forward_logs`` is off: deployments have no log). A deployment
-    found by name that serves another model or has another ``plan``, ``capacity`` or
-    ``deploy_spec`` is not reattached: the task fails first.
     """
 
     kind = protocol.DEPLOYMENT
     spec_class = DeploymentSpec
     hook_class = DeploymentHook
     template_fields: Sequence[str] = DeploymentSpec.field_names()
+    template_fields_renderers: ClassVar[dict[str, str]] = {"ptu_capacity": "json", "extra": "json"}
     operator_extra_links = (DeploymentLink(),)
     lineage_output = "deployments"
+    json_fields = ("ptu_capacity", "extra")
 
     def __init__(
         self,
@@ -102,8 +106,8 @@ class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
         billing_method: str | None = None,
         template_id: str | None = None,
         suffix: str | None = None,
-        ptu_capacity: Mapping[str, int] | None = None,
-        extra: Mapping[str, Any] | None = None,
+        ptu_capacity: Mapping[str, int] | str | None = None,
+        extra: Mapping[str, Any] | str | None = None,
         keep_deployment: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -169,12 +173,15 @@ class DeployModelOperator(DashScopeResourceOperator[DeploymentHook]):
         return {"deployed_model": self.kind.resource_id(resource), "model_name": resource.model_name}
 
 
-class _DeploymentTask(BaseOperator):
+class _DeploymentTask(LinkedResource, BaseOperator):
     """What the operators acting on an existing deployment share: the connection, and where, how
-    often and how long they wait."""
+    often and how long they wait; the console link, and the lineage of the change."""
 
     template_fields: Sequence[str] = ("deployed_model",)
     ui_color = "#ff6a00"
+    operator_extra_links = (DeploymentLink(),)
+    id_param = "deployed_model"
+    lineage_change: ClassVar[str]  # what the task does to the deployment, in OpenLineage's words
 
     def __init__(
         self,
@@ -198,6 +205,27 @@ class _DeploymentTask(BaseOperator):
     @cached_property
     def hook(self) -> DeploymentHook:
         return DeploymentHook(dashscope_conn_id=self.dashscope_conn_id)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for Airflow's OpenLineage provider (the ``openlineage`` extra): the deployment,
+        changed (``ALTER``) or deleted (``DROP``)."""
+        from airflow_provider_compress import lineage
+
+        output = ("deployments", self.deployed_model)
+        return lineage.operator_lineage(
+            self.hook.settings,
+            [],
+            output,
+            self.deployed_model,
+            links=self.operator_extra_links,
+            change=self.lineage_change,
+        )
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """A task that failed reports the deployment's id only: what became of it is unknown."""
+        from airflow_provider_compress import lineage
+
+        return lineage.operator_lineage(self.hook.settings, [], None, self.deployed_model)
 
     def _deadline(self, context: Context) -> tuple[float, WatchEnd]:
         """The end of the wait: ``timeout`` from now, or Airflow's ``execution_timeout`` from the
@@ -236,6 +264,8 @@ class DeleteDeploymentOperator(_DeploymentTask):
     :param poll_interval: seconds between tries and polls.
     :param timeout: seconds for the tries and the wait together.
     """
+
+    lineage_change = "DROP"
 
     def __init__(
         self,
@@ -352,7 +382,7 @@ class DeleteDeploymentOperator(_DeploymentTask):
         self.log.info("%s", event.get("message"))
 
 
-class ScaleDeploymentOperator(_DeploymentTask):
+class ScaleDeploymentOperator(JsonTemplates, _DeploymentTask):
     """Scale a deployment, then wait until it is RUNNING again (UPDATING, then RUNNING) at the
     capacity asked (``capacity`` and ``ready_capacity``, or the ``ptu_capacity`` asked, where the
     answer shows them), in the worker or deferred; UPDATING_FAILED (or FAILED, STOPPED, ...) fails
@@ -376,6 +406,9 @@ class ScaleDeploymentOperator(_DeploymentTask):
     """
 
     template_fields: Sequence[str] = ("deployed_model", "capacity", "ptu_capacity")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"ptu_capacity": "json"}
+    lineage_change = "ALTER"
+    json_fields = ("ptu_capacity",)
 
     def __init__(
         self,

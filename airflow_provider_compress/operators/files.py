@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,7 @@ class UploadFileOperator(BaseOperator):
         self.description = description
         self.reuse_existing = reuse_existing
         self.dashscope_conn_id = dashscope_conn_id
+        self.file_id: str | None = None  # once uploaded (or found uploaded): the lineage's output
 
     @cached_property
     def hook(self) -> FileHook:
@@ -71,4 +73,14 @@ class UploadFileOperator(BaseOperator):
             reuse_existing=self.reuse_existing,
         )
         self.log.info("%s is file %s (purpose %s)", uploaded.name, uploaded.file_id, self.purpose)
+        self.file_id = uploaded.file_id
         return uploaded.file_id
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for Airflow's OpenLineage provider (the ``openlineage`` extra): the uploaded
+        file, with the local file it was read from as its ``symlinks`` facet."""
+        from airflow_provider_compress import lineage
+
+        source = os.path.abspath(self.path) if self.path is not None else None
+        output = ("files", self.file_id) if self.file_id else None
+        return lineage.operator_lineage(self.hook.settings, [], output, None, source=source)

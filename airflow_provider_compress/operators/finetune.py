@@ -13,8 +13,9 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.exceptions import CompressError
 from airflow_provider_compress.hooks.finetune import FineTuneHook
-from airflow_provider_compress.links.console import FineTuneJobLink
+from airflow_provider_compress.links.console import FineTuneJobLink, LinkedResource
 from airflow_provider_compress.operators.base import DashScopeResourceOperator
+from airflow_provider_compress.operators.templates import JsonTemplates
 from airflow_provider_compress.specs import FineTuneJobSpec
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
-class CreateFineTuneJobOperator(DashScopeResourceOperator[FineTuneHook]):
+class CreateFineTuneJobOperator(JsonTemplates, DashScopeResourceOperator[FineTuneHook]):
     """Create a fine-tune job and wait for it (in the worker, deferred, or not at all), forwarding
     its log; returns the fine-tuned model id (``finetuned_output``), ready for
     CreateCompressJobOperator's ``model``.
@@ -33,6 +34,8 @@ class CreateFineTuneJobOperator(DashScopeResourceOperator[FineTuneHook]):
     request; the waiting, kill, timeout and reattach parameters are those of
     ``DashScopeResourceOperator``. A job found by name that trains another model, on other files,
     of another type or with other values of the hyper-parameters this task sets is not reattached.
+    The fields that take a list or a mapping may name a ``.json`` file instead, a template read
+    as JSON (``template_ext``).
 
     :param model: the base model (or a custom model) to train.
     :param training_file_ids: uploaded training files; or ``training_datasets``.
@@ -54,18 +57,26 @@ class CreateFineTuneJobOperator(DashScopeResourceOperator[FineTuneHook]):
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "hyper_parameters": "json",
         "training_datasets": "json",
+        "validation_datasets": "json",
     }
     operator_extra_links = (FineTuneJobLink(),)
+    json_fields = (
+        "training_file_ids",
+        "training_datasets",
+        "validation_file_ids",
+        "validation_datasets",
+        "hyper_parameters",
+    )
 
     def __init__(
         self,
         *,
         model: str,
         training_file_ids: Iterable[str] | None = None,
-        training_datasets: Iterable[Mapping[str, Any]] | None = None,
+        training_datasets: Iterable[Mapping[str, Any]] | str | None = None,
         validation_file_ids: Iterable[str] | None = None,
-        validation_datasets: Iterable[Mapping[str, Any]] | None = None,
-        hyper_parameters: Mapping[str, Any] | None = None,
+        validation_datasets: Iterable[Mapping[str, Any]] | str | None = None,
+        hyper_parameters: Mapping[str, Any] | str | None = None,
         training_type: str | None = None,
         job_name: str | None = None,
         model_name: str | None = None,
@@ -91,26 +102,23 @@ class CreateFineTuneJobOperator(DashScopeResourceOperator[FineTuneHook]):
 
     def lineage_inputs(self) -> list[tuple[str, str]]:
         """The base model, then the training and the validation data: files, or OSS folders."""
-        refs = [("models", self.model)]
-        for file_ids, datasets in (
-            (self.training_file_ids, self.training_datasets),
-            (self.validation_file_ids, self.validation_datasets),
-        ):
-            refs += [("files", file_id) for file_id in file_ids or ()]
-            for item in datasets or ():
-                oss = item.get("mount_storage") or {}
-                if item.get("file_id"):
-                    refs.append(("files", item["file_id"]))
-                elif oss.get("bucket"):
-                    refs.append((f"oss://{oss['bucket']}", str(oss.get("file_path") or "")))
-        return refs
+        from airflow_provider_compress.lineage import data_refs
+
+        return [
+            ("models", self.model),
+            *data_refs(self.training_file_ids, self.training_datasets),
+            *data_refs(self.validation_file_ids, self.validation_datasets),
+        ]
 
 
-class ExportCheckpointOperator(BaseOperator):
+class ExportCheckpointOperator(LinkedResource, BaseOperator):
     """Publish a checkpoint of a fine-tune job as a deployable model and wait until it is
     exported; returns its ``model_name``, for CreateCompressJobOperator's ``model`` or
     DeployModelOperator's ``model_name`` (the job's last checkpoint is its ``finetuned_output``
     already). Only ``sft`` and ``efficient_sft`` checkpoints can be exported.
+
+    A retry never exports twice: a checkpoint exported already is returned at once, one being
+    exported is waited for.
 
     :param job_id: the fine-tune job (templated).
     :param checkpoint: e.g. ``checkpoint-160`` (templated); ``FineTuneHook.list_checkpoints``
@@ -119,13 +127,12 @@ class ExportCheckpointOperator(BaseOperator):
     :param dashscope_conn_id: the Airflow connection of type ``dashscope``.
     :param poll_interval: seconds between reads of the checkpoint list.
     :param timeout: seconds to wait for the export before the task fails.
-
-    A retry never exports twice: a checkpoint exported already is returned at once, one being
-    exported is waited for.
     """
 
     template_fields: Sequence[str] = ("job_id", "checkpoint", "model_name")
     ui_color = "#ff6a00"
+    operator_extra_links = (FineTuneJobLink(),)
+    id_param = "job_id"
 
     def __init__(
         self,
@@ -195,3 +202,25 @@ class ExportCheckpointOperator(BaseOperator):
             names = ", ".join(c.checkpoint for c in checkpoints) or "none"
             raise AirflowException(f"fine-tune job {self.job_id} has no {self.checkpoint} (it has: {names})")
         return found
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for Airflow's OpenLineage provider (the ``openlineage`` extra): what the
+        fine-tune read -> the exported model, once exported; read again from the API at the end."""
+        from airflow_provider_compress import lineage
+
+        job = self.hook.get_resource(protocol.FINE_TUNE, self.job_id)
+        exported = next(
+            (
+                c.model_name
+                for c in self.hook.list_checkpoints(self.job_id)
+                if c.checkpoint == self.checkpoint and c.status == "SUCCEEDED" and c.model_name
+            ),
+            None,
+        )
+        return lineage.operator_lineage(
+            self.hook.settings,
+            lineage.recorded_inputs(protocol.FINE_TUNE, job),
+            ("models", exported) if exported else None,
+            self.job_id,
+            links=self.operator_extra_links,
+        )

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow_provider_compress import validation
+from airflow_provider_compress import regions, validation
 from airflow_provider_compress.exceptions import CompressValidationError
 from airflow_provider_compress.protocol.retry import RetryPolicy
 
@@ -44,6 +44,13 @@ class ClientSettings:
     ca_bundle: str | None = None  # a CA file for a private CA (TLS verification is never off)
     # Extras ``<kind>_console_url``: URL patterns that replace the region's console in the extra links.
     console_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # Extra ``region``: the region a host without one of its own serves (a reverse proxy).
+    region: str | None = None
+
+    @property
+    def serving_region(self) -> str:
+        """The console's and the lineage's region (``regions.serving_region``)."""
+        return regions.serving_region(self.base_url, self.region)
 
     @classmethod
     def from_connection(
@@ -94,6 +101,7 @@ class ClientSettings:
             ),
             ca_bundle=_ca_bundle(extra.get("ca_bundle")),
             console_urls={k: str(val) for k, val in extra.items() if k.endswith("_console_url") and val},
+            region=_region(extra.get("region")),
         )
 
     def url(self, request: ApiRequest) -> str:
@@ -149,6 +157,14 @@ def _ca_bundle(path: Any) -> str | None:
     if not os.path.isfile(str(path)):
         raise CompressValidationError("extra.ca_bundle", "must be a CA file on this machine", path)
     return str(path)
+
+
+def _region(raw: Any) -> str | None:
+    if raw in (None, ""):
+        return None
+    if not regions.REGION.match(str(raw)):
+        raise CompressValidationError("extra.region", "must be a region id such as cn-beijing", raw)
+    return str(raw)
 
 
 def _loopback(host: str | None) -> bool:

@@ -21,6 +21,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_provider_compress import _compat, events, metrics, validation
 from airflow_provider_compress.events import ResourceEvent, WatchEnd, fail_unless_succeeded, log_status
 from airflow_provider_compress.hooks.base import DashScopeHook
+from airflow_provider_compress.links.console import LinkedResource
 from airflow_provider_compress.log_forwarding import LogForwarding
 from airflow_provider_compress.models import ApiModel
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from airflow_provider_compress.triggers.base import DashScopeResourceTrigger
 
 
-class DashScopeResourceSensor(LogForwarding, BaseSensorOperator):
+class DashScopeResourceSensor(LinkedResource, LogForwarding, BaseSensorOperator):
     """Wait until the resource settles: succeed when it reached what the wait is for (XCom: the
     resource's output), fail fast when it failed or was stopped, with the reason.
 
@@ -140,6 +141,14 @@ class DashScopeResourceSensor(LogForwarding, BaseSensorOperator):
         metrics.resource_ended(self.kind, resource, self.hook.settings.service_tz)
         fail_unless_succeeded(self.kind, resource)
         return self.kind.output(resource)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for Airflow's OpenLineage provider (the ``openlineage`` extra): what the
+        resource read and, once it succeeded, its output, from its record read again at the end."""
+        from airflow_provider_compress import lineage
+
+        resource = self.hook.get_resource(self.kind, self.resource_id)
+        return lineage.watched_lineage(self.hook.settings, self.kind, resource, self.operator_extra_links)
 
 
 class DashScopeJobSensor(DashScopeResourceSensor):

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.compress import CompressHook
+from airflow_provider_compress.links.console import CompressJobLink
 from airflow_provider_compress.sensors.base import DashScopeJobSensor
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ class CompressJobSensor(DashScopeJobSensor):
 
     kind = protocol.COMPRESS
     hook_class = CompressHook
+    operator_extra_links = (CompressJobLink(),)
 
     def trigger_class(self) -> type[DashScopeResourceTrigger]:
         from airflow_provider_compress.triggers.compress import CompressJobTrigger

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.deployment import DeploymentHook
+from airflow_provider_compress.links.console import DeploymentLink
 from airflow_provider_compress.sensors.base import DashScopeResourceSensor
 
 if TYPE_CHECKING:
@@ -21,16 +22,17 @@ class DeploymentSensor(DashScopeResourceSensor):
     logged and poked on. The sensor does not own the deployment: it never deletes or changes it,
     also not when it is killed or times out.
 
+    The other parameters (``dashscope_conn_id``, ``deferrable``) are those of
+    ``DashScopeResourceSensor``.
+
     :param deployed_model: the deployment to wait for (templated).
-    :param dashscope_conn_id: the Airflow connection of type ``dashscope``.
-    :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
-        ``[operators] default_deferrable``).
     """
 
     kind = protocol.DEPLOYMENT
     hook_class = DeploymentHook
     id_param = "deployed_model"
     template_fields: Sequence[str] = ("deployed_model",)
+    operator_extra_links = (DeploymentLink(),)
 
     def __init__(self, *, deployed_model: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_compress import protocol
 from airflow_provider_compress.hooks.finetune import FineTuneHook
+from airflow_provider_compress.links.console import FineTuneJobLink
 from airflow_provider_compress.sensors.base import DashScopeJobSensor
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class FineTuneJobSensor(DashScopeJobSensor):
 
     kind = protocol.FINE_TUNE
     hook_class = FineTuneHook
+    operator_extra_links = (FineTuneJobLink(),)
 
     def trigger_class(self) -> type[DashScopeResourceTrigger]:
         from airflow_provider_compress.triggers.finetune import FineTuneJobTrigger

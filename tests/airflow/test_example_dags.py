@@ -1,4 +1,5 @@
-"""The example DAGs: they parse offline, and the mapped, nightly and sensor ones run against the emulator."""
+"""The example DAGs: they parse offline, and the mapped, nightly, sensor, checkpoint and scale ones run
+against the emulator (in the home the lineage tests share: tests/airflow/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_compress.emulator.process import EmulatorProcess
-from tests.support import ROOT, files_containing, migrated_airflow_home
+from tests.support import ROOT, files_containing
 
 EXAMPLES = ROOT / "example_dags"
 EXPECTED = {
@@ -52,26 +52,6 @@ def test_example_parses_without_network_or_connections(monkeypatch, filename):
     assert dags[0].tasks
 
 
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow-examples")
-    env = migrated_airflow_home(home, EXAMPLES)
-    with EmulatorProcess(job_seconds=2, log_lines=3) as emulator:
-        env["AIRFLOW_CONN_DASHSCOPE_DEFAULT"] = emulator.connection_json(retry_delay=0.01)
-        yield home, env, emulator
-
-
-def dags_test(env: dict[str, str], dag_id: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "airflow", "dags", "test", dag_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return done.stdout + done.stderr
-
-
 def xcoms(home: Path, dag_id: str, task_id: str) -> list:
     import sqlite3
 
@@ -83,20 +63,18 @@ def xcoms(home: Path, dag_id: str, task_id: str) -> list:
 
 
 def test_mapped_example_deploys_only_what_compressed(examples):
-    home, env, emulator = examples
-    output = dags_test(env, "example_compress_mapped")
+    home, run = examples.airflow.home, examples.run("example_compress_mapped")
+    output, state = run.output, run.state
     compressed = xcoms(home, "example_compress_mapped", "compress")
     assert len(compressed) == 2, output[-3000:]  # the third model's job FAILED
     deployed = xcoms(home, "example_compress_mapped", "deploy")
-    state = emulator.state()
     assert sorted(state["deployments"][d]["model_name"] for d in deployed) == sorted(compressed)
     failed = [j for j in state["jobs"].values() if j["status"] == "FAILED"]
     assert [j["model"] for j in failed] == ["qwen3.5-flash-2026-02-23-ft-202603150000-fail"]
 
 
 def test_nightly_example_compresses_the_newest_model(examples):
-    home, env, _ = examples
-    output = dags_test(env, "example_compress_nightly")
+    home, output = examples.airflow.home, examples.run("example_compress_nightly").output
     (model,) = xcoms(home, "example_compress_nightly", "newest_model")
     assert model == "qwen3.5-flash-2026-02-23-ft-202604020000-c3d4", output[-3000:]  # the newest stamp
     (compressed,) = xcoms(home, "example_compress_nightly", "compress")
@@ -108,8 +86,8 @@ def test_sensor_example_waits_then_tidies_up(examples):
     successful wait, the job record deleted, a trial deployment made and deleted again."""
     import sqlite3
 
-    home, env, emulator = examples
-    output = dags_test(env, "example_compress_sensor")
+    home, run = examples.airflow.home, examples.run("example_compress_sensor")
+    output = run.output
     with sqlite3.connect(home / "airflow.db") as db:
         query = "SELECT task_id, state FROM task_instance WHERE dag_id = 'example_compress_sensor'"
         states = dict(db.execute(query).fetchall())
@@ -124,7 +102,7 @@ def test_sensor_example_waits_then_tidies_up(examples):
     }, output[-3000:]
     (job_id,) = xcoms(home, "example_compress_sensor", "start")
     (deployed,) = xcoms(home, "example_compress_sensor", "trial_deploy")
-    state = emulator.state()
+    state = run.state
     assert job_id not in state["jobs"]  # its record deleted
     assert state["deployments"].get(deployed, {"status": "gone"})["status"] in ("DELETING", "gone")
 
@@ -132,12 +110,11 @@ def test_sensor_example_waits_then_tidies_up(examples):
 def test_checkpoint_example_exports_an_earlier_checkpoint_and_compresses_it(examples):
     """The sensor waits for the fine-tune (deferred), the checkpoint before the last is exported,
     and that model is compressed; the training data came from the example's upload."""
-    home, env, emulator = examples
-    output = dags_test(env, "example_finetune_checkpoint")
     dag_id = "example_finetune_checkpoint"
+    home, run = examples.airflow.home, examples.run(dag_id)
+    output, state = run.output, run.state
     (job_id,) = xcoms(home, dag_id, "start")
     (file_id,) = xcoms(home, dag_id, "upload_training_data")
-    state = emulator.state()
     tuned = state["fine_tunes"][job_id]
     assert tuned["status"] == "SUCCEEDED" and tuned["training_file_ids"] == [file_id], output[-3000:]
     assert xcoms(home, dag_id, "wait_for_training") == [tuned["finetuned_output"]]
@@ -152,9 +129,8 @@ def test_scale_example_checks_the_spec_scales_and_deletes(examples):
     waits deferred for RUNNING at the new capacity, the rate limits are set, the delete waits."""
     import sqlite3
 
-    home, env, emulator = examples
-    before = emulator.state(jobs=False)["calls"]
-    output = dags_test(env, "example_deploy_scale")
+    home, run = examples.airflow.home, examples.run("example_deploy_scale")
+    output, before = run.output, run.calls_before
     with sqlite3.connect(home / "airflow.db") as db:
         query = "SELECT task_id, state FROM task_instance WHERE dag_id = 'example_deploy_scale'"
         states = dict(db.execute(query).fetchall())
@@ -162,14 +138,14 @@ def test_scale_example_checks_the_spec_scales_and_deletes(examples):
     assert states == dict.fromkeys(tasks, "success"), output[-3000:]
     (deployed,) = xcoms(home, "example_deploy_scale", "scale_up")
     assert f"Deployment {deployed} is RUNNING with capacity 2 (ready: 2)" in output
-    calls = emulator.state(jobs=False)["calls"]
+    calls = run.state["calls"]
     for call in ("GET /api/v1/deployments/models", "PUT /api/v1/deployments/{deployed_model}/scale"):
         assert calls.get(call, 0) > before.get(call, 0), call
     assert (
         calls["PUT /api/v1/deployments/{deployed_model}/update"]
         == before.get("PUT /api/v1/deployments/{deployed_model}/update", 0) + 1
     )
-    assert deployed not in emulator.state()["deployments"]  # deleted and waited for
+    assert deployed not in run.state["deployments"]  # deleted and waited for
 
 
 def test_pool_example_runs_its_creates_in_the_pool(examples):
@@ -177,20 +153,19 @@ def test_pool_example_runs_its_creates_in_the_pool(examples):
     creates run in it, each job created once."""
     import sqlite3
 
-    home, env, emulator = examples
+    airflow, dag_id = examples.airflow, "example_compress_pool"
     command = [sys.executable, "-m", "airflow", "pools", "set", "dashscope_compress_jobs", "2", "quota"]
-    subprocess.run([*command, "--include-deferred"], env=env, check=True, capture_output=True)
-    before = emulator.state(jobs=False)["creates"]
-    output = dags_test(env, "example_compress_pool")
-    with sqlite3.connect(home / "airflow.db") as db:
-        query = "SELECT map_index, state, pool FROM task_instance WHERE dag_id = 'example_compress_pool'"
-        rows = sorted(db.execute(query).fetchall())
-        (deferred,) = db.execute(
-            "SELECT include_deferred FROM slot_pool WHERE pool = 'dashscope_compress_jobs'"
-        )
+    subprocess.run([*command, "--include-deferred"], env=airflow.env, check=True, capture_output=True)
+    before = airflow.emulator.state(jobs=False)["creates"]
+    run = examples.run(dag_id)
+    with sqlite3.connect(airflow.home / "airflow.db") as db:
+        query = "SELECT map_index, state, pool FROM task_instance WHERE dag_id = ?"
+        rows = sorted(db.execute(query, (dag_id,)).fetchall())
+        pool = "SELECT include_deferred FROM slot_pool WHERE pool = 'dashscope_compress_jobs'"
+        (deferred,) = db.execute(pool)
     in_the_pool = ("success", "dashscope_compress_jobs")
-    assert rows == [(0, *in_the_pool), (1, *in_the_pool)], output[-3000:]
-    assert deferred == (1,) and emulator.state(jobs=False)["creates"] == before + 2
+    assert rows == [(0, *in_the_pool), (1, *in_the_pool)], run.output[-3000:]
+    assert deferred == (1,) and run.state["creates"] == before + 2
 
 
 def test_the_demo_command_runs_the_pipeline_and_leaks_no_key(tmp_path):

@@ -19,7 +19,7 @@ from airflow_provider_compress.sensors.compress import CompressJobSensor
 
 SFT_MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
-COMPRESSED = Asset("dashscope://compressed-models/test")
+COMPRESSED = Asset("dashscope://cn-beijing/ws-test/models")
 COMMON = {"schedule": None, "start_date": datetime.datetime(2026, 1, 1), "catchup": False}
 PARAMS = {
     "model": Param(SFT_MODEL, type="string"),
@@ -116,7 +116,7 @@ with DAG("test_pipeline", **COMMON):
         deploy_spec="MU1",
         deferrable=True,
         poll_interval=1,
-        outlets=[Asset("dashscope://deployments/test")],
+        outlets=[Asset("dashscope://cn-beijing/ws-test/deployments")],
     )
 
 for mode in ("deferred", "worker"):

@@ -1,4 +1,4 @@
-"""DAGs that tests/test_deployment_ops.py runs with `airflow dags test`: scale, the deployment
+"""DAGs that tests/airflow/test_deployment_dags.py runs with `airflow dags test`: scale, the deployment
 sensor, and deletes the API refuses while a deployment is still being created."""
 
 from __future__ import annotations

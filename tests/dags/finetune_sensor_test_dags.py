@@ -1,4 +1,4 @@
-"""FineTuneJobSensor DAGs that tests/test_operators.py runs with `airflow dags test`.
+"""FineTuneJobSensor DAGs that tests/airflow/test_dags.py runs with `airflow dags test`.
 
 Each sensor watches a job of its own, so that the lines each one forwarded can be told apart in
 the run's output. The jobs on the ``dashscope_slow`` connection (set by the test) run for minutes:

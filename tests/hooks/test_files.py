@@ -94,13 +94,16 @@ def test_a_refused_file_raises_the_apis_reason(conn):
         (b"{}", {}, "name"),
         (b"", {"name": "empty.jsonl"}, "content"),
         (b"{}", {"name": "x.jsonl", "purpose": ""}, "purpose"),
+        ("empty.jsonl", {}, "content"),
     ],
 )
-def test_bad_uploads_are_refused_before_any_request(conn, tmp_path, source, kwargs, field):
+@pytest.mark.parametrize("reuse_existing", [False, True])  # the look-up of a copy is a request too
+def test_bad_uploads_are_refused_before_any_request(conn, tmp_path, source, kwargs, field, reuse_existing):
     before = conn.state()["requests"]
+    (tmp_path / "empty.jsonl").write_bytes(b"")
     source = tmp_path / source if isinstance(source, str) else source
     with pytest.raises(CompressValidationError) as raised:
-        FileHook().upload_file(source, **kwargs)
+        FileHook().upload_file(source, reuse_existing=reuse_existing, **kwargs)
     assert raised.value.field == field
     assert conn.state()["requests"] == before
 

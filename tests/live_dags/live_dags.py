@@ -11,7 +11,7 @@ from airflow_provider_compress.operators.deployment import DeployModelOperator
 
 MODEL = "qwen3.5-flash-2026-02-23-ft-202604010000-a1b2"
 TEMPLATE = "quant-flash-nvfp4-mlp-nomtp"
-COMPRESSED = Asset("dashscope://compressed-models/live")
+COMPRESSED = Asset("dashscope://cn-beijing/ws-live/models")
 COMMON = {"schedule": None, "start_date": datetime.datetime(2026, 1, 1), "catchup": False}
 
 with DAG("live_deferred", **COMMON) as live_deferred:

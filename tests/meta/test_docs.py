@@ -7,21 +7,18 @@
 - the README's DAG and the quick starts' DAGs are one DAG, and it builds against the real operators;
 - the quick starts' example log line is numbered as the emulator numbers it, the emulator page's
   Python snippet runs, and the Chinese quick start uses the service's words and Chinese punctuation.
-(The quick starts' install and connection commands run in a fresh virtualenv: tests/test_release.py.)
+(The quick starts' install and connection commands run in a fresh virtualenv in
+tests/meta/test_release.py; all their other commands in tests/meta/test_quickstart.py. What the
+docs claim, by class of claim: tests/meta/test_docs_claims.py.)
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 import os
-import pkgutil
 import re
 import shlex
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -29,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT, bash_commands, use_connection
+from tests.support.docs import LOG_LINE, public_classes, quick_start_dag
 
 DOCS = ROOT / "docs"
 EXAMPLES = ROOT / "example_dags"
@@ -41,27 +39,6 @@ QUICK_STARTS = [ROOT / "README.md", DOCS / "quickstart.md", DOCS / "quickstart-z
 
 def pages() -> list[Path]:
     return sorted(DOCS.rglob("*.md"))
-
-
-def public_classes() -> list[type]:
-    """Operators, sensors and triggers defined (not just imported) in the provider's modules."""
-    from airflow.sdk import BaseOperator
-    from airflow.triggers.base import BaseTrigger
-
-    found = []
-    for package in ("operators", "sensors", "triggers"):
-        path = ROOT / "airflow_provider_compress" / package
-        for info in pkgutil.iter_modules([str(path)]):
-            module = importlib.import_module(f"airflow_provider_compress.{package}.{info.name}")
-            for name, obj in vars(module).items():
-                if (
-                    inspect.isclass(obj)
-                    and obj.__module__ == module.__name__
-                    and not name.startswith("_")
-                    and issubclass(obj, (BaseOperator, BaseTrigger))
-                ):
-                    found.append(obj)
-    return found
 
 
 def section(path: str, name: str) -> str:
@@ -143,13 +120,6 @@ def test_every_start_has_an_end(example):
     assert open_names == [], f"START without END: {open_names}"
 
 
-def quick_start_dag(path: Path) -> str:
-    blocks = re.findall(r"^```python\n(.*?)^```", path.read_text(), re.MULTILINE | re.DOTALL)
-    dags = [block for block in blocks if "with DAG(" in block]
-    assert len(dags) == 1, f"{path.name}: expected one DAG code block"
-    return dags[0]
-
-
 def test_the_readme_and_the_quick_starts_show_one_dag():
     assert len({quick_start_dag(path) for path in QUICK_STARTS}) == 1
 
@@ -175,8 +145,6 @@ def test_the_readme_dag_builds_without_network_or_connections(monkeypatch):
 
 # --- what the quick starts and the emulator page show, against the real thing
 
-# `[<job id> #<n>] <time> - <level> - <text>`: a forwarded log line, as the quick starts show one.
-LOG_LINE = re.compile(r"`\[(?P<job>\S+) #(?P<number>\d+)\] (?P<time>[\d-]+ [\d:]+) - (?P<rest>\w+ - [^`]+)`")
 JOB_ID = re.compile(r"quant-\d{12}-[0-9a-f]{4}")
 
 
@@ -194,7 +162,8 @@ def test_the_quick_starts_log_line_is_numbered_as_the_emulator_numbers_it(monkey
     documented = LOG_LINE.fullmatch(shown.pop())
     commands = {c for path in quick_starts for c in bash_commands(path)}
     (command,) = [c for c in commands if c.startswith("python -m airflow_provider_compress.emulator")]
-    options = parse_args([arg for arg in shlex.split(command)[3:] if arg != "&"])
+    arguments = shlex.split(command)[3:]
+    options = parse_args(arguments[: next((i for i, a in enumerate(arguments) if a in (">", "&")), None)])
     namespace: dict = {}
     exec(compile(quick_start_dag(quick_starts[0]), "quickstart.md", "exec"), namespace)
     compress = namespace["compressed"]
@@ -252,35 +221,3 @@ def test_the_chinese_quick_start_says_where_a_link_leads_to_an_english_page():
         elif re.search(r"\[[^\]]+\]", line) and "英文" not in line + heading:
             unmarked.append(line)
     assert unmarked == []
-
-
-def test_the_api_reference_renders_every_operator_and_sensor_parameter(tmp_path):
-    """Each keyword of an operator's or sensor's own ``__init__`` has a row in the Parameters table
-    the site shows for it (the strict build does not check this: a parameter left out of a
-    docstring renders nothing). A class that inherits its ``__init__`` points to its base's."""
-    pytest.importorskip("mkdocs")
-    from airflow.sdk import BaseOperator
-
-    site = tmp_path / "site"
-    build = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(site)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    assert build.returncode == 0, build.stderr
-    html = "\n".join(p.read_text() for p in (site / "api").rglob("index.html"))
-    missing = []
-    for cls in public_classes():
-        if not issubclass(cls, BaseOperator) or "__init__" not in vars(cls):
-            continue
-        start = html.find(f'id="{cls.__module__}.{cls.__name__}"')
-        assert start >= 0, f"{cls.__name__} is not rendered"
-        end = html.find('class="doc doc-object doc-class"', start)
-        rendered = html[start : end if end > 0 else len(html)]
-        for name, param in inspect.signature(cls.__init__).parameters.items():
-            row = re.search(rf"<td>\s*<code>{name}</code>", rendered)
-            if name != "self" and param.kind is not param.VAR_KEYWORD and not row:
-                missing.append(f"{cls.__name__}.{name}")
-    assert missing == [], "\n".join(missing)

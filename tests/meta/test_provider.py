@@ -10,6 +10,7 @@ from importlib import resources
 from importlib.metadata import entry_points
 
 import jsonschema
+import pytest
 
 from airflow_provider_compress.get_provider_info import get_provider_info
 
@@ -104,6 +105,31 @@ def test_dag_files_do_not_pay_for_the_http_clients_or_the_triggers():
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip().splitlines()[-1] == "[]"
+
+
+def test_the_dashscope_asset_scheme_is_registered_and_checked():
+    """asset-uris: an Asset dashscope://<region>/<name> is checked and normalized when a DAG
+    defines it; the factory makes one from a lineage dataset's region and name (its conversion to
+    that dataset: tests/airflow/test_links_and_lineage.py)."""
+    from airflow.sdk import Asset
+
+    try:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime as Manager
+    except ImportError:  # Airflow < 3.2
+        from airflow.providers_manager import ProvidersManager as Manager
+
+    assert Asset("dashscope://cn-beijing/ws-1/models/m-1/").uri == "dashscope://cn-beijing/ws-1/models/m-1"
+    for bad in (
+        "dashscope://compressed-models",
+        "dashscope://cn-beijing",
+        "dashscope://cn-beijing/a/b/models",
+    ):
+        with pytest.raises(ValueError, match="dashscope:// Asset URIs"):
+            Asset(bad)
+    factory = Manager().asset_factories["dashscope"]
+    assert (
+        factory(region="ap-southeast-1", name="files/file-1").uri == "dashscope://ap-southeast-1/files/file-1"
+    )
 
 
 def test_the_plugin_is_registered_by_its_entry_point_and_airflow_loads_it():

@@ -1,8 +1,9 @@
-"""An Airflow home on SQLite that runs tests/dags with ``airflow dags test`` and reads the results
-from its database."""
+"""An Airflow home on SQLite that runs tests/dags (or example_dags/) with ``airflow dags test`` and
+reads the results from its database."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
@@ -13,6 +14,7 @@ from pathlib import Path
 from airflow_provider_compress.emulator.process import EmulatorProcess
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
+EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 
 
 class Airflow:
@@ -61,3 +63,46 @@ class Airflow:
 def forwarded(output: str, job_id: str) -> list[int]:
     """Line numbers of the job's log lines as they appear in the task output."""
     return [int(n) for n in re.findall(rf"\[{re.escape(job_id)} #(\d+)\]", output)]
+
+
+class ExampleRuns:
+    """The example DAGs run with ``airflow dags test`` in one Airflow home against one emulator,
+    each once (on first request), with OpenLineage's listener writing its events to ``events``
+    through its file transport: shared by the examples' tests and the lineage tests."""
+
+    def __init__(self, airflow: Airflow, events: Path) -> None:
+        self.airflow, self.events_file = airflow, events
+        self._runs: dict[str, ExampleRun] = {}
+
+    # Run before any other: it compresses the newest fine-tuned model, which another run's
+    # fine-tune would change.
+    FIRST = "example_compress_nightly"
+
+    def run(self, dag_id: str, **conf) -> ExampleRun:
+        if dag_id != self.FIRST and self.FIRST not in self._runs:
+            self.run(self.FIRST)
+        if dag_id not in self._runs:
+            emulator = self.airflow.emulator
+            before = emulator.state(jobs=False)["calls"]
+            output = self.airflow.dags_test(dag_id, **conf)
+            self._runs[dag_id] = ExampleRun(dag_id, output, before, emulator.state())
+        return self._runs[dag_id]
+
+    def events(self, dag_id: str) -> dict[str, list[dict]]:
+        """The COMPLETE and FAIL events of each task of ``dag_id``, in the order they came (a
+        mapped task has one per map index)."""
+        ended: dict[str, list[dict]] = {}
+        for line in self.events_file.read_text().splitlines():
+            event = json.loads(line)
+            dag, _, task_id = event["job"]["name"].partition(".")
+            if dag == dag_id and task_id and event["eventType"] in ("COMPLETE", "FAIL"):
+                ended.setdefault(task_id, []).append(event)
+        return ended
+
+
+@dataclasses.dataclass(frozen=True)
+class ExampleRun:
+    dag_id: str
+    output: str  # what `airflow dags test` printed
+    calls_before: dict  # the emulator's calls by route before the run
+    state: dict  # the emulator's state right after it
