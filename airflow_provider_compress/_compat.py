@@ -115,13 +115,42 @@ def connection_form_widgets(fields: dict[str, Any]) -> dict[str, Any]:
     return widgets
 
 
-def default_deferrable() -> bool:
-    """``[operators] default_deferrable``; ``airflow.sdk`` has ``conf`` only from 3.2."""
+def _conf() -> Any:
+    """Airflow's configuration; ``airflow.sdk`` has ``conf`` only from 3.2."""
     try:
         from airflow.sdk import conf
     except ImportError:
         from airflow.configuration import conf  # type: ignore[assignment]
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
+    return conf
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``."""
+    return _conf().getboolean("operators", "default_deferrable", fallback=False)
+
+
+def api_base_url() -> str:
+    """``[api] base_url``: where Airflow's UI and API are served ('' when unset)."""
+    return _conf().get("api", "base_url", fallback="") or ""
+
+
+def stats() -> Any:
+    """Airflow's metrics facade of this process (statsd, Datadog or OpenTelemetry, as configured;
+    a no-op when metrics are off), with ``incr``, ``gauge`` and ``timing``.
+
+    Up to 3.1 it is ``airflow.stats.Stats`` in every process. From 3.2 the Task SDK keeps its own
+    copy, ``airflow.sdk.observability.stats``, which the task runner configures in workers and the
+    Task SDK's serde (imported by every process that runs tasks or triggers) everywhere else;
+    Airflow core's copy is configured only in the scheduler, the triggerer's parent process and
+    the api-server, so a trigger's or ``airflow dags test``'s emissions through it would be lost.
+    """
+    try:
+        from airflow.sdk.observability import stats as sdk_stats
+    except ImportError:  # before 3.2
+        from airflow.stats import Stats
+
+        return Stats
+    return sdk_stats
 
 
 def log_output_socket() -> int | None:
@@ -142,6 +171,7 @@ __all__ = [
     "AirflowSensorTimeout",
     "AirflowTaskTimeout",
     "BaseHook",
+    "api_base_url",
     "connection_form_widgets",
     "default_deferrable",
     "in_triggerer",
@@ -149,6 +179,7 @@ __all__ = [
     "mask_secret",
     "own_connection_form",
     "provider_deprecation",
+    "stats",
     "supervisor_comms",
     "task_states_request",
     "task_will_retry",

@@ -1,5 +1,9 @@
 """Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
 
+The provider's plugin (the "Model Studio" page) is not declared here but by the ``airflow.plugins``
+entry point: Airflow loads the plugins of provider metadata only with ``[core]
+lazy_discover_providers = False``, and an entry point always (``plugins/__init__.py``).
+
 The connection form is declared here (``conn-fields``, ``ui-field-behaviour``), which Airflow
 >=3.2 reads without importing the hook; on 3.1 the hooks' shared ``get_ui_field_behaviour`` serves it.
 """
@@ -131,6 +135,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_compress.operators.finetune",
                     "airflow_provider_compress.operators.deployment",
                     "airflow_provider_compress.operators.files",
+                    "airflow_provider_compress.operators.orphans",
                 ],
             }
         ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from airflow_provider_compress import metrics
 from airflow_provider_compress.exceptions import CompressError
 from airflow_provider_compress.protocol import ResourceKind
 
@@ -30,12 +31,14 @@ class LogForwarding:
         resource's own status decides that); the lines not read yet are read next time."""
         if not self.kind.has_logs:
             return offset
+        start = offset
         try:
             for line in self.hook.iter_resource_logs(self.kind, resource_id, offset, self._log_problem):
                 offset += 1
                 self.log.info("%s", remote_log_line(resource_id, offset, line))
         except CompressError as err:
             self.log.warning("Could not read the log of %s after line %d: %s", resource_id, offset, err)
+        metrics.log_lines_forwarded(self.kind, offset - start)
         return offset
 
     def _log_problem(self, problem: str) -> None:

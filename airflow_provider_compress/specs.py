@@ -177,13 +177,8 @@ class CompressJobSpec(CreateSpec):
         _compare(found, "model", self.model, _echoed(resource, "model"))
         _compare(found, "template_id", self.template_id, _echoed(resource, "template_id"))
         _compare(found, "output_model_suffix", self.output_model_suffix, _output_suffix(resource))
-        _compare(
-            found,
-            "custom_calibration_file_ids",
-            self.custom_calibration_file_ids,
-            _echoed(resource, "custom_calibration_file_ids"),
-            _same_ids,
-        )
+        files = "custom_calibration_file_ids"
+        _compare(found, files, self.custom_calibration_file_ids, _echoed(resource, files), _same_ids)
         return found + _hyper_parameter_differences(
             self.hyper_parameters, _echoed(resource, "hyper_parameters")
         )

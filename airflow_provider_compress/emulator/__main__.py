@@ -36,6 +36,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-lines", type=int, default=20, help="progress lines a job writes while RUNNING")
     parser.add_argument("--workspace", action="append", default=[], help="accepted workspace id (repeatable)")
     parser.add_argument("--max-active-jobs", type=int, default=None, help="more active jobs: 429 on create")
+    parser.add_argument(
+        "--start-seconds", type=float, default=None, help="job create to RUNNING (default: 20%% of it)"
+    )
+    parser.add_argument(
+        "--usage-while-running", action="store_true", help="report a job's usage so far while it runs"
+    )
     parser.add_argument("--deploy-seconds", type=float, default=None, help="deployment create to RUNNING")
     parser.add_argument("--delete-seconds", type=float, default=1.0, help="time a deleted deployment stays")
     parser.add_argument("--deploy-capacity", type=int, default=32, help="model units available to deploy")
@@ -78,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         log_lines=args.log_lines,
         workspaces=tuple(args.workspace),
         max_active_jobs=args.max_active_jobs,
+        usage_while_running=args.usage_while_running,
+        start_seconds=args.start_seconds,
         deploy_seconds=args.deploy_seconds,
         delete_seconds=args.delete_seconds,
         deploy_capacity=args.deploy_capacity,

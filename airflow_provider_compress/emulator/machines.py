@@ -43,7 +43,9 @@ class TimedJob:
     """A job whose progress is a function of the clock; subclasses give the texts and the API view.
 
     PENDING for the first 10 % of ``duration``, QUEUING until 20 %, RUNNING until the end, then
-    SUCCEEDED (or FAILED when ``will_fail``). Cancel: CANCELING, then CANCELED.
+    SUCCEEDED (or FAILED when ``will_fail``); with ``start_after`` it is RUNNING that many seconds
+    after its create instead (PENDING, then QUEUING, half of it each). Cancel: CANCELING, then
+    CANCELED.
     """
 
     job_id: str
@@ -60,6 +62,10 @@ class TimedJob:
     cancel_requested: float | None = None
     lines: list[str] = dataclasses.field(default_factory=list)
     progress_written: int = 0
+    # Report the usage so far while the job runs too (the API documents it only at the end).
+    early_usage: bool = False
+    start_after: float | None = None  # seconds to RUNNING; None: 20 % of the duration
+    seen: float = 0.0  # the clock at the last advance: what "so far" means
 
     # --- what a kind of job says
     def output(self) -> str:
@@ -84,6 +90,12 @@ class TimedJob:
         raise NotImplementedError
 
     # --- the clock
+    def _queued_at(self) -> float:
+        return self.created + self.start_after / 2 if self.start_after is not None else self._at(0.1)
+
+    def _started_at(self) -> float:
+        return self.created + self.start_after if self.start_after is not None else self._at(0.2)
+
     def _at(self, fraction: float) -> float:
         return self.created + self.duration * fraction
 
@@ -92,6 +104,7 @@ class TimedJob:
 
     def advance(self, now: float, cancel_seconds: float) -> None:
         """Move the job to where the clock says it is, writing the log lines that fell due."""
+        self.seen = max(self.seen, now)
         if self.status in TERMINAL:
             return
         if self.cancel_requested is not None:
@@ -102,11 +115,11 @@ class TimedJob:
             return
         if not self.lines:
             self._log(self.created, self.created_line())
-        if self.status == "PENDING" and now >= self._at(0.1):
+        if self.status == "PENDING" and now >= self._queued_at():
             self.status = "QUEUING"
-            self._log(self._at(0.1), "Job queued, waiting for GPU resources")
-        if self.status == "QUEUING" and now >= self._at(0.2):
-            self.status, self.start = "RUNNING", self._at(0.2)
+            self._log(self._queued_at(), "Job queued, waiting for GPU resources")
+        if self.status == "QUEUING" and now >= self._started_at():
+            self.status, self.start = "RUNNING", self._started_at()
             for line in self.start_lines():
                 self._log(self.start, line)
         if self.status == "RUNNING":
@@ -136,7 +149,13 @@ class TimedJob:
         self.status = "CANCELING"
 
     def usage_seconds(self) -> int:
-        return int(max(0.0, (self.end or 0) - (self.start or self.end or 0)))
+        """Seconds it ran (so far, while it runs)."""
+        if self.start is None:
+            return 0
+        return int(max(0.0, (self.end if self.end is not None else self.seen) - self.start))
+
+    def reports_usage(self) -> bool:
+        return self.status in ("SUCCEEDED", "CANCELED") or (self.early_usage and self.start is not None)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -208,7 +227,7 @@ class Job(TimedJob):
                     lang,
                 ),
             }
-        if self.status in ("SUCCEEDED", "CANCELED"):
+        if self.reports_usage():
             out["usage"] = self.usage_seconds()
         if brief:  # the list endpoint leaves out descriptions and hyper-parameters
             for key in ("job_description", "template_description", "hyper_parameters", "error"):
@@ -335,7 +354,7 @@ class FineTuneJob(TimedJob):
         }
         if self.status in TERMINAL:
             out["end_time"] = fmt_time(self.end)
-        if self.status in ("SUCCEEDED", "CANCELED"):
+        if self.reports_usage():
             out["usage"] = 1000 * self.usage_seconds()  # tokens
         if self.status == "FAILED":
             out["code"] = "InvalidTrainingData"

@@ -34,6 +34,8 @@ class Config:
     log_lines: int = 20
     workspaces: tuple[str, ...] = ()  # accepted X-DashScope-WorkSpace values; empty: any
     max_active_jobs: int | None = None  # more active jobs than this: 429 on create
+    usage_while_running: bool = False  # report `usage` while a job runs (documented: at the end only)
+    start_seconds: float | None = None  # time from a job's create to RUNNING; default: 20 % of it
     deploy_seconds: float | None = None  # time from create to RUNNING; default: job_seconds
     delete_seconds: float = 1.0  # time a deleted deployment stays DELETING
     export_seconds: float = 1.0  # time a fine-tune checkpoint's export stays PROCESSING
@@ -264,6 +266,8 @@ class Emulator:
             duration=self.config.job_seconds,
             log_lines=self.config.log_lines,
             will_fail="fail" in model,
+            early_usage=self.config.usage_while_running,
+            start_after=self.config.start_seconds,
         )
         job.advance(now, self.config.cancel_seconds)
         self.jobs[job_id] = job
@@ -407,6 +411,8 @@ class Emulator:
             hyper_parameters=hyper,
             model_name=body.get("model_name"),
             suffix=body.get("finetuned_output_suffix"),
+            early_usage=self.config.usage_while_running,
+            start_after=self.config.start_seconds,
         )
         job.advance(now, self.config.cancel_seconds)
         self.fine_tunes[job_id] = job

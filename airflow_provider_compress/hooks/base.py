@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
-from airflow_provider_compress import _compat, protocol, validation
+from airflow_provider_compress import _compat, metrics, protocol, validation
 from airflow_provider_compress._compat import BaseHook
 from airflow_provider_compress.exceptions import (
     BadRequestError,
@@ -163,6 +163,8 @@ class DashScopeHook(DashScopeBaseHook):
         except CompressError as err:
             protocol.note_attempts(err, retrying.statistics.get("attempt_number", 1))
             raise
+        finally:
+            metrics.request_retried(call.request.method, retrying.statistics.get("attempt_number", 1) - 1)
 
     # --- any resource kind
 

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, ClassVar, TypeVar
 
-from airflow_provider_compress import protocol
+from airflow_provider_compress import metrics, protocol
 from airflow_provider_compress.exceptions import (
     AuthenticationError,
     BadRequestError,
@@ -191,6 +191,7 @@ class DashScopeAsyncHook(DashScopeBaseHook):
                     protocol.note_attempts(err, attempt)
                     raise
                 retry.log_retry(self.log, call.request, err, attempt, policy, delay)
+                metrics.request_retried(call.request.method)
             await asyncio.sleep(delay)
             attempt += 1
 

@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, _deprecated, events, protocol, validation
+from airflow_provider_compress import (
+    _compat,
+    _deprecated,
+    concurrency,
+    costs,
+    events,
+    metrics,
+    ownership,
+    protocol,
+    validation,
+)
 from airflow_provider_compress.events import ResourceEvent, WatchEnd
 from airflow_provider_compress.exceptions import CompressError, CompressValidationError
 from airflow_provider_compress.hooks.base import DashScopeHook
@@ -129,10 +139,7 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
     # --- what a resource's operator provides
 
     def build_spec(self, name: str | None = None) -> CreateSpec:
-        """The create request from this task's (rendered) arguments, named ``name``.
-
-        An argument rendered to an empty string counts as not given.
-        """
+        """The create request from this task's rendered arguments, named ``name`` ('' is not given)."""
         values = self.fields()
         for field, value in values.items():
             if isinstance(value, Iterator):  # read once: the spec is built again at the end
@@ -169,13 +176,15 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
         resource, output = self.resource, None
         if resource is not None and self.kind.outcome(resource.status) is Outcome.SUCCEEDED:
             output = self.kind.output(resource)  # not before: a failed deployment has an id too
-        return lineage.operator_lineage(
+        reported = lineage.operator_lineage(
             self.hook.settings,
             self.lineage_inputs(),
             (self.lineage_output, output) if output else None,
             self.resource_id,
             links=self.operator_extra_links,
         )
+        reported.run_facets.update(costs.lineage_facets(self.kind, resource) if resource else {})
+        return reported
 
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
         """The extra of the Asset events emitted for this task's ``outlets`` on success."""
@@ -240,17 +249,20 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
             self.log.info(
                 "Reattaching to %s %s (%r, %s)", kind.noun, kind.resource_id(reattach), base, reattach.status
             )
+            metrics.resource_reattached(kind)
             if self.wait_for_completion and self.forward_logs and kind.has_logs:
                 self.log.info(
                     "Its log is forwarded again from #1: the lines an earlier try forwarded are in both logs"
                 )
             return reattach
-        spec = spec.with_name(name)
+        spec = ownership.mark(spec.with_name(name), ti)  # its description names the task: docs/operations.md
         self.check_before_create(spec)
         self.log.info("Creating %s %r: %s", kind.noun, name, spec.body())
         self._creating = name  # a kill from now on looks the name up: the create may go through
-        resource = self.hook.create(spec)  # a lost answer: the hook adopts what it made, if it did
+        with concurrency.refusals(kind, name):  # 429 after the retries: too many jobs, use a pool
+            resource = self.hook.create(spec)  # a lost answer: the hook adopts what it made, if it did
         self.log.info("Created %s %s", kind.noun, kind.resource_id(resource))
+        metrics.resource_created(kind)
         return resource
 
     def _unless_being_stopped(self, resource: ApiModel) -> ApiModel:
@@ -302,6 +314,7 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
                 resource = self.hook.get_resource(self.kind, resource_id)
                 outage.recovered()
             except CompressError as err:
+                metrics.poll_failed(self.kind)
                 if not protocol.rides_out(err) or outage.failed(time.monotonic()):
                     self._give_up(
                         context, f"{self.kind.noun} {resource_id} could not be watched: {err}", resource
@@ -359,6 +372,8 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
                 f"{self.kind.noun} {self.resource_id}: the trigger's event carried no resource"
             )
         self.resource = resource
+        metrics.resource_ended(self.kind, resource, self.hook.settings.service_tz)
+        costs.push(context, self.kind, resource)  # a CANCELED job's usage too
         if self.kind.outcome(resource.status) is not Outcome.SUCCEEDED:
             self.on_failed(resource)
             raise AirflowException(protocol.describe(self.kind, resource))
@@ -375,7 +390,7 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
                 "reattaches to it (if_exists='create_new' makes a new one)"
             )
         self.log.info("%s", protocol.describe(self.kind, resource))
-        extra = self.asset_extra(resource)
+        extra = {**self.asset_extra(resource), **costs.asset_extra(self.kind, resource)}
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = extra
         return output

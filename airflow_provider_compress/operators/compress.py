@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import protocol, validation
+from airflow_provider_compress import metrics, protocol, validation
 from airflow_provider_compress.exceptions import NotFoundError
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.links.console import CompressJobLink, LinkedResource
@@ -145,6 +145,7 @@ class CancelCompressJobOperator(_CompressJobTask):
         if self.hook.kind.needs_stop(job.status):  # an unknown status too: it may be running
             self.hook.stop_resource(self.hook.kind, self.job_id)  # tolerates a lost first answer
             self.log.info("Cancel of job %s requested", self.job_id)
+            metrics.resource_stopped(self.hook.kind, "requested by the task")
             job = self.hook.get_job(self.job_id)  # CANCELING (or later): what is returned without a wait
         else:
             self.log.info("Job %s is %s: nothing to cancel", self.job_id, job.status)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, events, protocol, validation
+from airflow_provider_compress import _compat, events, metrics, protocol, validation
 from airflow_provider_compress.events import (
     DeletionEnd,
     ResourceEvent,
@@ -338,6 +338,7 @@ class DeleteDeploymentOperator(_DeploymentTask):
             )
             return False
         self.log.info("Deployment %s is being deleted", self.deployed_model)
+        metrics.resource_stopped(DEPLOYMENT, "requested by the task")
         return True
 
     def _timeout_message(self, accepted: bool) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, events
+from airflow_provider_compress import _compat, events, metrics
 from airflow_provider_compress.exceptions import CompressError, NotFoundError
 from airflow_provider_compress.links.console import ConsoleLink
 from airflow_provider_compress.models import ApiModel
@@ -111,6 +111,7 @@ class WorkExits:
             if not self.kind.needs_stop(resource.status):
                 return events.stop_not_needed(resource.status)
             self.hook.stop_resource(self.kind, self.resource_id)
+            metrics.resource_stopped(self.kind, why)
             outcome = events.stop_accepted(self.kind)
             self.log.warning("%s %s (%s): %s (%s)", noun, self.resource_id, resource.status, outcome, why)
             return outcome

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_compress import _compat, events, validation
+from airflow_provider_compress import _compat, events, metrics, validation
 from airflow_provider_compress.events import ResourceEvent, WatchEnd, fail_unless_succeeded, log_status
 from airflow_provider_compress.hooks.base import DashScopeHook
 from airflow_provider_compress.links.console import LinkedResource
@@ -138,6 +138,7 @@ class DashScopeResourceSensor(LinkedResource, LogForwarding, BaseSensorOperator)
         return self._done(self.kind.model.from_api(read.resource))
 
     def _done(self, resource: ApiModel) -> Any:
+        metrics.resource_ended(self.kind, resource, self.hook.settings.service_tz)
         fail_unless_succeeded(self.kind, resource)
         return self.kind.output(resource)
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_compress import _compat, _deprecated, events, protocol, validation
+from airflow_provider_compress import _compat, _deprecated, events, metrics, protocol, validation
 from airflow_provider_compress.events import WatchEnd, payload
 from airflow_provider_compress.exceptions import CompressError, NotFoundError
 from airflow_provider_compress.hooks.base_async import DashScopeAsyncHook
@@ -143,6 +143,7 @@ class DashScopeResourceTrigger(BaseTrigger):
                     resource = await hook.get_resource(self.kind, self.resource_id)
                     outage.recovered()
                 except CompressError as err:
+                    metrics.poll_failed(self.kind)
                     if not protocol.rides_out(err) or outage.failed(time.monotonic()):
                         yield await self._event(WatchEnd.ERROR, resource, self._error_message(err, outage))
                         return
@@ -158,6 +159,7 @@ class DashScopeResourceTrigger(BaseTrigger):
                     if self._settled(resource, warned):
                         # At once: the lines after the last read are the resumed operator's to
                         # forward (from the event's log_offset), so the event never waits on the log.
+                        metrics.event_sent(self.kind, resource, (await hook.client_settings()).service_tz)
                         yield await self._event(str(resource.status), resource, describe(self.kind, resource))
                         return
                     if resource.status not in self.kind.not_started:
@@ -343,7 +345,7 @@ class DashScopeResourceTrigger(BaseTrigger):
         context = contextvars.copy_context()
         self._pending = log_writer.writer().submit(context.run, self.log.info, "%s", text)
         self._pending_lines = len(lines)
-        return self._pending
+        return metrics.log_lines_when_written(self._pending, self.kind, len(lines))  # not if withdrawn
 
     async def _stop(self, hook: DashScopeAsyncHook, why: str) -> str | None:
         """Stop the work unless it is over or already stopping, whatever else its status (one
@@ -365,6 +367,7 @@ class DashScopeResourceTrigger(BaseTrigger):
                 )
                 return events.stop_not_needed(resource.status)
             await hook.stop_resource(self.kind, self.resource_id)
+            metrics.resource_stopped(self.kind, why)
             outcome = events.stop_accepted(self.kind)
             self.log.warning(
                 "%s %s (%s): %s, because %s", noun, self.resource_id, resource.status, outcome, why

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_compress import protocol, validation
+from airflow_provider_compress import metrics, protocol, validation
 from airflow_provider_compress.events import DeletionEnd, WatchEnd
 from airflow_provider_compress.exceptions import CompressApiError, CompressError, NotFoundError
 from airflow_provider_compress.hooks.deployment import DeploymentAsyncHook
@@ -135,6 +135,7 @@ class DeploymentDeletionTrigger(BaseTrigger):
             )
             return False
         self.log.info("Deployment %s is being deleted", self.deployed_model)
+        metrics.resource_stopped(protocol.DEPLOYMENT, "requested by the task")
         return True
 
     def _event(self, status: str, message: str) -> TriggerEvent:

@@ -55,12 +55,14 @@ def test_compress_succeeds_and_forwards_every_line_once(airflow, mode):
     # the extra link points at the console
     link = airflow.xcom(dag_id, "compress", "_link_CompressJobLink")
     assert link.endswith(job_id) and link.startswith("https://bailian.console.aliyun.com/")
-    # the asset event carries the compressed model
+    # the asset event carries the compressed model, and what it cost
     extras = [json.loads(e) for (e,) in airflow.query("SELECT extra FROM asset_event")]
     assert {
         "job_id": job_id,
         "quantized_output": job["quantized_output"],
         "template_id": job["template_id"],
+        "usage": job["usage"],
+        "usage_unit": "GPU seconds",
     } in extras
     if mode == "deferred":
         assert "Pausing task as DEFERRED" in output

@@ -24,6 +24,8 @@ EXPECTED = {
     "example_deploy_on_asset.py": "example_deploy_on_asset",
     "example_finetune_checkpoint.py": "example_finetune_checkpoint",
     "example_deploy_scale.py": "example_deploy_scale",
+    "example_compress_pool.py": "example_compress_pool",
+    "example_orphaned_work.py": "example_orphaned_work",
 }
 
 
@@ -144,6 +146,26 @@ def test_scale_example_checks_the_spec_scales_and_deletes(examples):
         == before.get("PUT /api/v1/deployments/{deployed_model}/update", 0) + 1
     )
     assert deployed not in run.state["deployments"]  # deleted and waited for
+
+
+def test_pool_example_runs_its_creates_in_the_pool(examples):
+    """The pool made as the example's docstring says (deferred tasks counted), then the mapped
+    creates run in it, each job created once."""
+    import sqlite3
+
+    airflow, dag_id = examples.airflow, "example_compress_pool"
+    command = [sys.executable, "-m", "airflow", "pools", "set", "dashscope_compress_jobs", "2", "quota"]
+    subprocess.run([*command, "--include-deferred"], env=airflow.env, check=True, capture_output=True)
+    before = airflow.emulator.state(jobs=False)["creates"]
+    run = examples.run(dag_id)
+    with sqlite3.connect(airflow.home / "airflow.db") as db:
+        query = "SELECT map_index, state, pool FROM task_instance WHERE dag_id = ?"
+        rows = sorted(db.execute(query, (dag_id,)).fetchall())
+        pool = "SELECT include_deferred FROM slot_pool WHERE pool = 'dashscope_compress_jobs'"
+        (deferred,) = db.execute(pool)
+    in_the_pool = ("success", "dashscope_compress_jobs")
+    assert rows == [(0, *in_the_pool), (1, *in_the_pool)], run.output[-3000:]
+    assert deferred == (1,) and run.state["creates"] == before + 2
 
 
 def test_the_demo_command_runs_the_pipeline_and_leaks_no_key(tmp_path):

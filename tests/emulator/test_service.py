@@ -70,3 +70,31 @@ def test_states_follow_the_clock():
         10: "SUCCEEDED",
         "cancel 10": "CANCELED",
     }
+
+
+def test_usage_is_reported_at_the_end_or_while_running_when_asked():
+    """As documented, ``usage`` appears once a job SUCCEEDED or was CANCELED; with
+    ``usage_while_running`` a running job reports the seconds (tokens) it ran so far too."""
+    clock = Clock()
+    for early in (False, True):
+        emulator = Emulator(Config(job_seconds=100, usage_while_running=early), clock)
+        job = emulator.create_job({"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE})
+        tune = emulator.create_fine_tune({"model": BASE_MODEL, "training_file_ids": ["file-1"]})
+        clock.now += 50  # RUNNING since 20 s after the create
+        running = emulator.get_job(job.job_id).to_api("en-US")
+        tuning = emulator.get_fine_tune(tune.job_id).to_api("en-US")
+        assert running["status"] == "RUNNING"
+        assert (running.get("usage"), tuning.get("usage")) == ((30, 30_000) if early else (None, None))
+        clock.now += 60
+        assert emulator.get_job(job.job_id).to_api("en-US")["usage"] == 80  # from start to end
+
+
+def test_a_job_runs_start_seconds_after_its_create_when_asked():
+    clock = Clock()
+    emulator = Emulator(Config(job_seconds=1000, start_seconds=4), clock)
+    job = emulator.create_job({"model": SFT_MODEL, "template_id": PLAIN_TEMPLATE})
+    seen = []
+    for _ in range(5):
+        seen.append(emulator.get_job(job.job_id).status)
+        clock.now += 1.5
+    assert seen == ["PENDING", "PENDING", "QUEUING", "RUNNING", "RUNNING"]  # at 0, 1.5, 3, 4.5, 6 s

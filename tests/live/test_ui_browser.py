@@ -12,35 +12,19 @@ where the test script must have installed it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from airflow_provider_compress.emulator.process import EmulatorProcess
 from tests.support import ROOT
+from tests.support.browser import chromium, find, screenshot_folder, shown, skip_without_chromium, snap, text
 from tests.support.live_stack import Stack, wait_until
 from tests.support.postgres import PostgresCluster
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 EXAMPLES = ROOT / "example_dags"
 DAG_ID = "example_compress_pipeline"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-# Flags that work in a container as root, with no network beyond 127.0.0.1.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1000",
-]
 CONSOLE = "https://bailian.console.aliyun.com"  # the emulator's host is no region: the default
 LINKS = {
     "fine_tune": ("Fine-tune job", "job_id", "/?tab=model#/efm/model_manager?job_id={}"),
@@ -48,17 +32,12 @@ LINKS = {
     "deploy": ("Deployment", "deployed_model", "/?tab=model#/efm/model_deploy?deployed_model={}"),
 }
 
-if not (CHROMIUM and CHROMEDRIVER):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI: chromium and chromium-driver must be installed (scripts/test.sh does)")
-    pytest.skip("chromium and chromium-driver are not installed", allow_module_level=True)
+skip_without_chromium()
 
 
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("UI_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def shots(tmp_path_factory):
+    return screenshot_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -91,61 +70,12 @@ def runs(stack, tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def browser(stack):
     """Chromium with a new empty profile, logged in through the login form."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="ui-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        log_in(driver, stack)
+    with chromium(stack) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def snap(driver, path: Path) -> None:
-    """A screenshot, this machine's paths shown as placeholders (the docs show these pictures)."""
-    places = {str(ROOT): "<project>", tempfile.gettempdir(): "<tmp>"}
-    driver.execute_script(
-        """const places = Object.entries(arguments[0]);
-        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-            for (const [path, shown] of places) node.nodeValue = node.nodeValue.replaceAll(path, shown);
-        }""",
-        places,
-    )
-    driver.save_screenshot(str(path))
-
-
-def find(within, by: str, value: str, timeout: float = 30):
-    """The first element matching, once the page has rendered it."""
-    return wait_until(lambda: within.find_elements(by, value), timeout, f"{value!r} on the page")[0]
-
-
-def text(driver) -> str:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.TAG_NAME, "body").text
 
 
 def task_page(stack: Stack, run_id: str, task_id: str, tab: str = "") -> str:
     return f"{stack.url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/{task_id}{tab}"
-
-
-def shown(driver, url: str, what, timeout: float, description: str):
-    """Load ``url`` (again, as a person presses reload) until ``what(driver)`` is true."""
-
-    def check():
-        driver.get(url)
-        return wait_until(lambda: what(driver), 5, description, every=0.5)
-
-    return wait_until(lambda: _quietly(check), timeout, description, every=1)
 
 
 def scroll_to(driver, words: str) -> None:
@@ -160,28 +90,6 @@ def scroll_to(driver, words: str) -> None:
             "for (let e = arguments[0]; e; e = e.parentElement) e.scrollLeft = 0;",
             line,
         )
-
-
-def _quietly(check):
-    from selenium.common.exceptions import WebDriverException
-
-    try:
-        return check()
-    except (AssertionError, WebDriverException):  # not there yet, or re-rendered while read
-        return None
-
-
-def log_in(driver, stack: Stack) -> None:
-    """As a person does: open the UI, get sent to the login form, fill it in."""
-    from selenium.webdriver.common.by import By
-
-    password = json.loads((stack.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-    driver.get(stack.url)
-    wait_until(lambda: "/auth/login" in driver.current_url, 30, "the login page")
-    find(driver, By.NAME, "username").send_keys("admin")
-    find(driver, By.NAME, "password").send_keys(password)
-    find(driver, By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_until(lambda: "/auth/login" not in driver.current_url, 30, "the login to go through")
 
 
 def test_a_person_logs_in(stack, browser):

@@ -130,3 +130,33 @@ def test_the_dashscope_asset_scheme_is_registered_and_checked():
     assert (
         factory(region="ap-southeast-1", name="files/file-1").uri == "dashscope://ap-southeast-1/files/file-1"
     )
+
+
+def test_the_plugin_is_registered_by_its_entry_point_and_airflow_loads_it():
+    """The "Model Studio" page and its API: through the ``airflow.plugins`` entry point, which Airflow
+    always reads, and not also in the provider metadata (read only with lazy_discover_providers
+    off, where a second registration of one plugin name is an import error)."""
+    (entry,) = [
+        e for e in entry_points(group="airflow.plugins") if e.value.startswith("airflow_provider_compress")
+    ]
+    assert entry.value == "airflow_provider_compress.plugins:ModelStudioPlugin"
+    assert "plugins" not in get_provider_info()
+    (ours,) = [p for p in json.loads(airflow_cli("plugins")) if p["name"] == "dashscope"]
+    assert [app["url_prefix"] for app in ours["fastapi_apps"]] == ["/dashscope"]
+    (page,) = ours["react_apps"]
+    assert (page["name"], page["destination"], page["url_route"]) == ("Model Studio", "nav", "model-studio")
+    assert page["bundle_url"].endswith("/dashscope/app.js")
+
+
+def test_loading_the_plugin_builds_no_web_app():
+    """Every process that loads plugins (workers, the scheduler) imports the plugin's module; only
+    the api-server, asking for its apps, builds the FastAPI app and imports Airflow's API code."""
+    probe = (
+        "import sys\n"
+        "from airflow_provider_compress.plugins import ModelStudioPlugin\n"
+        "plugin = ModelStudioPlugin()\n"
+        "heavy = ('airflow_provider_compress.plugins.app', 'airflow.api_fastapi.core_api.security')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip().splitlines()[-1] == "[]"

@@ -82,6 +82,7 @@ class Stack:
         slow: EmulatorProcess | None = None,
         dags: Path = DAGS,
         celery_broker: RedisServer | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         port = free_port()
         self.home, self.db, self.emulator, self.slow = home, db, emulator, slow
@@ -124,6 +125,7 @@ class Stack:
                 # and each process would make its own.)
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(16),
             }
+        self.env.update(env or {})  # a module's own settings: users, auth manager, metrics
         self.procs: dict[str, subprocess.Popen] = {}
         self.log_starts: dict[str, int] = {}  # where the current start of a component's log begins
         self.token = ""
@@ -140,9 +142,10 @@ class Stack:
         dags: Path = DAGS,
         dag_ids: tuple[str, ...] = DAG_IDS,
         celery_broker: RedisServer | None = None,
+        env: dict[str, str] | None = None,
     ) -> Iterator[Stack]:
         """The whole stack, started, logged in and with ``dag_ids`` parsed; stopped at the end."""
-        live = cls(home, db, emulator, slow, dags, celery_broker)
+        live = cls(home, db, emulator, slow, dags, celery_broker, env)
         live.airflow("db", "migrate")
         try:
             for component in live.components:
