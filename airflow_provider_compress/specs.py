@@ -314,9 +314,7 @@ class DeploymentSpec(CreateSpec):
         validation.check_text("model_name", self.model_name, required=True)
         if self.plan not in PLANS:
             raise CompressValidationError("plan", f"must be one of {', '.join(PLANS)}", self.plan)
-        capacity = self.capacity
-        if isinstance(capacity, str) and capacity.strip().isdigit():  # a templated number renders as text
-            _set(self, "capacity", capacity := int(capacity))
+        _set(self, "capacity", capacity := validation.rendered_int(self.capacity))
         if capacity is not None:
             validation.check_int_range("capacity", capacity, 0, CAPACITY_MAX)
         if self.plan == "mu":

@@ -416,9 +416,7 @@ class ScaleDeploymentOperator(JsonTemplates, _DeploymentTask):
         self.wait_for_completion = wait_for_completion
 
     def execute(self, context: Context) -> str:
-        capacity: Any = self.capacity
-        if isinstance(capacity, str) and capacity.strip().isdigit():  # a templated number renders as text
-            capacity = int(capacity)
+        capacity = validation.rendered_int(self.capacity)
         call = protocol.scale_deployment(self.deployed_model, capacity, self.ptu_capacity)  # checked here
         self._check(self.hook.get_deployment(self.deployed_model), capacity)
         scaled = self.hook.run(call)
