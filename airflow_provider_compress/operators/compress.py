@@ -18,7 +18,7 @@ from airflow_provider_compress.models import ApiModel, JobStatus
 from airflow_provider_compress.operators.base import DashScopeResourceOperator
 from airflow_provider_compress.operators.naming import derive_job_name, latest_generation, plan_create
 from airflow_provider_compress.operators.templates import JsonTemplates
-from airflow_provider_compress.specs import CompressJobSpec
+from airflow_provider_compress.specs import CompressJobSpec, CreateSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -76,6 +76,10 @@ class CreateCompressJobOperator(JsonTemplates, DashScopeResourceOperator[Compres
         from airflow_provider_compress.triggers.compress import CompressJobTrigger
 
         return CompressJobTrigger
+
+    def check_before_create(self, spec: CreateSpec) -> None:
+        assert isinstance(spec, CompressJobSpec)
+        spec.check_template(self.hook.get_template(spec.model, spec.template_id))
 
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
         return {**super().asset_extra(resource), "template_id": resource.template_id}
