@@ -93,8 +93,12 @@ class CreateCompressJobOperator(JsonTemplates, DashScopeResourceOperator[Compres
 
 
 class _CompressJobTask(LinkedResource, BaseOperator):
+    """What the operators acting on an existing job share: the job, its hook, the console link
+    and the lineage."""
+
     dashscope_conn_id: str
     job_id: str
+    template_fields: Sequence[str] = ("job_id",)
     operator_extra_links = (CompressJobLink(),)
     id_param = "job_id"
 
@@ -122,8 +126,6 @@ class CancelCompressJobOperator(_CompressJobTask):
     :param poll_interval: seconds between status polls while waiting (at least 1).
     :param timeout: seconds to wait before the task fails.
     """
-
-    template_fields: Sequence[str] = ("job_id",)
 
     def __init__(
         self,
@@ -170,8 +172,6 @@ class DeleteCompressJobOperator(_CompressJobTask):
     :param job_id: the compression job (templated).
     :param dashscope_conn_id: the ``dashscope`` connection.
     """
-
-    template_fields: Sequence[str] = ("job_id",)
 
     def __init__(
         self, *, job_id: str, dashscope_conn_id: str = CompressHook.default_conn_name, **kwargs: Any
