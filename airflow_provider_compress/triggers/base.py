@@ -273,7 +273,10 @@ class DashScopeResourceTrigger(BaseTrigger):
                 self.resource_id,
             )
         else:
-            await self._stop(hook, f"the deferred task was killed (task state: {state})")
+            # "success" is also how a takeover looks to the old owner once the new one finished
+            # the task: work that reached what the task asked for (a RUNNING deployment) is kept.
+            why = f"the deferred task was killed (task state: {state})"
+            await self._stop(hook, why, keep_succeeded=state == "success")
 
     async def _task_state(self) -> Any:
         return await task_state.task_instance_state(getattr(self, "task_instance", None))
@@ -347,9 +350,10 @@ class DashScopeResourceTrigger(BaseTrigger):
         self._pending_lines = len(lines)
         return metrics.log_lines_when_written(self._pending, self.kind, len(lines))  # not if withdrawn
 
-    async def _stop(self, hook: DashScopeAsyncHook, why: str) -> str | None:
+    async def _stop(self, hook: DashScopeAsyncHook, why: str, keep_succeeded: bool = False) -> str | None:
         """Stop the work unless it is over or already stopping, whatever else its status (one
-        the provider does not know included); never raises (best effort, idempotent).
+        the provider does not know included), or, with ``keep_succeeded``, reached its success;
+        never raises (best effort, idempotent).
 
         Returns what became of the work, for the task's message (``events.stop_accepted`` only
         once the API accepted the stop); None when it could not be stopped.
@@ -361,7 +365,8 @@ class DashScopeResourceTrigger(BaseTrigger):
             except NotFoundError:
                 self.log.info("Not stopping %s %s (%s): it no longer exists", noun, self.resource_id, why)
                 return events.stop_not_needed(None)
-            if not self.kind.needs_stop(resource.status):
+            succeeded = self.kind.outcome(resource.status) is Outcome.SUCCEEDED
+            if not self.kind.needs_stop(resource.status) or (keep_succeeded and succeeded):
                 self.log.info(
                     "Not stopping %s %s (%s): it is %s", noun, self.resource_id, why, resource.status
                 )
