@@ -32,7 +32,7 @@ async def test_deployment_trigger_fires_on_running_without_log_requests(monkeypa
     """Deployments have no log: the trigger's only requests are its polls. Seen through a proxy,
     which sees every request, also one the emulator has no route for (and so does not count)."""
     with ForwardProxy() as proxy:
-        use_connection(monkeypatch, conn, proxy=proxy.url)
+        use_connection(monkeypatch, conn, proxy=proxy.url, allow_insecure_http=True)
         deployed = deploy()
         created = len(proxy.requests)
         trigger = DeploymentTrigger("dashscope_default", deployed, poll_interval=1)
