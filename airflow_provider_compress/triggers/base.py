@@ -243,11 +243,8 @@ class DashScopeResourceTrigger(BaseTrigger):
         await self._stop_if_killed()
 
     async def _stop_if_killed(self) -> None:
-        """Stop the work only if the task really left the deferred state (docs/cancel.md).
-
-        Uses a hook of its own, because the trigger's hook may be closed by the time this runs.
-        Never raises.
-        """
+        """Stop the work only if the task really left the deferred state (docs/cancel.md). Uses a
+        hook of its own: the trigger's may be closed by the time this runs. Never raises."""
         try:
             async with self._hook() as hook:
                 await self._decide_and_stop(hook)
@@ -274,7 +271,10 @@ class DashScopeResourceTrigger(BaseTrigger):
                 self.resource_id,
             )
         else:
-            await self._stop(hook, f"the deferred task was killed (task state: {state})")
+            # "success" is also how a takeover looks to the old owner once the new one finished
+            # the task: work that reached what the task asked for (a RUNNING deployment) is kept.
+            why = f"the deferred task was killed (task state: {state})"
+            await self._stop(hook, why, keep_succeeded=state == "success")
 
     async def _task_state(self) -> Any:
         return await task_state.task_instance_state(getattr(self, "task_instance", None))
@@ -345,13 +345,11 @@ class DashScopeResourceTrigger(BaseTrigger):
         self._pending_lines = len(lines)
         return metrics.log_lines_when_written(self._pending, self.kind, len(lines))  # not if withdrawn
 
-    async def _stop(self, hook: DashScopeAsyncHook, why: str) -> str | None:
-        """Stop the work unless it is over or already being stopped; any other status, an
-        unknown one included, is stopped. Best effort and idempotent: never raises.
-
-        Returns what became of the work, for the task's message (``events.stop_accepted`` only
-        once the API accepted the stop), or None when it could not be stopped.
-        """
+    async def _stop(self, hook: DashScopeAsyncHook, why: str, keep_succeeded: bool = False) -> str | None:
+        """Stop the work unless it is over, already being stopped, or (``keep_succeeded``) has
+        succeeded; any other status, an unknown one included, is stopped. Idempotent, never raises.
+        Returns what became of the work for the task's message (``events.stop_accepted`` once the API
+        accepted the stop), or None when it could not be stopped."""
         noun = self.kind.noun
         try:
             try:
@@ -359,7 +357,8 @@ class DashScopeResourceTrigger(BaseTrigger):
             except NotFoundError:
                 self.log.info("Not stopping %s %s (%s): it no longer exists", noun, self.resource_id, why)
                 return events.stop_not_needed(None)
-            if not self.kind.needs_stop(resource.status):
+            succeeded = self.kind.outcome(resource.status) is Outcome.SUCCEEDED
+            if not self.kind.needs_stop(resource.status) or (keep_succeeded and succeeded):
                 self.log.info(
                     "Not stopping %s %s (%s): it is %s", noun, self.resource_id, why, resource.status
                 )
@@ -385,11 +384,9 @@ class DashScopeResourceTrigger(BaseTrigger):
         return TriggerEvent(payload(status, self.resource_id, data, self.log_offset, message))
 
     async def _settle_log(self) -> None:
-        """Make ``log_offset`` count only the lines already in the task log, before the event
-        carries it. A record still queued (behind other triggers' records, or waiting for room in
-        the log socket) is withdrawn, and the resumed operator forwards its lines instead; a
-        record already being written is waited for. So the event never waits in the queue of the
-        triggerer's log path."""
+        """Make ``log_offset`` count only the lines in the task log before the event carries it,
+        without waiting in the triggerer's log queue: a record still queued is withdrawn (the
+        resumed operator forwards its lines), one already being written is waited for."""
         pending, self._pending = self._pending, None
         if pending is None or pending.done():
             return
