@@ -7,7 +7,7 @@ the async transport (``hooks.base_async``) differs only in its I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 # requests, aiohttp and tenacity are imported where they are used, not here: DAG files import
 # the operators, and these cost more to import than the rest of the provider (benchmarks/).
 T = TypeVar("T")
+P = TypeVar("P")  # a page of a list
 LOG_PAGE = validation.LOG_LINES_MAX  # read as many lines and items per request as the API allows
 LIST_PAGE = validation.PAGE_SIZE_MAX
 
@@ -197,21 +198,38 @@ class DashScopeHook(DashScopeBaseHook):
     def get_resource(self, kind: ResourceKind, resource_id: str) -> Any:
         return self.run(protocol.get_resource(kind, resource_id))
 
-    def iter_resources(self, kind: ResourceKind, **filters: Any) -> Iterator[Any]:
-        """Every item matching ``filters``, walking all pages."""
-        filters.setdefault("page_size", LIST_PAGE)
-        page_no: int = filters.pop("page_no", 1)
+    def iter_pages(
+        self,
+        noun: str,
+        call_for: Callable[[int], ApiCall[P]],
+        items_of: Callable[[P], Sequence[T]],
+        page_no: int = 1,
+    ) -> Iterator[T]:
+        """The items of every page from ``page_no`` on, ``call_for(page_no)`` asking for one: the
+        pager of every list. Where it ends is ``protocol.next_page_no``'s decision, at most
+        ``protocol.MAX_PAGES`` pages."""
         seen, pages = 0, protocol.MAX_PAGES
         for _ in range(pages):
-            page = self.run(protocol.list_resources(kind, page_no=page_no, **filters))
-            items = kind.items(page)
+            page = self.run(call_for(page_no))
+            items = items_of(page)
             yield from items
             seen += len(items)
             following = protocol.next_page_no(page_no, seen, page, items)
             if following is None:
                 return
             page_no = following
-        raise protocol.endless_list(kind, pages)
+        raise protocol.endless_list(noun, pages)
+
+    def iter_resources(self, kind: ResourceKind, **filters: Any) -> Iterator[Any]:
+        """Every item matching ``filters``, walking all pages."""
+        filters.setdefault("page_size", LIST_PAGE)
+        start: int = filters.pop("page_no", 1)
+        return self.iter_pages(
+            kind.noun,
+            lambda page_no: protocol.list_resources(kind, page_no=page_no, **filters),
+            kind.items,
+            start,
+        )
 
     def find_named(self, kind: ResourceKind, name: str) -> Any:
         """The resource named exactly ``name``, or None."""

@@ -11,7 +11,7 @@ import asyncio
 import ssl
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_compress import metrics, protocol
@@ -34,6 +34,7 @@ from airflow_provider_compress.models import JobLogs
 from airflow_provider_compress.protocol import ApiCall, ClientSettings, ResourceKind, retry
 
 T = TypeVar("T")
+P = TypeVar("P")  # a page of a list
 
 
 class _AsyncClient:
@@ -200,13 +201,18 @@ class DashScopeAsyncHook(DashScopeBaseHook):
     async def get_resource(self, kind: ResourceKind, resource_id: str) -> Any:
         return await self.run(protocol.get_resource(kind, resource_id))
 
-    async def iter_resources(self, kind: ResourceKind, **filters: Any) -> AsyncGenerator[Any, None]:
-        filters.setdefault("page_size", LIST_PAGE)
-        page_no: int = filters.pop("page_no", 1)
+    async def iter_pages(
+        self,
+        noun: str,
+        call_for: Callable[[int], ApiCall[P]],
+        items_of: Callable[[P], Sequence[T]],
+        page_no: int = 1,
+    ) -> AsyncGenerator[T, None]:
+        """The async twin of DashScopeHook.iter_pages."""
         seen, pages = 0, protocol.MAX_PAGES
         for _ in range(pages):
-            page = await self.run(protocol.list_resources(kind, page_no=page_no, **filters))
-            items = kind.items(page)
+            page = await self.run(call_for(page_no))
+            items = items_of(page)
             for item in items:
                 yield item
             seen += len(items)
@@ -214,7 +220,17 @@ class DashScopeAsyncHook(DashScopeBaseHook):
             if following is None:
                 return
             page_no = following
-        raise protocol.endless_list(kind, pages)
+        raise protocol.endless_list(noun, pages)
+
+    def iter_resources(self, kind: ResourceKind, **filters: Any) -> AsyncGenerator[Any, None]:
+        filters.setdefault("page_size", LIST_PAGE)
+        start: int = filters.pop("page_no", 1)
+        return self.iter_pages(
+            kind.noun,
+            lambda page_no: protocol.list_resources(kind, page_no=page_no, **filters),
+            kind.items,
+            start,
+        )
 
     async def find_named(self, kind: ResourceKind, name: str) -> Any:
         """The resource named exactly ``name``, or None."""
