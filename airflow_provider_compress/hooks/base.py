@@ -260,21 +260,25 @@ class DashScopeHook(DashScopeBaseHook):
         """Cancel a job / delete a deployment; True once it is stopping or gone.
 
         A stop whose first answer was lost is refused on its retry (400 "already canceling",
-        404 "already deleted"): then the resource is read again instead of failing.
+        404 "already deleted"): then the resource is read again instead of failing
+        (``protocol.recheck_refused_stop``, ``protocol.stop_took_effect``).
         """
         try:
             self.run(protocol.stop_resource(kind, resource_id))
             return True
-        except (BadRequestError, NotFoundError) as err:
-            if protocol.attempts_of(err) < 2:
-                raise
-            try:
-                resource = self.get_resource(kind, resource_id)
-            except NotFoundError:
-                return True
-            if resource.status in kind.stopping or kind.is_terminal(resource.status):
+        except CompressError as err:
+            if protocol.recheck_refused_stop(err) and protocol.stop_took_effect(
+                kind, self._status_now(kind, resource_id)
+            ):
                 return True
             raise
+
+    def _status_now(self, kind: ResourceKind, resource_id: str) -> object:
+        """The resource's status as the API reports it now; ``protocol.GONE`` if it is not found."""
+        try:
+            return self.get_resource(kind, resource_id).status
+        except NotFoundError:
+            return protocol.GONE
 
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's Test button: lists compression templates, which any valid key may do.

@@ -17,7 +17,6 @@ from typing import Any, ClassVar, TypeVar
 from airflow_provider_compress import metrics, protocol
 from airflow_provider_compress.exceptions import (
     AuthenticationError,
-    BadRequestError,
     CompressConnectionError,
     CompressError,
     NotFoundError,
@@ -268,16 +267,19 @@ class DashScopeAsyncHook(DashScopeBaseHook):
         try:
             await self.run(protocol.stop_resource(kind, resource_id))
             return True
-        except (BadRequestError, NotFoundError) as err:
-            if protocol.attempts_of(err) < 2:
-                raise
-            try:
-                resource = await self.get_resource(kind, resource_id)
-            except NotFoundError:
-                return True
-            if resource.status in kind.stopping or kind.is_terminal(resource.status):
+        except CompressError as err:
+            if protocol.recheck_refused_stop(err) and protocol.stop_took_effect(
+                kind, await self._status_now(kind, resource_id)
+            ):
                 return True
             raise
+
+    async def _status_now(self, kind: ResourceKind, resource_id: str) -> object:
+        """The async twin of DashScopeHook._status_now."""
+        try:
+            return (await self.get_resource(kind, resource_id)).status
+        except NotFoundError:
+            return protocol.GONE
 
 
 class AsyncJobHookMixin:
