@@ -303,15 +303,8 @@ class DashScopeHook(DashScopeBaseHook):
         )
 
 
-class JobHookMixin:
-    """get/list/logs/cancel/delete of a job resource (``kind``) on a sync hook."""
-
-    kind: ClassVar[ResourceKind]
-    get_resource: Any
-    iter_resources: Any
-    iter_resource_logs: Any
-    find_named: Any
-    run: Any
+class DashScopeJobHook(DashScopeHook):
+    """get/list/logs/cancel/delete of a job resource (``kind``) on the sync transport."""
 
     def get_job(self, job_id: str, lang: str | None = None) -> Any:
         return self.run(protocol.get_resource(self.kind, job_id, lang))

@@ -12,7 +12,7 @@ import ssl
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from airflow_provider_compress import metrics, protocol
 from airflow_provider_compress.exceptions import (
@@ -282,14 +282,8 @@ class DashScopeAsyncHook(DashScopeBaseHook):
             return protocol.GONE
 
 
-class AsyncJobHookMixin:
-    """The async twin of JobHookMixin."""
-
-    kind: ClassVar[ResourceKind]
-    iter_resources: Any
-    iter_resource_logs: Any
-    find_named: Any
-    run: Any
+class DashScopeJobAsyncHook(DashScopeAsyncHook):
+    """The async twin of DashScopeJobHook."""
 
     async def get_job(self, job_id: str, lang: str | None = None) -> Any:
         return await self.run(protocol.get_resource(self.kind, job_id, lang))
