@@ -25,10 +25,11 @@ from airflow_provider_compress.exceptions import (
 )
 from airflow_provider_compress.hooks.sync_exchange import GivenUp, exchange
 from airflow_provider_compress.models import JobLogs
-from airflow_provider_compress.protocol import ApiCall, ClientSettings, ResourceKind
+from airflow_provider_compress.protocol import ApiCall, ApiRequest, ClientSettings, ResourceKind, RetryPolicy
 
 if TYPE_CHECKING:
     import requests
+    import tenacity
 
     from airflow_provider_compress.specs import CreateSpec
 
@@ -70,6 +71,28 @@ def scrubber_of(settings: ClientSettings) -> protocol.Scrubber:
     """What masks the connection's secrets: its key, its proxy's and the environment's proxy's
     credentials."""
     return protocol.Scrubber.of(settings.api_key, settings.proxy, env_proxy(settings.base_url))
+
+
+def retrying_of(policy: RetryPolicy, request: ApiRequest, log: Any) -> tenacity.Retrying:
+    """tenacity's ``Retrying`` for ``request``, on the rule of ``protocol.retry_delay``: what is
+    tried again (``protocol.is_transient``), the policy's waits and limits, a warning per retry."""
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return policy.wait_seconds(state.attempt_number, getattr(error, "retry_after", None))
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        protocol.log_retry(log, request, error, state.attempt_number, policy, state.upcoming_sleep)
+
+    return Retrying(
+        stop=stop_after_attempt(policy.attempts) | stop_before_delay(policy.max_elapsed),
+        wait=wait,
+        retry=retry_if_exception(lambda error: protocol.is_transient(error, request)),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
 
 
 class DashScopeBaseHook(BaseHook):
@@ -156,9 +179,7 @@ class DashScopeHook(DashScopeBaseHook):
 
     def run(self, call: ApiCall[T]) -> T:
         """Send ``call`` with the connection's retry policy and return its parsed output."""
-        from tenacity import Retrying
-
-        retrying = Retrying(**protocol.retry_arguments(self.settings.retry, call.request, self.log))
+        retrying = retrying_of(self.settings.retry, call.request, self.log)
         try:
             return retrying(self._send, call)
         except CompressError as err:

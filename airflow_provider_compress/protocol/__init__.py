@@ -82,7 +82,6 @@ from airflow_provider_compress.protocol.retry import (
     is_transient,
     log_retry,
     note_attempts,
-    retry_arguments,
     retry_delay,
     rides_out,
 )
@@ -154,7 +153,6 @@ __all__ = [
     "recheck_refused_stop",
     "request_not_built",
     "resource_logs",
-    "retry_arguments",
     "retry_delay",
     "rides_out",
     "scale_deployment",
