@@ -75,7 +75,7 @@ def scrubber_of(settings: ClientSettings) -> protocol.Scrubber:
 
 def retrying_of(policy: RetryPolicy, request: ApiRequest, log: Any) -> tenacity.Retrying:
     """tenacity's ``Retrying`` for ``request``, on the rule of ``protocol.retry_delay``: what is
-    tried again (``protocol.is_transient``), the policy's waits and limits, a warning per retry."""
+    tried again (``protocol.may_retry``), the policy's waits and limits, a warning per retry."""
     from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
     def wait(state: tenacity.RetryCallState) -> float:
@@ -89,7 +89,7 @@ def retrying_of(policy: RetryPolicy, request: ApiRequest, log: Any) -> tenacity.
     return Retrying(
         stop=stop_after_attempt(policy.attempts) | stop_before_delay(policy.max_elapsed),
         wait=wait,
-        retry=retry_if_exception(lambda error: protocol.is_transient(error, request)),
+        retry=retry_if_exception(lambda error: protocol.may_retry(error, request)),
         before_sleep=before_sleep,
         reraise=True,
     )

@@ -41,7 +41,7 @@ class RetryPolicy:
         return wait
 
 
-def is_transient(error: BaseException, request: ApiRequest) -> bool:
+def may_retry(error: BaseException, request: ApiRequest) -> bool:
     """Whether to try ``request`` again after ``error``.
 
     A 429 or a connection that never sent anything cannot have changed state on the server.
@@ -68,7 +68,7 @@ def retry_delay(
     The rule the sync hook gives tenacity (``hooks.base``), as one function for the async hook's
     own loop (tenacity's ``AsyncRetrying`` cost a third of a trigger's CPU per poll: benchmarks/).
     """
-    if attempt >= policy.attempts or not is_transient(error, request):
+    if attempt >= policy.attempts or not may_retry(error, request):
         return None
     delay = policy.wait_seconds(attempt, getattr(error, "retry_after", None))
     return None if elapsed + delay >= policy.max_elapsed else delay
