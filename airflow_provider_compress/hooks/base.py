@@ -243,14 +243,8 @@ class DashScopeHook(DashScopeBaseHook):
 
     def iter_resources(self, kind: ResourceKind, **filters: Any) -> Iterator[Any]:
         """Every item matching ``filters``, walking all pages."""
-        filters.setdefault("page_size", LIST_PAGE)
-        start: int = filters.pop("page_no", 1)
-        return self.iter_pages(
-            kind.noun,
-            lambda page_no: protocol.list_resources(kind, page_no=page_no, **filters),
-            kind.items,
-            start,
-        )
+        start, call_for = protocol.resource_pages(kind, **filters)
+        return self.iter_pages(kind.noun, call_for, kind.items, start)
 
     def find_named(self, kind: ResourceKind, name: str) -> Any:
         """The resource named exactly ``name``, or None."""

@@ -22,7 +22,6 @@ from airflow_provider_compress.exceptions import (
     NotFoundError,
 )
 from airflow_provider_compress.hooks.base import (
-    LIST_PAGE,
     LOG_PAGE,
     DashScopeBaseHook,
     env_proxy,
@@ -222,14 +221,8 @@ class DashScopeAsyncHook(DashScopeBaseHook):
         raise protocol.endless_list(noun, pages)
 
     def iter_resources(self, kind: ResourceKind, **filters: Any) -> AsyncGenerator[Any, None]:
-        filters.setdefault("page_size", LIST_PAGE)
-        start: int = filters.pop("page_no", 1)
-        return self.iter_pages(
-            kind.noun,
-            lambda page_no: protocol.list_resources(kind, page_no=page_no, **filters),
-            kind.items,
-            start,
-        )
+        start, call_for = protocol.resource_pages(kind, **filters)
+        return self.iter_pages(kind.noun, call_for, kind.items, start)
 
     async def find_named(self, kind: ResourceKind, name: str) -> Any:
         """The resource named exactly ``name``, or None."""
