@@ -1,10 +1,18 @@
-"""One frozen spec per create request: ``CompressJobSpec``, ``FineTuneJobSpec``, ``DeploymentSpec``.
+"""One frozen spec per create request: ``CompressJobSpec``, ``FineTuneJobSpec``, ``DeploymentSpec``;
+and ``ScaleSpec``, a deployment's scale.
 
-A spec is the one owner of a create request's fields. Building it checks them (bad input fails
+A spec is the one owner of a request's fields. Building it checks them (bad input fails
 before any request), and an iterator given for a list is read once, there. It renders the request
 body, and it says where a resource made by an earlier try differs from it, so that a retry
 reattaches only to a resource made as the task asks. Operators build a spec from their templated
 arguments; hooks take one, or build one from keyword arguments.
+
+The checks that need what the API says are the spec's too: ``check_template``,
+``check_deployable`` and ``check_scalable`` take the API's answer (a template, a deployable model,
+the deployment) and raise ``CompressValidationError`` naming the field and the rule; the operators
+(``check_before_create``) and ``CompressHook.create_job`` fetch the answer.
+
+Longer than 400 lines on purpose: every request's fields and checks stay in the one module.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_compress import protocol, validation
 from airflow_provider_compress.exceptions import CompressValidationError
-from airflow_provider_compress.models import ApiModel, DeployableModel
+from airflow_provider_compress.models import ApiModel, DeployableModel, Deployment, Template
 from airflow_provider_compress.protocol import ApiCall, ApiRequest, ResourceKind
 
 S = TypeVar("S", bound="CreateSpec")
@@ -88,7 +96,7 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _set(spec: CreateSpec, field: str, value: Any) -> None:
+def _set(spec: object, field: str, value: Any) -> None:
     object.__setattr__(spec, field, value)  # a frozen dataclass normalising its own input
 
 
@@ -171,6 +179,13 @@ class CompressJobSpec(CreateSpec):
     def retry_safe(self) -> bool:
         # Job names are unique per user: repeating a named create cannot make a second job.
         return self.job_name is not None
+
+    def check_template(self, template: Template | None) -> None:
+        """Fail before the create when ``hyper_parameters`` break the rules of ``template`` (this
+        spec's, from ``CompressHook.get_template``). None (an unknown model or template) is left
+        to the API, whose error says which (LoRA, base model...)."""
+        if template is not None:
+            validation.check_hyper_parameters(template, self.hyper_parameters)
 
     def differences(self, resource: ApiModel) -> list[Difference]:
         found: list[Difference] = []
@@ -314,9 +329,7 @@ class DeploymentSpec(CreateSpec):
         validation.check_text("model_name", self.model_name, required=True)
         if self.plan not in PLANS:
             raise CompressValidationError("plan", f"must be one of {', '.join(PLANS)}", self.plan)
-        capacity = self.capacity
-        if isinstance(capacity, str) and capacity.strip().isdigit():  # a templated number renders as text
-            _set(self, "capacity", capacity := int(capacity))
+        _set(self, "capacity", capacity := validation.rendered_int(self.capacity))
         if capacity is not None:
             validation.check_int_range("capacity", capacity, 0, CAPACITY_MAX)
         if self.plan == "mu":
@@ -394,3 +407,46 @@ class DeploymentSpec(CreateSpec):
         echoed_spec = _echoed(resource, "model_unit_spec")
         _compare(found, "deploy_spec", self.deploy_spec, _when_asked(self.deploy_spec, echoed_spec))
         return found
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ScaleSpec:
+    """A deployment's scale: ``PUT /api/v1/deployments/{deployed_model}/scale``, checked by
+    ``protocol.scale_deployment``; a numeric string ``capacity`` is read as a number."""
+
+    deployed_model: str
+    capacity: int | None = None
+    ptu_capacity: Mapping[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "capacity", validation.rendered_int(self.capacity))
+
+    def call(self) -> ApiCall[Deployment]:
+        return protocol.scale_deployment(self.deployed_model, self.capacity, self.ptu_capacity)
+
+    def check_scalable(self, deployment: Deployment) -> None:
+        """Fail before the scale when ``deployment`` (as ``GET /deployments/{id}`` shows it) is a
+        LoRA deployment (scaled in the console only), has another plan than the capacity given
+        is for, or a base capacity of which ``capacity`` is no multiple."""
+        plan, base, capacity, deployed = (
+            deployment.plan,
+            deployment.base_capacity,
+            self.capacity,
+            self.deployed_model,
+        )
+        if plan == "lora":
+            raise CompressValidationError(
+                "deployed_model",
+                "is a LoRA deployment: those are scaled in the console, not by API",
+                deployed,
+            )
+        if self.ptu_capacity is not None and plan not in (None, "ptu"):
+            raise CompressValidationError(
+                "ptu_capacity", f"is for plan ptu; {deployed} is plan {plan}: give capacity"
+            )
+        if capacity is not None and plan == "ptu":
+            raise CompressValidationError("capacity", f"{deployed} is plan ptu: give ptu_capacity")
+        if capacity is not None and isinstance(base, int) and base > 1 and capacity % base:
+            raise CompressValidationError(
+                "capacity", f"must be a multiple of {deployed}'s base capacity {base}", capacity
+            )

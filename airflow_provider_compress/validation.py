@@ -84,6 +84,14 @@ def check_timeout(field: str, value: Any, *, optional: bool = True) -> None:
         raise CompressValidationError(field, rule, value)
 
 
+def rendered_int(value: Any) -> Any:
+    """A whole number that a template rendered as text (``"4"``) as that number; any other value
+    as it is, for the field's own check."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
 def check_int_range(field: str, value: Any, low: int, high: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise CompressValidationError(field, "must be an integer", value)

@@ -54,11 +54,12 @@ class TaskInstanceStub:
     """The little of a task instance the operator uses: its identity and xcom_push."""
 
     def __init__(self, index: int) -> None:
-        self.dag_id, self.run_id, self.task_id, self.map_index = (
+        self.dag_id, self.run_id, self.task_id, self.map_index, self.try_number = (
             "soak",
             "manual__soak",
             f"compress_{index}",
             -1,
+            1,
         )
         self.xcom: dict[str, Any] = {}
 

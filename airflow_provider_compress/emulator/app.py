@@ -26,7 +26,7 @@ from airflow_provider_compress.emulator.errors import ApiError
 from airflow_provider_compress.emulator.faults import KINDS, QUEUED_ONLY, Fault, ResetResponse
 from airflow_provider_compress.emulator.service import Config, Emulator
 
-API = "/api/v1/fine-tunes/compress"
+COMPRESS_API = "/api/v1/fine-tunes/compress"
 
 
 def json_body(raw: bytes) -> Any:
@@ -106,33 +106,33 @@ def create_app(config: Config | None = None, emulator: Emulator | None = None) -
             error = {"request_id": request_id, "code": err.code, "message": err.message(lang)}
             return JSONResponse(error, status_code=err.status, headers=headers)
 
-    @app.get(f"{API}/templates")
+    @app.get(f"{COMPRESS_API}/templates")
     async def list_templates(request: Request) -> Response:
         return await answer(
             request, lambda: emu.list_templates(resolve_lang(request), request.query_params.get("model"))
         )
 
-    @app.post(f"{API}/jobs")
+    @app.post(f"{COMPRESS_API}/jobs")
     async def create_job(request: Request) -> Response:
         return await answer(request, lambda raw: emu.create_job(json_body(raw)), body=Request.body)
 
-    @app.get(f"{API}/jobs")
+    @app.get(f"{COMPRESS_API}/jobs")
     async def list_jobs(request: Request) -> Response:
         return await answer(request, lambda: emu.list_jobs(dict(request.query_params), resolve_lang(request)))
 
-    @app.get(f"{API}/jobs/{{job_id}}")
+    @app.get(f"{COMPRESS_API}/jobs/{{job_id}}")
     async def get_job(job_id: str, request: Request) -> Response:
         return await answer(request, lambda: emu.get_job(job_id))
 
-    @app.get(f"{API}/jobs/{{job_id}}/logs")
+    @app.get(f"{COMPRESS_API}/jobs/{{job_id}}/logs")
     async def get_logs(job_id: str, request: Request) -> Response:
         return await answer(request, lambda: emu.job_logs(job_id, dict(request.query_params)))
 
-    @app.post(f"{API}/jobs/{{job_id}}/cancel")
+    @app.post(f"{COMPRESS_API}/jobs/{{job_id}}/cancel")
     async def cancel_job(job_id: str, request: Request) -> Response:
         return await answer(request, lambda: emu.cancel_job(job_id))
 
-    @app.delete(f"{API}/jobs/{{job_id}}")
+    @app.delete(f"{COMPRESS_API}/jobs/{{job_id}}")
     async def delete_job(job_id: str, request: Request) -> Response:
         return await answer(request, lambda: emu.delete_job(job_id))
 

@@ -459,6 +459,15 @@ class Emulator:
         job.exports.setdefault(checkpoint, (self.clock(), model_name or None))
         return True
 
+    def delete_fine_tune(self, job_id: str) -> dict[str, Any]:
+        job = self.get_fine_tune(job_id)
+        if job.status not in machines.TERMINAL:
+            raise ApiError("UnsupportedOperation", detail=f"job {job_id} is {job.status}; cancel it first")
+        self._register_outputs()  # a full fine-tune's model stays compressible too
+        self._keep_output(job)
+        del self.fine_tunes[job_id]
+        return {"status": "success"}
+
     # --- files
 
     def _file_label(self, file_id: str) -> str:
@@ -504,15 +513,6 @@ class Emulator:
         if file is None:
             raise ApiError("NotFound", detail=f"file {file_id}")
         return file
-
-    def delete_fine_tune(self, job_id: str) -> dict[str, Any]:
-        job = self.get_fine_tune(job_id)
-        if job.status not in machines.TERMINAL:
-            raise ApiError("UnsupportedOperation", detail=f"job {job_id} is {job.status}; cancel it first")
-        self._register_outputs()  # a full fine-tune's model stays compressible too
-        self._keep_output(job)
-        del self.fine_tunes[job_id]
-        return {"status": "success"}
 
     # --- deployments
 

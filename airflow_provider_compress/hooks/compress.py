@@ -13,7 +13,6 @@ from airflow_provider_compress.hooks.base import DashScopeHook, DashScopeJobHook
 from airflow_provider_compress.hooks.base_async import DashScopeJobAsyncHook, close_async_clients
 from airflow_provider_compress.models import Job, JobPage, Template, TemplateList
 from airflow_provider_compress.specs import CompressJobSpec
-from airflow_provider_compress.validation import check_hyper_parameters
 
 __all__ = ["CompressAsyncHook", "CompressHook", "close_async_clients"]
 
@@ -44,16 +43,12 @@ class CompressHook(DashScopeJobHook):
     def create_job(self, spec: CompressJobSpec | None = None, /, **fields: Any) -> Job:
         """Create a job from ``spec``, or from its fields as keyword arguments (``model``,
         ``template_id``, ``job_name``, ... as in ``CompressJobSpec``). With a ``job_name`` the
-        create survives lost answers without a duplicate.
+        create survives lost answers without a duplicate. The hyper-parameters are checked
+        against the template first (``CompressJobSpec.check_template``).
         """
-        return self.create(CompressJobSpec.of(spec, fields))
-
-    def create(self, spec: CompressJobSpec) -> Job:  # type: ignore[override]
-        template = self.get_template(spec.model, spec.template_id)
-        # Unknown model or template: leave it to the API, whose error says which (LoRA, base model...).
-        if template is not None:
-            check_hyper_parameters(template, spec.hyper_parameters)
-        return super().create(spec)
+        spec = CompressJobSpec.of(spec, fields)
+        spec.check_template(self.get_template(spec.model, spec.template_id))
+        return self.create(spec)
 
     def list_jobs(self, **filters: Any) -> JobPage:
         """One page of jobs; filters as in the API (``status``, ``model``, ``template_id``,

@@ -157,8 +157,9 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
         raise NotImplementedError
 
     def check_before_create(self, spec: CreateSpec) -> None:
-        """Checks that need the API (what a model may be deployed with), run only when this try
-        creates (not when it reattaches); raise to fail before the create."""
+        """Fetch through the hook what the spec's checks against the API need, and run them
+        (``CompressJobSpec.check_template``, ``DeploymentSpec.check_deployable``): only when this
+        try creates, not when it reattaches. They raise to fail before the create."""
 
     def on_created(self, context: Context, resource: ApiModel) -> None:
         """After the resource exists (created or reattached): store the URLs of its console links."""
@@ -256,10 +257,10 @@ class DashScopeResourceOperator(WorkExits, LogForwarding, BaseOperator, Generic[
                 )
             return reattach
         spec = ownership.mark(spec.with_name(name), ti)  # its description names the task: docs/operations.md
-        self.check_before_create(spec)
-        self.log.info("Creating %s %r: %s", kind.noun, name, spec.body())
-        self._creating = name  # a kill from now on looks the name up: the create may go through
         with concurrency.refusals(kind, name):  # 429 after the retries: too many jobs, use a pool
+            self.check_before_create(spec)
+            self.log.info("Creating %s %r: %s", kind.noun, name, spec.body())
+            self._creating = name  # a kill from now on looks the name up: the create may go through
             resource = self.hook.create(spec)  # a lost answer: the hook adopts what it made, if it did
         self.log.info("Created %s %s", kind.noun, kind.resource_id(resource))
         metrics.resource_created(kind)

@@ -18,7 +18,7 @@ from airflow_provider_compress.models import ApiModel, JobStatus
 from airflow_provider_compress.operators.base import DashScopeResourceOperator
 from airflow_provider_compress.operators.naming import derive_job_name, latest_generation, plan_create
 from airflow_provider_compress.operators.templates import JsonTemplates
-from airflow_provider_compress.specs import CompressJobSpec
+from airflow_provider_compress.specs import CompressJobSpec, CreateSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -77,6 +77,10 @@ class CreateCompressJobOperator(JsonTemplates, DashScopeResourceOperator[Compres
 
         return CompressJobTrigger
 
+    def check_before_create(self, spec: CreateSpec) -> None:
+        assert isinstance(spec, CompressJobSpec)
+        spec.check_template(self.hook.get_template(spec.model, spec.template_id))
+
     def asset_extra(self, resource: ApiModel) -> dict[str, Any]:
         return {**super().asset_extra(resource), "template_id": resource.template_id}
 
@@ -89,8 +93,12 @@ class CreateCompressJobOperator(JsonTemplates, DashScopeResourceOperator[Compres
 
 
 class _CompressJobTask(LinkedResource, BaseOperator):
+    """What the operators acting on an existing job share: the job, its hook, the console link
+    and the lineage."""
+
     dashscope_conn_id: str
     job_id: str
+    template_fields: Sequence[str] = ("job_id",)
     operator_extra_links = (CompressJobLink(),)
     id_param = "job_id"
 
@@ -118,8 +126,6 @@ class CancelCompressJobOperator(_CompressJobTask):
     :param poll_interval: seconds between status polls while waiting (at least 1).
     :param timeout: seconds to wait before the task fails.
     """
-
-    template_fields: Sequence[str] = ("job_id",)
 
     def __init__(
         self,
@@ -166,8 +172,6 @@ class DeleteCompressJobOperator(_CompressJobTask):
     :param job_id: the compression job (templated).
     :param dashscope_conn_id: the ``dashscope`` connection.
     """
-
-    template_fields: Sequence[str] = ("job_id",)
 
     def __init__(
         self, *, job_id: str, dashscope_conn_id: str = CompressHook.default_conn_name, **kwargs: Any

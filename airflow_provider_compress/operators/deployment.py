@@ -26,7 +26,6 @@ from airflow_provider_compress.events import (
 from airflow_provider_compress.exceptions import (
     CompressApiError,
     CompressError,
-    CompressValidationError,
     NotFoundError,
 )
 from airflow_provider_compress.hooks.deployment import DeploymentHook
@@ -35,7 +34,7 @@ from airflow_provider_compress.models import ApiModel, Deployment, DeploymentSta
 from airflow_provider_compress.operators.base import DashScopeResourceOperator
 from airflow_provider_compress.operators.templates import JsonTemplates
 from airflow_provider_compress.protocol import DEPLOYMENT
-from airflow_provider_compress.specs import CreateSpec, DeploymentSpec
+from airflow_provider_compress.specs import CreateSpec, DeploymentSpec, ScaleSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -411,16 +410,16 @@ class ScaleDeploymentOperator(JsonTemplates, _DeploymentTask):
             timeout=timeout,
             **kwargs,
         )
-        self.capacity = capacity
+        self.capacity: Any = capacity  # rendered: a number may come as text (ScaleSpec reads it)
         self.ptu_capacity = ptu_capacity
         self.wait_for_completion = wait_for_completion
 
     def execute(self, context: Context) -> str:
-        capacity: Any = self.capacity
-        if isinstance(capacity, str) and capacity.strip().isdigit():  # a templated number renders as text
-            capacity = int(capacity)
-        call = protocol.scale_deployment(self.deployed_model, capacity, self.ptu_capacity)  # checked here
-        self._check(self.hook.get_deployment(self.deployed_model), capacity)
+        scale = ScaleSpec(
+            deployed_model=self.deployed_model, capacity=self.capacity, ptu_capacity=self.ptu_capacity
+        )
+        call, capacity = scale.call(), scale.capacity  # the arguments are checked here
+        scale.check_scalable(self.hook.get_deployment(self.deployed_model))
         scaled = self.hook.run(call)
         target = capacity if capacity is not None else self.ptu_capacity
         self.log.info(
@@ -489,25 +488,6 @@ class ScaleDeploymentOperator(JsonTemplates, _DeploymentTask):
             f"Deployment {self.deployed_model} was not scaled by the task's deadline: it is "
             f"{deployment.status}{shown}; the scale goes on"
         )
-
-    def _check(self, deployment: Deployment, capacity: int | None) -> None:
-        plan, base = deployment.plan, deployment.base_capacity
-        if plan == "lora":
-            raise CompressValidationError(
-                "deployed_model",
-                "is a LoRA deployment: those are scaled in the console, not by API",
-                self.deployed_model,
-            )
-        if self.ptu_capacity is not None and plan not in (None, "ptu"):
-            raise CompressValidationError(
-                "ptu_capacity", f"is for plan ptu; {self.deployed_model} is plan {plan}: give capacity"
-            )
-        if capacity is not None and plan == "ptu":
-            raise CompressValidationError("capacity", f"{self.deployed_model} is plan ptu: give ptu_capacity")
-        if capacity is not None and isinstance(base, int) and base > 1 and capacity % base:
-            raise CompressValidationError(
-                "capacity", f"must be a multiple of {self.deployed_model}'s base capacity {base}", capacity
-            )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         read = ResourceEvent.read(event)

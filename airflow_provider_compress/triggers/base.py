@@ -1,7 +1,6 @@
-"""The trigger every resource kind shares: poll until the resource settles, forward its log live,
-stop it on kill or deadline. A resource's trigger is a subclass naming its ``kind``.
-
-Whether a kill really happened is asked of the triggerer (``triggers.task_state``)."""
+"""The trigger every resource kind shares: it polls the resource until it settles, copies its log
+into the task log as it grows, and stops the work when the task is killed (as the triggerer tells,
+``triggers.task_state``) or the deadline passes. A resource's trigger names its ``kind``."""
 
 from __future__ import annotations
 
@@ -30,11 +29,11 @@ from airflow_provider_compress.triggers import log_writer, task_state
 
 @functools.cache
 def _freeze_inherited_heap() -> None:
-    """Once per process: take the objects that exist when the first trigger starts (Airflow's
-    own, some 240,000 in a triggerer) out of the garbage collector's full collections, as Airflow
-    does in its DAG processor. Full collections walked all of them every few seconds and were the
-    longest stalls of the triggerer's event loop (docs/performance.md). Opt out with
-    ``DASHSCOPE_TRIGGERER_GC_FREEZE=0``."""
+    """Once per process, exclude the objects that exist when the first trigger starts (Airflow's
+    own, some 240,000 in a triggerer) from the garbage collector's full collections, as Airflow
+    does in its DAG processor. Without this, a full collection walked all of them every few
+    seconds: the longest stalls of the triggerer's event loop (docs/performance.md).
+    ``DASHSCOPE_TRIGGERER_GC_FREEZE=0`` turns it off."""
     if os.environ.get("DASHSCOPE_TRIGGERER_GC_FREEZE", "1") != "0":
         gc.freeze()
 
@@ -157,8 +156,8 @@ class DashScopeResourceTrigger(BaseTrigger):
                     )
                 else:
                     if self._settled(resource, warned):
-                        # At once: the lines after the last read are the resumed operator's to
-                        # forward (from the event's log_offset), so the event never waits on the log.
+                        # Sent without a last log read: the resumed operator forwards the lines
+                        # after the event's log_offset, so the event never waits for the log.
                         metrics.event_sent(self.kind, resource, (await hook.client_settings()).service_tz)
                         yield await self._event(str(resource.status), resource, describe(self.kind, resource))
                         return
@@ -178,8 +177,8 @@ class DashScopeResourceTrigger(BaseTrigger):
             raise
 
     def _settled(self, resource: ApiModel, warned: set[Any]) -> bool:
-        """Whether the wait ends with ``resource`` as read: it ended, or it succeeded and shows
-        what ``expect`` asks. Warns once per unknown status and per unmet expectation."""
+        """Whether the wait ends with ``resource`` as read: it has ended, or it succeeded and shows
+        the fields ``expect`` asks for. Warns once per unknown status and once per unmet field."""
         status = resource.status
         if not self.kind.is_known(status) and ("status", status) not in warned:
             warned.add(("status", status))
@@ -236,17 +235,16 @@ class DashScopeResourceTrigger(BaseTrigger):
         )
 
     async def on_kill(self) -> None:
-        """Airflow >= 3.3: the triggerer dropped this trigger, because a user killed the deferred
-        task (mark failed or success, clear) or because another triggerer took the trigger over."""
+        """Called by Airflow 3.3 and later when the triggerer drops this trigger: either a user
+        killed the deferred task (marked it failed or success, or cleared it) or another triggerer
+        took the trigger over. ``_stop_if_killed`` tells the two apart."""
         if not self.cancel_on_kill:
             return
         await self._stop_if_killed()
 
     async def _stop_if_killed(self) -> None:
-        """Stop the work only when the task really left the deferred state (docs/cancel.md).
-
-        With a hook of its own: the trigger's may be closed by the time this runs. Never raises.
-        """
+        """Stop the work only if the task really left the deferred state (docs/cancel.md). Uses a
+        hook of its own: the trigger's may be closed by the time this runs. Never raises."""
         try:
             async with self._hook() as hook:
                 await self._decide_and_stop(hook)
@@ -273,7 +271,10 @@ class DashScopeResourceTrigger(BaseTrigger):
                 self.resource_id,
             )
         else:
-            await self._stop(hook, f"the deferred task was killed (task state: {state})")
+            # "success" is also how a takeover looks to the old owner once the new one finished
+            # the task: work that reached what the task asked for (a RUNNING deployment) is kept.
+            why = f"the deferred task was killed (task state: {state})"
+            await self._stop(hook, why, keep_succeeded=state == "success")
 
     async def _task_state(self) -> Any:
         return await task_state.task_instance_state(getattr(self, "task_instance", None))
@@ -289,12 +290,10 @@ class DashScopeResourceTrigger(BaseTrigger):
         return max(0.0, min(interval, self.deadline - time.time()))
 
     async def _forward_logs(self, hook: DashScopeAsyncHook) -> None:
-        """Forward the lines the job wrote since the last read, at most every ``LOG_INTERVAL``
-        (every poll when polls are slower). Never raises: a log that cannot be read must not end
-        the watch of a job that runs on (its status decides the task); the lines are read again
-        next time. The last lines are not read here: the event goes first, and the operator's
-        ``execute_complete`` forwards from the event's ``log_offset``.
-        """
+        """Copy the log lines written since the last read into the task log, at most once every
+        ``LOG_INTERVAL`` seconds. Never raises: the job's status decides the task, so an unreadable
+        log must not end the watch (the lines are read again next time). The last lines are the
+        resumed operator's to forward, after the event's ``log_offset``."""
         if not (self.forward_logs and self.kind.has_logs):
             return
         if (self._pending is not None and not self._pending.done()) or log_writer.writer().full:
@@ -324,19 +323,18 @@ class DashScopeResourceTrigger(BaseTrigger):
             self._write_lines(lines)  # not awaited: the next poll comes on time
 
     def _log_problem(self, problem: str) -> None:
-        """A log page that broke the paging contract (no line of it repeated or lost unsaid):
-        warned about once per watch."""
+        """Warn, once per watch, that a log page broke the paging contract, so that no line is
+        repeated or lost without a word in the task log."""
         if not self._log_problem_warned:
             self._log_problem_warned = True
             self.log.warning("%s (warned once)", problem)
 
     def _write_lines(self, lines: list[str]) -> Future[Any]:
-        """Hand the lines to the log writer thread (``log_writer``), to be written to the task log
-        as one record: not from the event loop, whose own log lines must find the triggerer's
-        log socket with room. One record for the lines of a read, not one a line: a record
-        carries some 350 bytes of task context besides its text. The context is copied so that
-        the record still reaches this trigger's task log. At most one record per trigger waits
-        for the writer (``_forward_logs`` reads no more until it is written).
+        """Hand ``lines`` to the log writer thread (``log_writer``), which writes them to the task
+        log as one record. A thread, not the event loop: the loop's own records need room in the
+        triggerer's log socket. One record per read, not per line: each record carries some 350
+        bytes of task context. The context is copied so that the record goes to this trigger's
+        task log. At most one record per trigger waits: ``_forward_logs`` reads no more until then.
         """
         first, self.log_offset = self.log_offset, self.log_offset + len(lines)
         text = "\n".join(
@@ -347,13 +345,11 @@ class DashScopeResourceTrigger(BaseTrigger):
         self._pending_lines = len(lines)
         return metrics.log_lines_when_written(self._pending, self.kind, len(lines))  # not if withdrawn
 
-    async def _stop(self, hook: DashScopeAsyncHook, why: str) -> str | None:
-        """Stop the work unless it is over or already stopping, whatever else its status (one
-        the provider does not know included); never raises (best effort, idempotent).
-
-        Returns what became of the work, for the task's message (``events.stop_accepted`` only
-        once the API accepted the stop); None when it could not be stopped.
-        """
+    async def _stop(self, hook: DashScopeAsyncHook, why: str, keep_succeeded: bool = False) -> str | None:
+        """Stop the work unless it is over, already being stopped, or (``keep_succeeded``) has
+        succeeded; any other status, an unknown one included, is stopped. Idempotent, never raises.
+        Returns what became of the work for the task's message (``events.stop_accepted`` once the API
+        accepted the stop), or None when it could not be stopped."""
         noun = self.kind.noun
         try:
             try:
@@ -361,7 +357,8 @@ class DashScopeResourceTrigger(BaseTrigger):
             except NotFoundError:
                 self.log.info("Not stopping %s %s (%s): it no longer exists", noun, self.resource_id, why)
                 return events.stop_not_needed(None)
-            if not self.kind.needs_stop(resource.status):
+            succeeded = self.kind.outcome(resource.status) is Outcome.SUCCEEDED
+            if not self.kind.needs_stop(resource.status) or (keep_succeeded and succeeded):
                 self.log.info(
                     "Not stopping %s %s (%s): it is %s", noun, self.resource_id, why, resource.status
                 )
@@ -380,17 +377,16 @@ class DashScopeResourceTrigger(BaseTrigger):
             return None
 
     async def _event(self, status: str, resource: ApiModel | None, message: str) -> TriggerEvent:
-        """The one event the trigger yields (``events.payload``: plain JSON), its ``log_offset``
-        the lines really in the task log."""
+        """The one event the trigger yields (``events.payload``, plain JSON). Its ``log_offset``
+        counts only the lines already written to the task log."""
         await self._settle_log()
         data = resource.to_dict() if resource is not None else None
         return TriggerEvent(payload(status, self.resource_id, data, self.log_offset, message))
 
     async def _settle_log(self) -> None:
-        """Make ``log_offset`` the lines really in the task log before the event carries it: a
-        record still queued (behind other triggers' or for room in the log socket) is withdrawn,
-        the resumed operator forwards those lines; one being written is waited for. So the event
-        never waits for the triggerer's log path."""
+        """Make ``log_offset`` count only the lines in the task log before the event carries it,
+        without waiting in the triggerer's log queue: a record still queued is withdrawn (the
+        resumed operator forwards its lines), one already being written is waited for."""
         pending, self._pending = self._pending, None
         if pending is None or pending.done():
             return

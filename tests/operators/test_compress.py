@@ -13,6 +13,7 @@ import pytest
 import requests
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_compress.exceptions import CompressValidationError
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.operators import base
 from airflow_provider_compress.operators.compress import CancelCompressJobOperator, CreateCompressJobOperator
@@ -135,6 +136,16 @@ def test_reattach_refuses_a_job_made_with_other_arguments(slow_conn):
         job_name=name,
     )
     assert same._create_or_reattach(task_context()).job_id == earlier.job_id
+
+
+def test_the_operator_checks_the_hyper_parameters_against_the_template_before_creating(conn):
+    creates = conn.state()["creates"]
+    operator = compress_operator(template_id=PARAM_TEMPLATE, hyper_parameters={"calib_seq_len": 100})
+    with pytest.raises(CompressValidationError) as raised:
+        operator._create_or_reattach(task_context())
+    assert raised.value.field == "hyper_parameters.calib_seq_len"
+    assert "must be between 512 and 8192" in str(raised.value)
+    assert conn.state()["creates"] == creates
 
 
 def test_reattach_reads_the_suffix_from_the_output_and_checks_it_again_at_the_end(conn):

@@ -77,12 +77,13 @@ LINKED = [
 
 
 def test_every_task_with_a_remote_resource_has_its_link():
-    """Every public operator and sensor but the upload (the console has no page of a file)."""
+    """Every public operator and sensor but the upload (the console has no page of a file) and the
+    orphan operator (no one resource: its report names each orphan with its console link)."""
     tasks = [
         c for c in public_classes() if issubclass(c, BaseOperator) and not c.__name__.startswith("DashScope")
     ]
     assert sorted(c.__name__ for c in tasks) == sorted(
-        [c.__name__ for c, _, _ in LINKED] + ["UploadFileOperator"]
+        [c.__name__ for c, _, _ in LINKED] + ["UploadFileOperator", "StopOrphanedWorkOperator"]
     )
     for task, link, _ in LINKED:
         assert [type(x) for x in task.operator_extra_links] == [link], task

@@ -32,7 +32,7 @@ async def test_deployment_trigger_fires_on_running_without_log_requests(monkeypa
     """Deployments have no log: the trigger's only requests are its polls. Seen through a proxy,
     which sees every request, also one the emulator has no route for (and so does not count)."""
     with ForwardProxy() as proxy:
-        use_connection(monkeypatch, conn, proxy=proxy.url)
+        use_connection(monkeypatch, conn, proxy=proxy.url, allow_insecure_http=True)
         deployed = deploy()
         created = len(proxy.requests)
         trigger = DeploymentTrigger("dashscope_default", deployed, poll_interval=1)
@@ -131,6 +131,22 @@ async def test_deployment_on_kill_after_a_takeover_deletes_nothing(monkeypatch, 
     assert state["calls"].get(DELETES, 0) == before
     assert state["deployments"][deployed.deployed_model]["status"] != "DELETING"
     DeploymentHook().delete_deployment(deployed.deployed_model)
+
+
+@pytest.mark.parametrize("running", [True, False])
+async def test_a_task_that_succeeded_keeps_its_running_deployment(monkeypatch, request, running):
+    """A takeover's old owner may read "success" once the new owner finished the task: a RUNNING
+    deployment is what the task asked for and stays; one still DEPLOYING was marked success."""
+    emulator = request.getfixturevalue("conn" if running else "slow_conn")
+    fake_task_state(monkeypatch, "success")
+    deployed = deploy()
+    if running:
+        await until(lambda: status_of(emulator, deployed) == "RUNNING", "the deployment runs")
+    before = emulator.state()["calls"].get(DELETES, 0)
+    await DeploymentTrigger("dashscope_default", deployed, 1).on_kill()
+    assert emulator.state()["calls"].get(DELETES, 0) == before + (0 if running else 1)
+    if running:
+        DeploymentHook().delete_deployment(deployed)
 
 
 @pytest.mark.parametrize("status", [UNKNOWN, "WAIT_PRE_PAID_BILLING_TO_SCALING"])
