@@ -7,7 +7,7 @@ the async transport (``hooks.base_async``) differs only in its I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -25,16 +25,18 @@ from airflow_provider_compress.exceptions import (
 )
 from airflow_provider_compress.hooks.sync_exchange import GivenUp, exchange
 from airflow_provider_compress.models import JobLogs
-from airflow_provider_compress.protocol import ApiCall, ClientSettings, ResourceKind
+from airflow_provider_compress.protocol import ApiCall, ApiRequest, ClientSettings, ResourceKind, RetryPolicy
 
 if TYPE_CHECKING:
     import requests
+    import tenacity
 
     from airflow_provider_compress.specs import CreateSpec
 
 # requests, aiohttp and tenacity are imported where they are used, not here: DAG files import
 # the operators, and these cost more to import than the rest of the provider (benchmarks/).
 T = TypeVar("T")
+P = TypeVar("P")  # a page of a list
 LOG_PAGE = validation.LOG_LINES_MAX  # read as many lines and items per request as the API allows
 LIST_PAGE = validation.PAGE_SIZE_MAX
 
@@ -69,6 +71,28 @@ def scrubber_of(settings: ClientSettings) -> protocol.Scrubber:
     """What masks the connection's secrets: its key, its proxy's and the environment's proxy's
     credentials."""
     return protocol.Scrubber.of(settings.api_key, settings.proxy, env_proxy(settings.base_url))
+
+
+def retrying_of(policy: RetryPolicy, request: ApiRequest, log: Any) -> tenacity.Retrying:
+    """tenacity's ``Retrying`` for ``request``, on the rule of ``protocol.retry_delay``: what is
+    tried again (``protocol.may_retry``), the policy's waits and limits, a warning per retry."""
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return policy.wait_seconds(state.attempt_number, getattr(error, "retry_after", None))
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        protocol.log_retry(log, request, error, state.attempt_number, policy, state.upcoming_sleep)
+
+    return Retrying(
+        stop=stop_after_attempt(policy.attempts) | stop_before_delay(policy.max_elapsed),
+        wait=wait,
+        retry=retry_if_exception(lambda error: protocol.may_retry(error, request)),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
 
 
 class DashScopeBaseHook(BaseHook):
@@ -155,9 +179,7 @@ class DashScopeHook(DashScopeBaseHook):
 
     def run(self, call: ApiCall[T]) -> T:
         """Send ``call`` with the connection's retry policy and return its parsed output."""
-        from tenacity import Retrying
-
-        retrying = Retrying(**protocol.retry_arguments(self.settings.retry, call.request, self.log))
+        retrying = retrying_of(self.settings.retry, call.request, self.log)
         try:
             return retrying(self._send, call)
         except CompressError as err:
@@ -197,21 +219,32 @@ class DashScopeHook(DashScopeBaseHook):
     def get_resource(self, kind: ResourceKind, resource_id: str) -> Any:
         return self.run(protocol.get_resource(kind, resource_id))
 
-    def iter_resources(self, kind: ResourceKind, **filters: Any) -> Iterator[Any]:
-        """Every item matching ``filters``, walking all pages."""
-        filters.setdefault("page_size", LIST_PAGE)
-        page_no: int = filters.pop("page_no", 1)
+    def iter_pages(
+        self,
+        noun: str,
+        call_for: Callable[[int], ApiCall[P]],
+        items_of: Callable[[P], Sequence[T]],
+        page_no: int = 1,
+    ) -> Iterator[T]:
+        """The items of every page from ``page_no`` on, ``call_for(page_no)`` asking for one: the
+        pager of every list. Where it ends is ``protocol.next_page_no``'s decision, at most
+        ``protocol.MAX_PAGES`` pages."""
         seen, pages = 0, protocol.MAX_PAGES
         for _ in range(pages):
-            page = self.run(protocol.list_resources(kind, page_no=page_no, **filters))
-            items = kind.items(page)
+            page = self.run(call_for(page_no))
+            items = items_of(page)
             yield from items
             seen += len(items)
             following = protocol.next_page_no(page_no, seen, page, items)
             if following is None:
                 return
             page_no = following
-        raise protocol.endless_list(kind, pages)
+        raise protocol.endless_list(noun, pages)
+
+    def iter_resources(self, kind: ResourceKind, **filters: Any) -> Iterator[Any]:
+        """Every item matching ``filters``, walking all pages."""
+        start, call_for = protocol.resource_pages(kind, **filters)
+        return self.iter_pages(kind.noun, call_for, kind.items, start)
 
     def find_named(self, kind: ResourceKind, name: str) -> Any:
         """The resource named exactly ``name``, or None."""
@@ -242,21 +275,25 @@ class DashScopeHook(DashScopeBaseHook):
         """Cancel a job / delete a deployment; True once it is stopping or gone.
 
         A stop whose first answer was lost is refused on its retry (400 "already canceling",
-        404 "already deleted"): then the resource is read again instead of failing.
+        404 "already deleted"): then the resource is read again instead of failing
+        (``protocol.recheck_refused_stop``, ``protocol.stop_took_effect``).
         """
         try:
             self.run(protocol.stop_resource(kind, resource_id))
             return True
-        except (BadRequestError, NotFoundError) as err:
-            if protocol.attempts_of(err) < 2:
-                raise
-            try:
-                resource = self.get_resource(kind, resource_id)
-            except NotFoundError:
-                return True
-            if resource.status in kind.stopping or kind.is_terminal(resource.status):
+        except CompressError as err:
+            if protocol.recheck_refused_stop(err) and protocol.stop_took_effect(
+                kind, self._status_now(kind, resource_id)
+            ):
                 return True
             raise
+
+    def _status_now(self, kind: ResourceKind, resource_id: str) -> object:
+        """The resource's status as the API reports it now; ``protocol.GONE`` if it is not found."""
+        try:
+            return self.get_resource(kind, resource_id).status
+        except NotFoundError:
+            return protocol.GONE
 
     def test_connection(self) -> tuple[bool, str]:
         """Used by the UI's Test button: lists compression templates, which any valid key may do.
@@ -281,15 +318,8 @@ class DashScopeHook(DashScopeBaseHook):
         )
 
 
-class JobHookMixin:
-    """get/list/logs/cancel/delete of a job resource (``kind``) on a sync hook."""
-
-    kind: ClassVar[ResourceKind]
-    get_resource: Any
-    iter_resources: Any
-    iter_resource_logs: Any
-    find_named: Any
-    run: Any
+class DashScopeJobHook(DashScopeHook):
+    """get/list/logs/cancel/delete of a job resource (``kind``) on the sync transport."""
 
     def get_job(self, job_id: str, lang: str | None = None) -> Any:
         return self.run(protocol.get_resource(self.kind, job_id, lang))

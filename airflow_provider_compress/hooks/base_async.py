@@ -11,19 +11,17 @@ import asyncio
 import ssl
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Any, ClassVar, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar
 
 from airflow_provider_compress import metrics, protocol
 from airflow_provider_compress.exceptions import (
     AuthenticationError,
-    BadRequestError,
     CompressConnectionError,
     CompressError,
     NotFoundError,
 )
 from airflow_provider_compress.hooks.base import (
-    LIST_PAGE,
     LOG_PAGE,
     DashScopeBaseHook,
     env_proxy,
@@ -34,6 +32,7 @@ from airflow_provider_compress.models import JobLogs
 from airflow_provider_compress.protocol import ApiCall, ClientSettings, ResourceKind, retry
 
 T = TypeVar("T")
+P = TypeVar("P")  # a page of a list
 
 
 class _AsyncClient:
@@ -200,13 +199,18 @@ class DashScopeAsyncHook(DashScopeBaseHook):
     async def get_resource(self, kind: ResourceKind, resource_id: str) -> Any:
         return await self.run(protocol.get_resource(kind, resource_id))
 
-    async def iter_resources(self, kind: ResourceKind, **filters: Any) -> AsyncGenerator[Any, None]:
-        filters.setdefault("page_size", LIST_PAGE)
-        page_no: int = filters.pop("page_no", 1)
+    async def iter_pages(
+        self,
+        noun: str,
+        call_for: Callable[[int], ApiCall[P]],
+        items_of: Callable[[P], Sequence[T]],
+        page_no: int = 1,
+    ) -> AsyncGenerator[T, None]:
+        """The async twin of DashScopeHook.iter_pages."""
         seen, pages = 0, protocol.MAX_PAGES
         for _ in range(pages):
-            page = await self.run(protocol.list_resources(kind, page_no=page_no, **filters))
-            items = kind.items(page)
+            page = await self.run(call_for(page_no))
+            items = items_of(page)
             for item in items:
                 yield item
             seen += len(items)
@@ -214,7 +218,11 @@ class DashScopeAsyncHook(DashScopeBaseHook):
             if following is None:
                 return
             page_no = following
-        raise protocol.endless_list(kind, pages)
+        raise protocol.endless_list(noun, pages)
+
+    def iter_resources(self, kind: ResourceKind, **filters: Any) -> AsyncGenerator[Any, None]:
+        start, call_for = protocol.resource_pages(kind, **filters)
+        return self.iter_pages(kind.noun, call_for, kind.items, start)
 
     async def find_named(self, kind: ResourceKind, name: str) -> Any:
         """The resource named exactly ``name``, or None."""
@@ -252,26 +260,23 @@ class DashScopeAsyncHook(DashScopeBaseHook):
         try:
             await self.run(protocol.stop_resource(kind, resource_id))
             return True
-        except (BadRequestError, NotFoundError) as err:
-            if protocol.attempts_of(err) < 2:
-                raise
-            try:
-                resource = await self.get_resource(kind, resource_id)
-            except NotFoundError:
-                return True
-            if resource.status in kind.stopping or kind.is_terminal(resource.status):
+        except CompressError as err:
+            if protocol.recheck_refused_stop(err) and protocol.stop_took_effect(
+                kind, await self._status_now(kind, resource_id)
+            ):
                 return True
             raise
 
+    async def _status_now(self, kind: ResourceKind, resource_id: str) -> object:
+        """The async twin of DashScopeHook._status_now."""
+        try:
+            return (await self.get_resource(kind, resource_id)).status
+        except NotFoundError:
+            return protocol.GONE
 
-class AsyncJobHookMixin:
-    """The async twin of JobHookMixin."""
 
-    kind: ClassVar[ResourceKind]
-    iter_resources: Any
-    iter_resource_logs: Any
-    find_named: Any
-    run: Any
+class DashScopeJobAsyncHook(DashScopeAsyncHook):
+    """The async twin of DashScopeJobHook."""
 
     async def get_job(self, job_id: str, lang: str | None = None) -> Any:
         return await self.run(protocol.get_resource(self.kind, job_id, lang))

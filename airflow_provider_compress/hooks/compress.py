@@ -9,12 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_compress import _compat, protocol
-from airflow_provider_compress.hooks.base import DashScopeHook, JobHookMixin
-from airflow_provider_compress.hooks.base_async import (
-    AsyncJobHookMixin,
-    DashScopeAsyncHook,
-    close_async_clients,
-)
+from airflow_provider_compress.hooks.base import DashScopeHook, DashScopeJobHook
+from airflow_provider_compress.hooks.base_async import DashScopeJobAsyncHook, close_async_clients
 from airflow_provider_compress.models import Job, JobPage, Template, TemplateList
 from airflow_provider_compress.specs import CompressJobSpec
 
@@ -22,7 +18,7 @@ __all__ = ["CompressAsyncHook", "CompressHook", "close_async_clients"]
 
 
 @_compat.own_connection_form  # the connection type's registered hook (get_provider_info.HOOK_CLASS)
-class CompressHook(JobHookMixin, DashScopeHook):
+class CompressHook(DashScopeJobHook):
     """Synchronous client of the compression API, one method per endpoint.
 
     :param dashscope_conn_id: Airflow connection of type ``dashscope``: API key in the password,
@@ -68,7 +64,7 @@ class CompressHook(JobHookMixin, DashScopeHook):
         return self.run(protocol.list_jobs(**filters))
 
 
-class CompressAsyncHook(AsyncJobHookMixin, DashScopeAsyncHook):
+class CompressAsyncHook(DashScopeJobAsyncHook):
     """The async twin of CompressHook's reads for triggers: get, list, logs, cancel, delete (awaitable,
     aiohttp transport). Creating is the sync hook's."""
 

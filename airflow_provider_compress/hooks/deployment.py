@@ -65,16 +65,11 @@ class DeploymentHook(DashScopeHook):
         return self.run(protocol.list_deployable_models(model_source, page_no, page_size))
 
     def iter_deployable_models(self, model_source: str | None = None) -> Iterator[DeployableModel]:
-        page_no, seen, pages = 1, 0, protocol.MAX_PAGES
-        for _ in range(pages):
-            page = self.list_deployable_models(model_source, page_no, LIST_PAGE)
-            yield from page.models
-            seen += len(page.models)
-            following = protocol.next_page_no(page_no, seen, page, page.models)
-            if following is None:
-                return
-            page_no = following
-        raise protocol.endless_list(self.kind, pages)
+        return self.iter_pages(
+            "deployable model",
+            lambda page_no: protocol.list_deployable_models(model_source, page_no, LIST_PAGE),
+            lambda page: page.models,
+        )
 
     def find_deployable_model(self, model_name: str) -> DeployableModel | None:
         """``model_name`` among the custom models (fine-tuned, compressed), then the base ones."""

@@ -80,16 +80,9 @@ class FileHook(DashScopeHook):
 
     def iter_files(self) -> Iterator[UploadedFile]:
         """Every uploaded file, the newest first, walking all pages."""
-        page_no, seen = 1, 0
-        for _ in range(protocol.MAX_PAGES):
-            page = self.list_files(page_no, LIST_PAGE)
-            yield from page.files
-            seen += len(page.files)
-            following = protocol.next_page_no(page_no, seen, page, page.files)
-            if following is None:
-                return
-            page_no = following
-        raise InvalidResponseError(200, None, f"the file list did not end within {protocol.MAX_PAGES} pages")
+        return self.iter_pages(
+            "file", lambda page_no: protocol.list_files(page_no, LIST_PAGE), lambda page: page.files
+        )
 
     def get_file(self, file_id: str) -> UploadedFile:
         return self.run(protocol.get_file(file_id))

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_compress import protocol
-from airflow_provider_compress.hooks.base import DashScopeHook, JobHookMixin
-from airflow_provider_compress.hooks.base_async import AsyncJobHookMixin, DashScopeAsyncHook
+from airflow_provider_compress.hooks.base import DashScopeJobHook
+from airflow_provider_compress.hooks.base_async import DashScopeJobAsyncHook
 from airflow_provider_compress.models import Checkpoint, FineTuneJob, FineTunePage
 from airflow_provider_compress.specs import FineTuneJobSpec
 
 
-class FineTuneHook(JobHookMixin, DashScopeHook):
+class FineTuneHook(DashScopeJobHook):
     """Fine-tune jobs: create, list, get, logs, cancel, delete."""
 
     kind = protocol.FINE_TUNE
@@ -40,7 +40,7 @@ class FineTuneHook(JobHookMixin, DashScopeHook):
         return self.run(protocol.export_checkpoint(job_id, checkpoint, model_name))
 
 
-class FineTuneAsyncHook(AsyncJobHookMixin, DashScopeAsyncHook):
+class FineTuneAsyncHook(DashScopeJobAsyncHook):
     """The async twin of FineTuneHook, for triggers."""
 
     kind = protocol.FINE_TUNE

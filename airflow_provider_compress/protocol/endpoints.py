@@ -107,6 +107,15 @@ def list_resources(
     return ApiCall(ApiRequest("GET", kind.collection, params), kind.page.from_api)
 
 
+def resource_pages(kind: ResourceKind, **filters: Any) -> tuple[int, Callable[[int], ApiCall[Any]]]:
+    """A walk of ``kind``'s list matching ``filters``: the page it starts from (``page_no``,
+    default 1) and the call for each page, of as many items as the API allows unless
+    ``page_size`` says otherwise."""
+    start: int = filters.pop("page_no", 1)
+    filters.setdefault("page_size", validation.PAGE_SIZE_MAX)
+    return start, lambda page_no: list_resources(kind, page_no=page_no, **filters)
+
+
 def resource_logs(
     kind: ResourceKind, resource_id: str, offset: int = 0, line: int = 100, lang: str | None = None
 ) -> ApiCall[JobLogs]:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
+from airflow_provider_compress.exceptions import BadRequestError, NotFoundError
 from airflow_provider_compress.models import (
     ApiModel,
     Deployment,
@@ -21,6 +22,7 @@ from airflow_provider_compress.models import (
     JobPage,
     JobStatus,
 )
+from airflow_provider_compress.protocol.retry import attempts_of
 
 
 class Outcome(str, enum.Enum):
@@ -200,6 +202,22 @@ def after_refused_delete(status: object) -> str:
     if status in DEPLOYMENT.stopping:
         return "deleting"
     return "retry" if deployment_in_transition(status) else "fail"
+
+
+GONE: Final = object()  # the status of a resource the API no longer knows (404)
+
+
+def recheck_refused_stop(error: BaseException) -> bool:
+    """Whether a cancel or delete refused with ``error`` calls for reading the resource: a retry's
+    refusal (400 "already canceling", 404 "already deleted") may answer a first try that worked
+    but whose answer was lost. A first try's refusal stands."""
+    return isinstance(error, (BadRequestError, NotFoundError)) and attempts_of(error) >= 2
+
+
+def stop_took_effect(kind: ResourceKind, status: object) -> bool:
+    """Whether a resource read after such a refusal (``status``, or ``GONE``) shows the stop done:
+    gone, on its way to a stop, or over."""
+    return status is GONE or status in kind.stopping or kind.is_terminal(status)
 
 
 def describe(kind: ResourceKind, resource: Any) -> str:

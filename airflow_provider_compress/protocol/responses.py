@@ -22,7 +22,6 @@ from airflow_provider_compress.protocol.bodies import header, unreadable
 
 if TYPE_CHECKING:
     from airflow_provider_compress.models import JobLogs
-    from airflow_provider_compress.protocol.resources import ResourceKind
 
 # A list walk or a log read asks for at most this many pages: a server that never ends its
 # paging (a page number echoed back, a total that is never reached) cannot hold a task forever.
@@ -167,10 +166,11 @@ def next_page_no(asked: int, seen: int, page: Any, items: Sequence[Any]) -> int 
     return asked + 1
 
 
-def endless_list(kind: ResourceKind, pages: int) -> InvalidResponseError:
-    """A list walk gave up after ``pages`` pages (``MAX_PAGES``, as the caller read it)."""
+def endless_list(noun: str, pages: int) -> InvalidResponseError:
+    """A walk of the list of ``noun``s gave up after ``pages`` pages (``MAX_PAGES``, as the
+    caller read it)."""
     return InvalidResponseError(
-        200, None, f"the {kind.noun} list did not end within {pages} pages (is its total wrong?)"
+        200, None, f"the {noun} list did not end within {pages} pages (is its total wrong?)"
     )
 
 

@@ -41,7 +41,7 @@ class RetryPolicy:
         return wait
 
 
-def is_transient(error: BaseException, request: ApiRequest) -> bool:
+def may_retry(error: BaseException, request: ApiRequest) -> bool:
     """Whether to try ``request`` again after ``error``.
 
     A 429 or a connection that never sent anything cannot have changed state on the server.
@@ -65,10 +65,10 @@ def retry_delay(
     """Seconds to wait before trying ``request`` again after try ``attempt`` failed with
     ``error``, ``elapsed`` seconds after the first try began; None to give up.
 
-    The rule ``retry_arguments`` gives tenacity, as one function for the async hook's own loop
-    (tenacity's ``AsyncRetrying`` cost a third of a trigger's CPU per poll: benchmarks/).
+    The rule the sync hook gives tenacity (``hooks.base``), as one function for the async hook's
+    own loop (tenacity's ``AsyncRetrying`` cost a third of a trigger's CPU per poll: benchmarks/).
     """
-    if attempt >= policy.attempts or not is_transient(error, request):
+    if attempt >= policy.attempts or not may_retry(error, request):
         return None
     delay = policy.wait_seconds(attempt, getattr(error, "retry_after", None))
     return None if elapsed + delay >= policy.max_elapsed else delay
@@ -91,27 +91,6 @@ def log_retry(
         policy.attempts,
         delay,
     )
-
-
-def retry_arguments(policy: RetryPolicy, request: ApiRequest, log: logging.Logger | Any) -> dict[str, Any]:
-    """Keyword arguments for tenacity's ``Retrying``: the rule of ``retry_delay``."""
-    from tenacity import retry_if_exception, stop_after_attempt, stop_before_delay  # not at DAG parse
-
-    def wait(state) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        return policy.wait_seconds(state.attempt_number, getattr(error, "retry_after", None))
-
-    def before_sleep(state) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        log_retry(log, request, error, state.attempt_number, policy, state.upcoming_sleep)
-
-    return {
-        "stop": stop_after_attempt(policy.attempts) | stop_before_delay(policy.max_elapsed),
-        "wait": wait,
-        "retry": retry_if_exception(lambda e: is_transient(e, request)),
-        "before_sleep": before_sleep,
-        "reraise": True,
-    }
 
 
 def rides_out(error: BaseException) -> bool:

@@ -379,11 +379,19 @@ def test_iter_logs_pages_a_thousand_lines_a_request(transport, monkeypatch):
         assert hook.iter_logs(job.job_id, offset=2000) == lines[2000:]
 
 
-def test_a_stop_whose_answer_was_lost_is_not_an_error(slow_conn):
-    hook = CompressHook()
-    job = hook.create_job(
+def test_a_stop_whose_answer_was_lost_is_not_an_error(slow_conn, slow_hook):
+    """Through either transport: the cancel is served, its answer lost; the retry's 400 is
+    checked against the job (canceling), not raised."""
+    job = CompressHook().create_job(
         model=SFT_MODEL, template_id=PLAIN_TEMPLATE, job_name=f"lost-{uuid.uuid4().hex[:8]}"
     )
-    slow_conn.fail_next(1, status=503, after=True)  # the cancel is served, its answer lost
-    assert hook.stop_resource(COMPRESS, job.job_id) is True  # the retry's 400 is checked, not raised
+    slow_conn.fail_next(1, status=503, after=True)
+    assert slow_hook.stop_resource(COMPRESS, job.job_id) is True
     assert slow_conn.job(job.job_id)["status"] in CANCELLED
+
+
+def test_a_first_stops_refusal_stands(conn, hook):
+    """A cancel refused on its first try (the job ended) is raised, through either transport."""
+    job = wait_terminal(hook, create().job_id)
+    with pytest.raises(BadRequestError):
+        hook.stop_resource(COMPRESS, job.job_id)

@@ -8,8 +8,15 @@ import json
 
 import pytest
 
-from airflow_provider_compress.exceptions import CompressValidationError, FileUploadError, ServerError
+from airflow_provider_compress import protocol
+from airflow_provider_compress.exceptions import (
+    CompressValidationError,
+    FileUploadError,
+    InvalidResponseError,
+    ServerError,
+)
 from airflow_provider_compress.hooks.compress import CompressHook
+from airflow_provider_compress.hooks.deployment import DeploymentHook
 from airflow_provider_compress.hooks.files import FileHook
 from airflow_provider_compress.hooks.finetune import FineTuneHook
 from tests.support import BASE_MODEL, PLAIN_TEMPLATE
@@ -131,3 +138,33 @@ def test_uploaded_files_reach_the_fine_tune_and_the_compression_job(conn):
 
 
 # --- checkpoints -------------------------------------------------------------------------------
+
+
+# --- the lists walked by the hooks' one pager -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("walk", "path", "items_field", "noun"),
+    [
+        (lambda: FileHook().iter_files(), "/api/v1/files", "files", "file"),
+        (
+            lambda: DeploymentHook().iter_deployable_models(),
+            "/api/v1/deployments/models",
+            "models",
+            "deployable model",
+        ),
+    ],
+)
+def test_a_list_that_never_ends_is_bounded_and_named(fresh_conn, monkeypatch, walk, path, items_field, noun):
+    """The files and the deployable models are walked by the pager of the resources' lists:
+    bounded by ``protocol.MAX_PAGES``, and the error names the list that did not end."""
+    monkeypatch.setattr(protocol, "MAX_PAGES", 3)
+    items = [{"file_id": f"file-{i}", "model_name": f"m{i}"} for i in range(100)]
+    body = json.dumps({"request_id": "r", "output": {"total": 10**9, "page_no": 1, items_field: items}})
+    fresh_conn.answer_next(3, body, method="GET", path=path)
+    before = fresh_conn.state()["requests"]
+    with pytest.raises(
+        InvalidResponseError, match=f"the {noun} list did not end within 3 pages \\(is its total"
+    ):
+        list(walk())
+    assert fresh_conn.state()["requests"] - before == 3

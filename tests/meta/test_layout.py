@@ -53,6 +53,14 @@ def test_the_protocol_and_the_emulator_import_no_airflow():
             assert not {m for m in imported(path) if m.split(".")[0] == "airflow"}, path
 
 
+def test_the_protocol_core_imports_no_transport():
+    """The core decides, the hooks do the I/O: the HTTP clients, sockets and tenacity (which runs
+    the sync hook's retry loop) are imported by the hooks only."""
+    transport = {"requests", "aiohttp", "tenacity", "urllib3", "socket", "ssl", "asyncio"}
+    for path in modules(PACKAGE / "protocol"):
+        assert not {m for m in imported(path) if m.split(".")[0] in transport}, path
+
+
 def test_the_emulator_does_not_reuse_the_clients_rules():
     client = ("protocol", "validation", "specs", "models", "hooks")
     for path in modules(PACKAGE / "emulator"):

@@ -142,7 +142,7 @@ def test_a_redirect_is_an_error_naming_only_where_it_points(location, named):
     assert type(raised.value) is CompressApiError and raised.value.status_code == 302
     assert f"a redirect {named}, which is never followed" in text
     assert "s3cr3t" not in text and "t0k3n" not in text and "admin" not in text
-    assert not protocol.is_transient(raised.value, protocol.get_resource(protocol.COMPRESS, "j").request)
+    assert not protocol.may_retry(raised.value, protocol.get_resource(protocol.COMPRESS, "j").request)
 
 
 @pytest.mark.parametrize("code", ["Throttling", 500, ["a"], {"x": 1}, True])
@@ -160,7 +160,7 @@ def test_a_success_carrying_an_error_code_is_an_invalid_response(code):
         protocol.get_resource(protocol.COMPRESS, "j").request,
         protocol.upload_file("f", b"x").request,
     )
-    assert protocol.is_transient(err, get) and not protocol.is_transient(err, create)
+    assert protocol.may_retry(err, get) and not protocol.may_retry(err, create)
 
 
 @pytest.mark.parametrize("code", [None, "", 0, False])

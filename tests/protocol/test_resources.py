@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from airflow_provider_compress import protocol
+from airflow_provider_compress.exceptions import BadRequestError, NotFoundError, ServerError
 from airflow_provider_compress.models import Deployment, FineTuneJob, Job, JobStatus
 from airflow_provider_compress.protocol import COMPRESS, DEPLOYMENT, FINE_TUNE, Outcome, describe
 
@@ -75,3 +77,40 @@ def test_a_name_is_matched_exactly_and_filtered_where_the_api_can():
     jobs = [Job.from_api({"job_id": str(i), "job_name": name}) for i, name in enumerate(["n-1", "n", "n-g2"])]
     assert COMPRESS.named_exactly(jobs, "n").job_id == "1" and COMPRESS.named_exactly(jobs, "x") is None
     assert COMPRESS.name_query("n") == {"job_name": "n"} and DEPLOYMENT.name_query("n") == {}
+
+
+# --- a refused stop (the decision both transports' stop_resource take)
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts", "recheck"),
+    [
+        (BadRequestError(400, "UnsupportedOperation", "already canceling"), 2, True),
+        (NotFoundError(404, "NotFound", "already deleted"), 3, True),
+        (BadRequestError(400, "UnsupportedOperation", "job ended"), 1, False),  # a first try's refusal stands
+        (NotFoundError(404, "NotFound", "no such job"), 1, False),
+        (ServerError(503, None, "busy"), 2, False),  # not a refusal
+    ],
+)
+def test_only_a_retried_stops_refusal_is_checked_against_the_resource(error, attempts, recheck):
+    protocol.note_attempts(error, attempts)
+    assert protocol.recheck_refused_stop(error) is recheck
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "took_effect"),
+    [
+        (COMPRESS, protocol.GONE, True),
+        (COMPRESS, "CANCELING", True),
+        (COMPRESS, "CANCELED", True),
+        (COMPRESS, "SUCCEEDED", True),  # over: nothing left to stop
+        (COMPRESS, "RUNNING", False),
+        (COMPRESS, "ARCHIVED", False),  # unknown: may be billing
+        (COMPRESS, None, False),  # an answer without a status
+        (DEPLOYMENT, protocol.GONE, True),
+        (DEPLOYMENT, "DELETING", True),
+        (DEPLOYMENT, "DEPLOYING", False),
+    ],
+)
+def test_a_stop_took_effect_when_the_resource_is_gone_stopping_or_over(kind, status, took_effect):
+    assert protocol.stop_took_effect(kind, status) is took_effect

@@ -50,13 +50,13 @@ def test_retry_delay_is_the_async_retry_rule():
         (AuthenticationError(401), False, False),
     ],
 )
-def test_transient_errors(error, named_create, plain_get):
+def test_what_may_be_retried(error, named_create, plain_get):
     named = CompressJobSpec(model="m", template_id="t", job_name="n").call().request
     unnamed = CompressJobSpec(model="m", template_id="t").call().request
-    assert protocol.is_transient(error, named) is named_create
-    assert protocol.is_transient(error, protocol.get_resource(COMPRESS, "j").request) is plain_get
+    assert protocol.may_retry(error, named) is named_create
+    assert protocol.may_retry(error, protocol.get_resource(COMPRESS, "j").request) is plain_get
     # an unnamed create repeats only what cannot have created a job
     expected_unnamed = isinstance(error, RateLimitError) or (
         isinstance(error, CompressConnectionError) and not error.request_sent
     )
-    assert protocol.is_transient(error, unnamed) is expected_unnamed
+    assert protocol.may_retry(error, unnamed) is expected_unnamed
