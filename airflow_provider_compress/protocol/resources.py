@@ -216,8 +216,8 @@ def recheck_refused_stop(error: BaseException) -> bool:
 
 def stop_took_effect(kind: ResourceKind, status: object) -> bool:
     """Whether a resource read after such a refusal (``status``, or ``GONE``) shows the stop done:
-    gone, on its way to a stop, or over."""
-    return status is GONE or status in kind.stopping or kind.is_terminal(status)
+    gone, on its way to a stop, or over (a settled deployment is not: it bills until deleted)."""
+    return status is GONE or not kind.needs_stop(status)
 
 
 def describe(kind: ResourceKind, resource: Any) -> str:

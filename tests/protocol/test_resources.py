@@ -110,6 +110,8 @@ def test_only_a_retried_stops_refusal_is_checked_against_the_resource(error, att
         (DEPLOYMENT, protocol.GONE, True),
         (DEPLOYMENT, "DELETING", True),
         (DEPLOYMENT, "DEPLOYING", False),
+        (DEPLOYMENT, "RUNNING", False),  # settled, not over: it bills until it is deleted
+        (DEPLOYMENT, "FAILED", False),
     ],
 )
 def test_a_stop_took_effect_when_the_resource_is_gone_stopping_or_over(kind, status, took_effect):
