@@ -38,7 +38,7 @@ logs=$(mktemp -d)
 for venv in .venv .venv-3.1; do
   ( version=$("$venv/bin/python" -c 'import airflow; print(airflow.__version__)' 2>/dev/null | tail -1)
     echo "== tests on Airflow $version"
-    "$venv/bin/python" -m pytest -p no:cacheprovider "$@" ) > "$logs/${venv#.}.log" 2>&1 &
+    "$venv/bin/python" -m pytest -p no:cacheprovider --durations=25 "$@" ) > "$logs/${venv#.}.log" 2>&1 &
 done
 status=0
 for job in $(jobs -p); do wait "$job" || status=1; done
