@@ -310,14 +310,3 @@ def test_z_the_api_key_is_nowhere_in_logs_or_the_metadata_database(airflow):
     assert 'CREATE TABLE "trigger"' in dump or "CREATE TABLE trigger" in dump
     assert AUDIT_KEY not in dump
     assert (airflow.home / "airflow.db").exists() and files_containing(airflow.home, AUDIT_KEY) == []
-
-
-def test_the_api_key_is_nowhere_in_logs_or_the_metadata_database(airflow):
-    """Runs its own deferred compression and deployment (trigger rows, XCom, rendered fields, task
-    and trigger logs), then searches its output and every file of the Airflow home for the key."""
-    assert airflow.emulator.api_key == AUDIT_KEY
-    output = airflow.dags_test("test_compress_deferred") + airflow.dags_test("test_deploy_deferred")
-    assert "Pausing task as DEFERRED" in output  # the triggers ran, with their kwargs stored
-    assert airflow.query("SELECT count(*) FROM xcom")[0][0] > 0
-    assert AUDIT_KEY not in output
-    assert files_containing(airflow.home, AUDIT_KEY) == []
