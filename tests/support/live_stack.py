@@ -312,9 +312,11 @@ class Stack:
         return "\n".join(str(record.get("event", "")) for record in records)
 
     def task_error(self, dag_id: str, run_id: str, try_number: int, task_id: str = "compress") -> str:
-        """The exception the task failed with, "type: message" ("" if none is in its log)."""
+        """The exception the task failed with, "type: message" ("" if none is in its log). Only
+        Airflow's own failure record: a trigger's warning may carry an exception of its own."""
         records = self.task_log_records(dag_id, run_id, try_number, task_id)
-        details = [d for r in records for d in r.get("error_detail") or [] if isinstance(d, dict)]
+        failed = [r for r in records if r.get("event") == "Task failed with exception"]
+        details = [d for r in failed for d in r.get("error_detail") or [] if isinstance(d, dict)]
         return f"{details[0].get('exc_type')}: {details[0].get('exc_value')}" if details else ""
 
 
