@@ -23,7 +23,7 @@ from airflow_provider_compress.exceptions import (
 )
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.protocol import ClientSettings
-from tests.support import JOBS_PATH, PLAIN_TEMPLATE, SFT_MODEL, Twin, unique_name
+from tests.support import JOBS_PATH, PLAIN_TEMPLATE, SFT_MODEL, Twin, provider_log_records, unique_name
 
 KEY = "sk-HARDEN-0d9c41"
 
@@ -36,19 +36,8 @@ def keyed():
 
 @pytest.fixture
 def provider_log():
-    """The records of the provider's own loggers, from DEBUG up. They are Airflow's structlog
-    loggers, which caplog does not see; captured before Airflow's masker, which misses a key
-    quoted in another form (escaped, in a header's repr), so the key must not be there at all."""
-    import structlog
-    from structlog.testing import capture_logs
-
-    wrapper = structlog.get_config()["wrapper_class"]
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
-    try:
-        with capture_logs() as records:
-            yield records
-    finally:
-        structlog.configure(wrapper_class=wrapper)
+    with provider_log_records() as records:
+        yield records
 
 
 def connection(monkeypatch, emu, password: str | None = None, **extra) -> None:
