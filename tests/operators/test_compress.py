@@ -13,6 +13,7 @@ import pytest
 import requests
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_compress import events
 from airflow_provider_compress.exceptions import CompressValidationError
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.operators import base
@@ -270,13 +271,8 @@ def test_the_resumed_task_forwards_the_lines_after_the_triggers_last_read(conn, 
     )
     done = wait_for_status(hook.get_job, job.job_id, lambda status: status == "SUCCEEDED")
     full = conn.full_log(job.job_id)
-    event = {
-        "status": "SUCCEEDED",
-        "resource_id": job.job_id,
-        "resource": done.to_dict(),
-        "log_offset": 4,  # the trigger forwarded lines 1 to 4
-        "message": "reached SUCCEEDED",
-    }
+    # the trigger forwarded lines 1 to 4
+    event = events.payload("SUCCEEDED", job.job_id, done.to_dict(), 4, "reached SUCCEEDED")
     assert compress_operator().execute_complete({}, event) == done.quantized_output
     out = capsys.readouterr().out  # the task logger writes there
     assert forwarded(out, job.job_id) == list(range(5, len(full) + 1))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_compress import events
 from airflow_provider_compress.hooks.compress import CompressHook
 from airflow_provider_compress.protocol import COMPRESS
 from airflow_provider_compress.sensors.compress import CompressJobSensor
@@ -44,13 +45,8 @@ def test_the_sensor_fails_with_the_reason_of_a_failed_job_or_of_an_ended_watch(c
 def test_the_resumed_sensor_forwards_the_lines_after_the_triggers_last_read(conn, capsys):
     done = finished(SFT_MODEL)
     full = conn.full_log(done.job_id)
-    event = {
-        "status": "SUCCEEDED",
-        "resource_id": done.job_id,
-        "resource": done.to_dict(),
-        "log_offset": 4,  # the trigger forwarded lines 1 to 4
-        "message": "reached SUCCEEDED",
-    }
+    # the trigger forwarded lines 1 to 4
+    event = events.payload("SUCCEEDED", done.job_id, done.to_dict(), 4, "reached SUCCEEDED")
     assert CompressJobSensor(task_id="s", job_id=done.job_id).execute_complete({}, event)
     out = capsys.readouterr().out  # the task logger writes there
     assert forwarded(out, done.job_id) == list(range(5, len(full) + 1))
