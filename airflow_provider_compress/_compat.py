@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from typing import Any
@@ -134,6 +135,7 @@ def api_base_url() -> str:
     return _conf().get("api", "base_url", fallback="") or ""
 
 
+@functools.cache  # called per metric, on the triggerer's loop too: a failed import each time is slow
 def stats() -> Any:
     """Airflow's metrics facade of this process (statsd, Datadog or OpenTelemetry, as configured;
     a no-op when metrics are off), with ``incr``, ``gauge`` and ``timing``.
